@@ -1,0 +1,22 @@
+"""The in-process parts of the embedded default: a Celery worker and beat in threads.
+
+With the in-memory broker, tasks must run in the process that queued them; the worker
+runs as threads of the web process, with real retries and countdowns (not eager mode).
+"""
+
+import threading
+
+from celery.beat import EmbeddedService
+
+from console.celery import app
+
+
+def start_worker_threads(concurrency: int = 4) -> None:
+    worker = app.WorkController(
+        pool_cls="threads", concurrency=concurrency, loglevel="WARNING",
+        hostname="embedded@localhost", without_heartbeat=True, without_mingle=True,
+        without_gossip=True,
+    )
+    threading.Thread(target=worker.start, name="celery-worker", daemon=True).start()
+    beat = EmbeddedService(app, thread=True, schedule_filename=":memory:")
+    beat.start()

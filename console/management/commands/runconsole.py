@@ -1,0 +1,37 @@
+"""Run the whole console in one process: migrate, demo data, worker threads, web server."""
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandParser
+
+from console.demo import DEMO_PASSWORD, DEMO_USERNAME, ensure_demo
+
+
+class Command(BaseCommand):
+    help = "Run the console (web server, websockets and an embedded worker)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--port", type=int, default=8000)
+        parser.add_argument("--no-worker", action="store_true",
+                            help="Do not run Celery in this process (a separate worker does).")
+
+    def handle(self, *args: object, host: str, port: int, no_worker: bool,
+               **options: object) -> None:
+        from daphne.server import Server
+
+        from console.asgi import application
+
+        call_command("migrate", interactive=False, verbosity=0)
+        if ensure_demo():
+            self.stdout.write("Created the demo organization, user and rack.")
+        if not no_worker and settings.CELERY_BROKER_URL.startswith("memory://"):
+            from console.embedded import start_worker_threads
+
+            start_worker_threads()
+        self.stdout.write(
+            f"\nRack Console is running: open http://{host}:{port}/\n"
+            f"Log in as {DEMO_USERNAME} / {DEMO_PASSWORD} (the demo user, if it exists)\n"
+        )
+        Server(application=application,
+               endpoints=[f"tcp:port={port}:interface={host}"]).run()

@@ -1,0 +1,12 @@
+"""The console's URLs; each part keeps its own module."""
+
+from django.contrib import admin
+from django.urls import include, path
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("accounts/", include("django.contrib.auth.urls")),
+    path("", include("console.api_urls")),  # /api/ (REST, schema) and /ingest/
+    path("", include("notifications.delivery_urls")),  # preferences, webhooks, settings page
+    path("", include("console.page_urls")),  # the dashboard pages
+]

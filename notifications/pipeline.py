@@ -1,0 +1,86 @@
+"""The one path from a rack event to a stored notification and what follows it.
+
+Events from a rack's ingest URL and events the console's own actions cause both come
+through `record_event`. After the transaction commits, `notification_committed` runs:
+that is where the live push and deliveries hang.
+"""
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from notifications.catalogue import event_type_for, render_message
+from notifications.envelope import Envelope
+from notifications.models import Notification, Source
+from notifications.recipients import address_notification
+
+# Without a timestamp the event's content is all there is to tell a retry from a new
+# event: identical content within this window is taken as the same event.
+UNDATED_DEDUPE_WINDOW_SECONDS = 300
+
+
+@dataclass(frozen=True)
+class Recorded:
+    notification: Notification
+    duplicate: bool
+
+
+def dedupe_key(envelope: Envelope, idempotency_key: str | None, received: datetime) -> str:
+    if idempotency_key:
+        return "key:" + hashlib.sha256(idempotency_key.encode()).hexdigest()[:64]
+    when = (envelope.timestamp.isoformat() if envelope.timestamp
+            else f"undated:{int(received.timestamp()) // UNDATED_DEDUPE_WINDOW_SECONDS}")
+    content = json.dumps([envelope.action, envelope.status, envelope.data, when],
+                         sort_keys=True, separators=(",", ":"))
+    return "sha:" + hashlib.sha256(content.encode()).hexdigest()[:64]
+
+
+def record_event(
+    rack: "Rack",  # noqa: F821 - racks imports this module
+    envelope: Envelope,
+    *,
+    idempotency_key: str | None = None,
+    source: Source = Source.RACK,
+) -> Recorded:
+    """Store the event once, update the modelled rack, and address it to its readers.
+
+    Safe to call concurrently with the same event: exactly one call stores it and the
+    others answer `duplicate=True` with the stored notification.
+    """
+    from racks.state import apply_event
+
+    received = timezone.now()
+    key = dedupe_key(envelope, idempotency_key, received)
+    data = dict(envelope.data)
+    data.setdefault("rack", rack.name)
+    kind = event_type_for(envelope.action, envelope.status)
+    notification = Notification(
+        rack=rack, app=envelope.app[:100], action=envelope.action, status=envelope.status,
+        event_type=kind.key, severity=kind.severity, data=data,
+        message=render_message(rack.name, envelope.action, envelope.status, envelope.data),
+        source=source, dedupe_key=key, occurred_at=envelope.timestamp or received,
+    )
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                notification.save(force_insert=True)
+        except IntegrityError:
+            existing = Notification.objects.filter(rack=rack, dedupe_key=key).first()
+            if existing is None:
+                raise
+            return Recorded(existing, duplicate=True)
+        apply_event(rack, envelope)
+        address_notification(notification)
+        transaction.on_commit(lambda: notification_committed(notification.pk))
+    return Recorded(notification, duplicate=False)
+
+
+def notification_committed(notification_id: int) -> None:
+    """Everything that follows a notification once it is safely stored."""
+    from notifications.live import broadcast_notification
+
+    broadcast_notification(notification_id)

@@ -1,0 +1,81 @@
+"""The Django admin. Apps and resources made here go through the rack's driver, so they
+emit their events like any other action in the console."""
+
+from typing import Any
+
+from django.contrib import admin
+from django.http import HttpRequest
+
+from racks.driver import driver_for
+from racks.models import App, Build, Formation, Membership, Organization, Rack, Release, Resource
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    extra = 0
+
+
+@admin.register(Organization)
+class OrganizationAdmin(admin.ModelAdmin):
+    list_display = ("name", "slug", "created_at")
+    prepopulated_fields = {"slug": ("name",)}
+    inlines = [MembershipInline]
+
+
+@admin.register(Rack)
+class RackAdmin(admin.ModelAdmin):
+    list_display = ("name", "organization", "version", "instance_count", "instance_type")
+    list_filter = ("organization",)
+    readonly_fields = ("ingest_token",)
+
+
+@admin.register(App)
+class AppAdmin(admin.ModelAdmin):
+    list_display = ("name", "rack", "created_at")
+    list_filter = ("rack",)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: App | None = None) -> Any:
+        return ("rack", "name") if obj else ()
+
+    def save_model(self, request: HttpRequest, obj: App, form: Any, change: bool) -> None:
+        if change:
+            return
+        created = driver_for(obj.rack).create_app(obj.rack, obj.name)
+        obj.pk = created.pk
+
+    def delete_model(self, request: HttpRequest, obj: App) -> None:
+        driver_for(obj.rack).delete_app(obj)
+
+
+@admin.register(Build)
+class BuildAdmin(admin.ModelAdmin):
+    list_display = ("id", "app", "status", "created_at")
+    list_filter = ("status",)
+    readonly_fields = ("id", "logs")
+
+
+@admin.register(Release)
+class ReleaseAdmin(admin.ModelAdmin):
+    list_display = ("id", "app", "build", "active", "created_at")
+
+
+@admin.register(Formation)
+class FormationAdmin(admin.ModelAdmin):
+    list_display = ("app", "process", "count")
+
+
+@admin.register(Resource)
+class ResourceAdmin(admin.ModelAdmin):
+    list_display = ("name", "type", "rack")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Resource | None = None) -> Any:
+        return ("rack", "name", "type") if obj else ()
+
+    def save_model(self, request: HttpRequest, obj: Resource, form: Any, change: bool) -> None:
+        if change:
+            return
+        created = driver_for(obj.rack).create_resource(obj.rack, obj.name, obj.type)
+        obj.pk = created.pk
+
+    def delete_model(self, request: HttpRequest, obj: Resource) -> None:
+        driver_for(obj.rack).delete_resource(obj)

@@ -1,0 +1,159 @@
+"""The local rack: behaves like a real rack, inside the console.
+
+Each operation changes the modelled rack and emits the same envelope a real rack sends,
+through the same pipeline. Slow parts (a build, a rolling deploy) run as Celery tasks.
+"""
+
+import uuid
+from datetime import UTC, datetime
+
+from django.db import IntegrityError, transaction
+
+from notifications.envelope import Envelope
+from notifications.models import Source
+from notifications.pipeline import Recorded, record_event
+from racks.driver import RackError
+from racks.models import (
+    NAME_RE,
+    App,
+    Build,
+    Formation,
+    Rack,
+    Release,
+    Resource,
+    ResourceType,
+    new_object_id,
+)
+from racks.state import make_release_active
+
+VERSION_MAX = 40
+INSTANCE_COUNT_MAX = 1000
+
+
+def emit(rack: Rack, action: str, data: dict[str, str], status: str = "success",
+         *, once_as: str | None = None) -> Recorded:
+    """Send an event of the local rack through the pipeline, as the rack's webhook would.
+
+    `once_as` names an event that must be stored once even if its task runs twice.
+    """
+    envelope = Envelope(action=action, status=status, data={"rack": rack.name, **data},
+                        timestamp=datetime.now(UTC))
+    return record_event(rack, envelope, idempotency_key=f"console:{once_as or uuid.uuid4()}",
+                        source=Source.CONSOLE)
+
+
+def _check_name(what: str, name: str) -> None:
+    if not isinstance(name, str) or not NAME_RE.match(name):
+        raise RackError(f"{what} name must be lower-case letters, digits and dashes, "
+                        "starting with a letter (at most 63 characters).")
+
+
+class LocalRack:
+    def create_app(self, rack: Rack, name: str) -> App:
+        _check_name("The app", name)
+        with transaction.atomic():
+            try:
+                with transaction.atomic():
+                    app = App.objects.create(rack=rack, name=name)
+            except IntegrityError:
+                raise RackError(f"An app named {name} already exists on {rack.name}.") from None
+            emit(rack, "app:create", {"app": name, "name": name})
+        return app
+
+    def delete_app(self, app: App) -> None:
+        with transaction.atomic():
+            rack, name = app.rack, app.name
+            app.delete()
+            emit(rack, "app:delete", {"app": name, "name": name})
+
+    def start_build(self, app: App, *, description: str = "", fail: bool = False) -> Build:
+        from racks.tasks import run_build
+
+        if len(description) > 200:
+            raise RackError("A build description is at most 200 characters.")
+        with transaction.atomic():
+            build = Build.objects.create(id=new_object_id("B"), app=app,
+                                         description=description, should_fail=fail)
+            transaction.on_commit(lambda: run_build.delay(build.id))
+        return build
+
+    def set_env(self, app: App, env: dict[str, str]) -> Release:
+        if not isinstance(env, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in env.items()
+        ):
+            raise RackError("The environment is a map of names to string values.")
+        with transaction.atomic():
+            latest = app.releases.order_by("-created_at").first()
+            release = Release.objects.create(
+                id=new_object_id("R"), app=app, env=env,
+                build=latest.build if latest else None,
+            )
+            emit(app.rack, "release:create", {"id": release.id, "app": app.name})
+        return release
+
+    def promote(self, release: Release) -> None:
+        from racks.tasks import finish_rolling_deploy
+
+        if release.active:
+            raise RackError(f"Release {release.id} is already the live release.")
+        app = release.app
+        with transaction.atomic():
+            make_release_active(release)
+            emit(app.rack, "release:promote", {"id": release.id, "app": app.name},
+                 status="start")
+            transaction.on_commit(lambda: finish_rolling_deploy.delay(release.id))
+
+    def scale(self, app: App, process: str, count: int) -> None:
+        _check_name("The process", process)
+        if not isinstance(count, int) or isinstance(count, bool) or not 0 <= count <= 100:
+            raise RackError("A process runs between 0 and 100 copies.")
+        release = app.active_release
+        if release is None:
+            raise RackError(f"{app.name} has no live release yet: promote one before scaling.")
+        with transaction.atomic():
+            Formation.objects.update_or_create(app=app, process=process,
+                                               defaults={"count": count})
+            emit(app.rack, "release:scale", {"id": release.id, "app": app.name})
+
+    def create_resource(self, rack: Rack, name: str, type: str) -> Resource:
+        _check_name("The resource", name)
+        if type not in ResourceType.values:
+            raise RackError("A resource type is one of " + ", ".join(ResourceType.values) + ".")
+        with transaction.atomic():
+            try:
+                with transaction.atomic():
+                    resource = Resource.objects.create(rack=rack, name=name, type=type)
+            except IntegrityError:
+                raise RackError(
+                    f"A resource named {name} already exists on {rack.name}.") from None
+            emit(rack, "resource:create", {"name": name, "type": type})
+        return resource
+
+    def delete_resource(self, resource: Resource) -> None:
+        with transaction.atomic():
+            rack, name, kind = resource.rack, resource.name, resource.type
+            resource.delete()
+            emit(rack, "resource:delete", {"name": name, "type": kind})
+
+    def update_rack(self, rack: Rack, *, version: str | None = None, count: int | None = None,
+                    instance_type: str | None = None) -> None:
+        changed: dict[str, str] = {}
+        if version is not None and version != rack.version:
+            if not isinstance(version, str) or not 0 < len(version) <= VERSION_MAX:
+                raise RackError(f"A rack version is 1 to {VERSION_MAX} characters.")
+            changed["version"] = version
+        if count is not None and count != rack.instance_count:
+            if isinstance(count, bool) or not isinstance(count, int) or \
+                    not 1 <= count <= INSTANCE_COUNT_MAX:
+                raise RackError(f"A rack runs between 1 and {INSTANCE_COUNT_MAX} instances.")
+            changed["count"] = str(count)
+        if instance_type is not None and instance_type != rack.instance_type:
+            if not isinstance(instance_type, str) or not 0 < len(instance_type) <= 40:
+                raise RackError("An instance type is 1 to 40 characters, e.g. t3.small.")
+            changed["type"] = instance_type
+        if not changed:
+            return
+        with transaction.atomic():
+            # The pipeline's state step applies the change, as for a real rack's event.
+            emit(rack, "rack:update", changed)
+            rack.refresh_from_db()

@@ -1,0 +1,246 @@
+"""Organizations and the racks they run, with the apps, builds, releases and resources on them."""
+
+import re
+import secrets
+import string
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils.text import slugify
+
+ID_LETTERS = string.ascii_uppercase
+RACK_ID_RE = re.compile(r"^[BR][A-Z]{10}$")
+SIGNING_KEY_RE = re.compile(r"^[0-9a-f]{64,}$")
+NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
+
+
+def new_object_id(prefix: str) -> str:
+    """A rack-style id: a prefix letter and ten upper-case letters."""
+    return prefix + "".join(secrets.choice(ID_LETTERS) for _ in range(10))
+
+
+def new_ingest_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def validate_name(value: str) -> None:
+    if not NAME_RE.match(value or ""):
+        raise ValidationError(
+            "Use lower-case letters, digits and dashes, starting with a letter (at most 63)."
+        )
+
+
+def validate_signing_keys(value: str) -> None:
+    """The rack parameter's own format: lower-case hex keys, comma-separated, at most two."""
+    if value == "":
+        return
+    keys = value.split(",")
+    if len(keys) > 2:
+        raise ValidationError("At most two signing keys (the current one and the next).")
+    for key in keys:
+        if not SIGNING_KEY_RE.match(key) or len(key) % 2:
+            raise ValidationError(
+                "A signing key is lower-case hex of at least 32 bytes (64 hex characters)."
+            )
+
+
+class Role(models.TextChoices):
+    OWNER = "owner"
+    ADMIN = "admin"
+    MEMBER = "member"
+    VIEWER = "viewer"
+
+
+MANAGING_ROLES = (Role.OWNER, Role.ADMIN)
+ACTING_ROLES = (Role.OWNER, Role.ADMIN, Role.MEMBER)
+
+
+class Organization(models.Model):
+    name = models.CharField(max_length=100)
+    slug = models.SlugField(max_length=110, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+    @staticmethod
+    def unique_slug(name: str) -> str:
+        base = slugify(name)[:90] or "org"
+        slug, n = base, 1
+        while Organization.objects.filter(slug=slug).exists():
+            n += 1
+            slug = f"{base}-{n}"
+        return slug
+
+
+class Membership(models.Model):
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="memberships"
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.MEMBER)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "user"], name="one_membership_per_org")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.organization} ({self.role})"
+
+
+class Rack(models.Model):
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="racks")
+    name = models.CharField(max_length=63, validators=[validate_name])
+    version = models.CharField(max_length=40, blank=True, default="")
+    instance_count = models.PositiveIntegerField(default=3)
+    instance_type = models.CharField(max_length=40, default="t3.small")
+    ingest_token = models.CharField(max_length=64, unique=True, default=new_ingest_token)
+    webhook_signing_key = models.CharField(
+        max_length=300, blank=True, default="", validators=[validate_signing_keys]
+    )
+    driver = models.CharField(max_length=20, default="local")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "name"], name="rack_name_unique_in_org")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def signing_keys(self) -> list[bytes]:
+        if not self.webhook_signing_key:
+            return []
+        return [bytes.fromhex(k) for k in self.webhook_signing_key.split(",")]
+
+    @property
+    def ingest_path(self) -> str:
+        return f"/ingest/{self.ingest_token}/"
+
+
+class App(models.Model):
+    rack = models.ForeignKey(Rack, on_delete=models.CASCADE, related_name="apps")
+    name = models.CharField(max_length=63, validators=[validate_name])
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["rack", "name"], name="app_name_unique_in_rack")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def active_release(self) -> "Release | None":
+        return self.releases.filter(active=True).first()
+
+
+class BuildStatus(models.TextChoices):
+    CREATED = "created"
+    RUNNING = "running"
+    COMPLETE = "complete"
+    FAILED = "failed"
+
+
+class Build(models.Model):
+    id = models.CharField(primary_key=True, max_length=11, editable=False)
+    app = models.ForeignKey(App, on_delete=models.CASCADE, related_name="builds")
+    status = models.CharField(max_length=10, choices=BuildStatus.choices,
+                              default=BuildStatus.CREATED)
+    description = models.CharField(max_length=200, blank=True, default="")
+    logs = models.TextField(blank=True, default="")
+    # Lets a user (and the tests) ask the local rack for a build that fails.
+    should_fail = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=models.Q(id__regex=r"^B[A-Z]{10}$"),
+                                   name="build_id_format")
+        ]
+        indexes = [
+            # The app page's build list, newest first.
+            models.Index(fields=["app", "-created_at"], name="build_app_recent_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.id
+
+
+class Release(models.Model):
+    id = models.CharField(primary_key=True, max_length=11, editable=False)
+    app = models.ForeignKey(App, on_delete=models.CASCADE, related_name="releases")
+    build = models.ForeignKey(Build, on_delete=models.SET_NULL, null=True, blank=True,
+                              related_name="releases")
+    env = models.JSONField(default=dict, blank=True)
+    active = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    promoted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=models.Q(id__regex=r"^R[A-Z]{10}$"),
+                                   name="release_id_format"),
+            # An app has at most one live release.
+            models.UniqueConstraint(fields=["app"], condition=models.Q(active=True),
+                                    name="one_active_release_per_app"),
+        ]
+        indexes = [
+            # The app page's release list, newest first.
+            models.Index(fields=["app", "-created_at"], name="release_app_recent_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.id
+
+
+class Formation(models.Model):
+    """How many copies of one process of an app run, and their size."""
+
+    app = models.ForeignKey(App, on_delete=models.CASCADE, related_name="formation")
+    process = models.CharField(max_length=63, validators=[validate_name])
+    count = models.PositiveIntegerField(default=1)
+    cpu = models.PositiveIntegerField(default=256)
+    memory = models.PositiveIntegerField(default=512)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["app", "process"], name="one_formation_per_process"),
+            models.CheckConstraint(condition=models.Q(count__lte=100), name="formation_count_max"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.app}/{self.process}={self.count}"
+
+
+class ResourceType(models.TextChoices):
+    POSTGRES = "postgres"
+    MYSQL = "mysql"
+    REDIS = "redis"
+    MEMCACHED = "memcached"
+
+
+class Resource(models.Model):
+    rack = models.ForeignKey(Rack, on_delete=models.CASCADE, related_name="resources")
+    name = models.CharField(max_length=63, validators=[validate_name])
+    # Free text: a newer rack may report a type the console does not know yet.
+    type = models.CharField(max_length=40)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["rack", "name"], name="resource_name_unique_in_rack")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.name}"

@@ -1,0 +1,69 @@
+"""The local rack's slow work: builds and rolling deploys."""
+
+import time
+
+from celery import shared_task
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from racks.models import Build, BuildStatus, Release, new_object_id
+
+BUILD_STEPS = (
+    "Cloning source",
+    "Reading convox.yml",
+    "Building image web",
+    "Running tests",
+    "Pushing image",
+)
+
+
+@shared_task(acks_late=True)
+def run_build(build_id: str) -> None:
+    from racks.local import emit
+
+    build = Build.objects.select_related("app__rack").filter(pk=build_id).first()
+    if build is None or build.status != BuildStatus.CREATED:
+        return
+    build.status, build.started_at = BuildStatus.RUNNING, timezone.now()
+    build.logs = f"Build {build.id} started\n"
+    build.save(update_fields=["status", "started_at", "logs"])
+    pause = settings.LOCAL_RACK_BUILD_SECONDS / len(BUILD_STEPS)
+    steps = BUILD_STEPS[:-1] if build.should_fail else BUILD_STEPS
+    for step in steps:
+        time.sleep(pause)
+        build.logs += f"{step}\n"
+        Build.objects.filter(pk=build.pk).update(logs=build.logs)
+    app, rack = build.app, build.app.rack
+    with transaction.atomic():
+        build.ended_at = timezone.now()
+        if build.should_fail:
+            build.status = BuildStatus.FAILED
+            build.logs += "ERROR: tests failed: exit status 1\n"
+            build.save(update_fields=["status", "ended_at", "logs"])
+            emit(rack, "build:create", {"id": build.id, "app": app.name,
+                                        "message": "tests failed: exit status 1"},
+                 status="error")
+            return
+        previous = app.releases.order_by("-created_at").first()
+        release = Release.objects.create(id=new_object_id("R"), app=app, build=build,
+                                         env=previous.env if previous else {})
+        build.status = BuildStatus.COMPLETE
+        build.logs += f"Build complete: release {release.id}\n"
+        build.save(update_fields=["status", "ended_at", "logs"])
+        emit(rack, "build:create", {"id": build.id, "app": app.name, "release_id": release.id},
+             once_as=f"built:{build.id}")
+        emit(rack, "release:create", {"id": release.id, "app": app.name})
+
+
+@shared_task(acks_late=True)
+def finish_rolling_deploy(release_id: str) -> None:
+    """The rolling deploy of a promoted release completes a few seconds later."""
+    from racks.local import emit
+
+    time.sleep(settings.LOCAL_RACK_DEPLOY_SECONDS)
+    release = Release.objects.select_related("app__rack").filter(pk=release_id).first()
+    if release is None or not release.active:
+        return
+    emit(release.app.rack, "release:promote", {"id": release.id, "app": release.app.name},
+         once_as=f"deployed:{release.id}:{release.promoted_at.isoformat()}")

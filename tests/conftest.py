@@ -1,0 +1,100 @@
+"""Shared fixtures: one organization with a user of each role, an outsider, a rack."""
+
+from collections.abc import Callable, Iterator
+
+import pytest
+from django.contrib.auth import get_user_model
+from rest_framework.test import APIClient
+
+from racks.models import Membership, Organization, Rack, Role
+
+PASSWORD = "correct-horse-battery-staple"
+
+
+@pytest.fixture(autouse=True)
+def _fast_local_rack(settings) -> None:
+    settings.LOCAL_RACK_BUILD_SECONDS = 0.2
+    settings.LOCAL_RACK_DEPLOY_SECONDS = 0.3
+
+
+@pytest.fixture
+def make_user(db) -> Callable[..., object]:
+    def make(username: str, **extra: object):
+        return get_user_model().objects.create_user(
+            username, f"{username}@example.com", PASSWORD, **extra)
+    return make
+
+
+@pytest.fixture
+def org(db) -> Organization:
+    return Organization.objects.create(name="Acme", slug="acme")
+
+
+@pytest.fixture
+def other_org(db) -> Organization:
+    return Organization.objects.create(name="Globex", slug="globex")
+
+
+def _member(make_user, org: Organization, username: str, role: Role):
+    user = make_user(username)
+    Membership.objects.create(organization=org, user=user, role=role)
+    return user
+
+
+@pytest.fixture
+def owner(make_user, org):
+    return _member(make_user, org, "olivia", Role.OWNER)
+
+
+@pytest.fixture
+def admin(make_user, org):
+    return _member(make_user, org, "adam", Role.ADMIN)
+
+
+@pytest.fixture
+def member(make_user, org):
+    return _member(make_user, org, "mia", Role.MEMBER)
+
+
+@pytest.fixture
+def viewer(make_user, org):
+    return _member(make_user, org, "victor", Role.VIEWER)
+
+
+@pytest.fixture
+def outsider(make_user, other_org):
+    return _member(make_user, other_org, "oscar", Role.OWNER)
+
+
+@pytest.fixture
+def rack(org) -> Rack:
+    return Rack.objects.create(organization=org, name="production", version="3.24.6")
+
+
+@pytest.fixture
+def other_rack(other_org) -> Rack:
+    return Rack.objects.create(organization=other_org, name="globex-prod")
+
+
+@pytest.fixture
+def client_for() -> Callable[[object], APIClient]:
+    """An API client logged in (by session) as the given user, or anonymous for None."""
+    def make(user: object | None) -> APIClient:
+        client = APIClient()
+        if user is not None:
+            client.force_login(user)
+        return client
+    return make
+
+
+@pytest.fixture
+def celery_worker(transactional_db) -> Iterator[object]:
+    """A real Celery worker (threads in this process) on the configured broker."""
+    from celery.contrib.testing.worker import start_worker
+
+    from console.celery import app
+
+    app.control.purge() if not app.conf.broker_url.startswith("memory") else None
+    with start_worker(app, pool="threads", concurrency=2, perform_ping_check=False,
+                      shutdown_timeout=30) as worker:
+        yield worker
