@@ -12,6 +12,8 @@ from typing import Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from django.contrib.auth.signals import user_logged_out
+from django.db import transaction
 from django.db.models import Count
 
 from notifications.items import notification_item
@@ -97,8 +99,21 @@ def broadcast_unread_count(user_id: int) -> None:
 
 
 def disconnect_user(user_id: int) -> None:
-    """Close every socket of a user (logged out, or removed from an organization)."""
+    """Close every socket of a user (logged out, or removed from an organization).
+
+    Their pages reconnect: a socket still logged in picks up its current organizations,
+    one whose session ended is refused.
+    """
     try:
         _send(user_group(user_id), {"type": "feed.disconnect"})
     except Exception:
         log.exception("closing sockets of user %s failed", user_id)
+
+
+def _user_logged_out(sender: object, request: object, user: object, **kwargs: object) -> None:
+    if user is not None and getattr(user, "pk", None) is not None:
+        transaction.on_commit(lambda: disconnect_user(user.pk))
+
+
+def connect_signals() -> None:
+    user_logged_out.connect(_user_logged_out, dispatch_uid="live-close-on-logout")

@@ -1,0 +1,134 @@
+"""The live feed: one websocket per open dashboard, fed by notifications.live.
+
+The consumer joins its user's organization groups and its user group. A notification
+message reaches every socket of the organization once; each socket forwards it only if its
+user's feed holds it (the message lists those users with their new unread count).
+"""
+
+import asyncio
+import json
+from datetime import timedelta
+from typing import Any
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.db.models import Q
+from django.utils import timezone
+
+from notifications import live
+from notifications.items import notification_item
+from notifications.models import FeedEntry
+from racks.models import Membership
+
+# Close codes the client understands.
+CLOSE_NOT_LOGGED_IN = 4401  # stop and ask the person to log in again
+CLOSE_RECONNECT = 4000  # memberships or session changed: reconnect to pick up the new ones
+
+# Ids are taken before commit, so an entry with a lower id can commit after one with a
+# higher id that a client already holds; resume also re-sends this recent window.
+RESUME_LOOKBACK = timedelta(seconds=30)
+# A client that missed more than this reloads its feed instead of replaying it.
+RESUME_MAX = 500
+
+
+@database_sync_to_async
+def organization_ids(user_id: int) -> list[int]:
+    return list(Membership.objects.filter(user_id=user_id)
+                .values_list("organization_id", flat=True))
+
+
+@database_sync_to_async
+def missed_items(user_id: int, after: int) -> list[dict[str, Any]] | None:
+    """The user's feed after `after` plus the recent window, oldest first; None if too many."""
+    recent = timezone.now() - RESUME_LOOKBACK
+    entries = list(
+        FeedEntry.objects.filter(user_id=user_id)
+        .filter(Q(notification_id__gt=after) | Q(created_at__gte=recent))
+        .select_related("notification__rack")
+        .order_by("notification_id")[: RESUME_MAX + 1]
+    )
+    if len(entries) > RESUME_MAX:
+        return None
+    return [notification_item(e.notification, read=e.read) for e in entries]
+
+
+@database_sync_to_async
+def unread_count(user_id: int) -> int:
+    return live.unread_counts([user_id])[user_id]
+
+
+class NotificationConsumer(AsyncJsonWebsocketConsumer):
+    user: Any = None
+    joined: tuple[str, ...] = ()
+
+    async def connect(self) -> None:
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            # Accept first: a close code can only be sent on an open socket.
+            await self.accept()
+            await self.close(code=CLOSE_NOT_LOGGED_IN)
+            return
+        live.remember_server_loop(asyncio.get_running_loop())
+        self.user = user
+        groups = [live.org_group(org_id) for org_id in await organization_ids(user.pk)]
+        self.joined = (*groups, live.user_group(user.pk))
+        for group in self.joined:
+            await self.channel_layer.group_add(group, self.channel_name)
+        await self.accept()
+        await self.send_json({"type": "unread_count", "count": await unread_count(user.pk)})
+
+    async def disconnect(self, code: int) -> None:
+        for group in self.joined:
+            await self.channel_layer.group_discard(group, self.channel_name)
+        self.joined = ()
+
+    async def receive_json(self, content: Any, **kwargs: Any) -> None:
+        if self.user is None:
+            return
+        if not isinstance(content, dict) or content.get("type") != "resume":
+            await self.send_json({"type": "error", "error": 'Send {"type": "resume", '
+                                  '"after": <notification id>}.'})
+            return
+        after = content.get("after", 0)
+        if isinstance(after, bool) or not isinstance(after, int) or after < 0:
+            await self.send_json({"type": "error",
+                                  "error": "after is the id of the newest notification held."})
+            return
+        items = await missed_items(self.user.pk, after)
+        if items is None:
+            await self.send_json({"type": "resync"})
+        else:
+            for item in items:
+                await self.send_json({"type": "notification", "notification": item})
+        await self.send_json({"type": "unread_count", "count": await unread_count(self.user.pk)})
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None,
+                      **kwargs: Any) -> None:
+        try:
+            await super().receive(text_data=text_data, bytes_data=bytes_data, **kwargs)
+        except (ValueError, TypeError):
+            await self.send_json({"type": "error", "error": "Messages are JSON objects."})
+
+    async def feed_notification(self, event: dict[str, Any]) -> None:
+        count = event["unread"].get(str(self.user.pk))
+        if count is None:
+            return
+        await self.send(text_data=_encoded(event["item"]))
+        await self.send_json({"type": "unread_count", "count": count})
+
+    async def feed_unread(self, event: dict[str, Any]) -> None:
+        await self.send_json({"type": "unread_count", "count": event["count"]})
+
+    async def feed_disconnect(self, event: dict[str, Any]) -> None:
+        await self.close(code=CLOSE_RECONNECT)
+
+
+_last_encoded: tuple[int, str] = (0, "")
+
+
+def _encoded(item: dict[str, Any]) -> str:
+    """The notification message as text, encoded once for all the sockets of a process."""
+    global _last_encoded
+    if _last_encoded[0] != item["id"]:
+        _last_encoded = (item["id"], json.dumps({"type": "notification", "notification": item}))
+    return _last_encoded[1]

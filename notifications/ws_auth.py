@@ -1,0 +1,77 @@
+"""Who is on the other end of a websocket, and whether the page that opened it is ours.
+
+Browsers send the session cookie (Channels' AuthMiddlewareStack reads it); programs add
+`?token=<api token>`. A socket opened by a page of another site would ride on the
+visitor's cookie, so the Origin must be this site's own: same scheme-less host and port
+as the Host header (or listed in CSRF_TRUSTED_ORIGINS). A missing or "null" Origin is
+refused, before the consumer runs and so before it joins any group.
+"""
+
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from channels.db import database_sync_to_async
+from channels.security.websocket import WebsocketDenier
+from django.conf import settings
+from django.contrib.auth.models import AnonymousUser
+from knox.auth import TokenAuthentication
+from rest_framework.exceptions import AuthenticationFailed
+
+Scope = dict[str, Any]
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", []):
+        if key == name:
+            return value.decode("latin1")
+    return None
+
+
+def same_origin(scope: Scope) -> bool:
+    """True when the Origin names the host (and port) the socket was opened on."""
+    origin, host = _header(scope, b"origin"), _header(scope, b"host")
+    if not origin or origin == "null" or not host:
+        return False
+    parts = urlsplit(origin)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return False
+    trusted = {o.rstrip("/").lower() for o in settings.CSRF_TRUSTED_ORIGINS}
+    if f"{parts.scheme}://{parts.netloc}".lower() in trusted:
+        return True
+    return parts.netloc.lower() == host.lower()
+
+
+class SameOriginOnly:
+    """Refuse the handshake of a socket whose Origin is not this site's own."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> Any:
+        if not same_origin(scope):
+            return await WebsocketDenier()(scope, receive, send)
+        return await self.app(scope, receive, send)
+
+
+@database_sync_to_async
+def user_for_token(token: str) -> Any:
+    """The active user an API token belongs to, or AnonymousUser. Tokens are stored hashed."""
+    try:
+        user, _ = TokenAuthentication().authenticate_credentials(token.encode())
+    except (AuthenticationFailed, UnicodeError):
+        return AnonymousUser()
+    return user
+
+
+class TokenAuthMiddleware:
+    """`?token=<api token>` authenticates a program's socket; a bad token is anonymous."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> Any:
+        query = parse_qs(scope.get("query_string", b"").decode("latin1"))
+        tokens = query.get("token")
+        if tokens:
+            scope = dict(scope, user=await user_for_token(tokens[0]))
+        return await self.app(scope, receive, send)

@@ -1,0 +1,122 @@
+"""One path from a rack event to a notification: stored once, state updated, addressed."""
+
+import threading
+from datetime import UTC, datetime
+
+import pytest
+from django.db import connection
+
+from notifications.envelope import Envelope
+from notifications.models import FeedEntry, Notification, Source
+from notifications.pipeline import record_event
+from racks.models import App, Release
+
+
+def event(action: str, status: str = "success", **data: str) -> Envelope:
+    return Envelope(action=action, status=status, data={"rack": "production", **data},
+                    timestamp=datetime(2026, 11, 1, 12, 0, tzinfo=UTC))
+
+
+def test_a_rack_event_becomes_a_notification_in_every_members_feed(
+        rack, owner, member, viewer, outsider):
+    recorded = record_event(rack, event("app:create", name="web"))
+    n = recorded.notification
+    assert not recorded.duplicate
+    assert n.message == "[production] Created app web"
+    assert (n.action, n.status, n.app, n.severity, n.source) == (
+        "app:create", "success", "web", "success", Source.RACK)
+    assert n.occurred_at == datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+    readers = set(FeedEntry.objects.filter(notification=n).values_list("user__username",
+                                                                        flat=True))
+    assert readers == {owner.username, member.username, viewer.username}
+
+
+def test_the_event_updates_the_modelled_rack(rack, owner):
+    record_event(rack, event("app:create", app="web"))
+    assert App.objects.filter(rack=rack, name="web").exists()
+    record_event(rack, event("release:create", id="RABCDEFGHIJ", app="web"))
+    record_event(rack, event("release:promote", "start", id="RABCDEFGHIJ", app="web"))
+    assert Release.objects.get(pk="RABCDEFGHIJ").active
+    record_event(rack, event("rack:update", version="3.25.0", count="5", type="t3.large"))
+    rack.refresh_from_db()
+    assert (rack.version, rack.instance_count, rack.instance_type) == ("3.25.0", 5, "t3.large")
+    record_event(rack, event("resource:create", name="pg1", type="postgres"))
+    assert rack.resources.filter(name="pg1", type="postgres").exists()
+    record_event(rack, event("resource:delete", name="pg1", type="postgres"))
+    assert not rack.resources.exists()
+    record_event(rack, event("app:delete", name="web"))
+    assert not App.objects.filter(rack=rack).exists()
+
+
+def test_the_same_event_twice_is_stored_once(rack, owner):
+    first = record_event(rack, event("app:create", name="web"))
+    again = record_event(rack, event("app:create", name="web"))
+    assert again.duplicate and again.notification.pk == first.notification.pk
+    assert Notification.objects.count() == 1
+    assert FeedEntry.objects.count() == 1
+
+
+def test_an_idempotency_key_decides_over_content(rack, owner):
+    a = record_event(rack, event("app:create", name="web"), idempotency_key="k1")
+    b = record_event(rack, event("app:create", name="web"), idempotency_key="k2")
+    c = record_event(rack, event("app:delete", name="web"), idempotency_key="k1")
+    assert not a.duplicate and not b.duplicate
+    assert c.duplicate and c.notification.pk == a.notification.pk
+
+
+def test_undated_identical_events_dedupe_but_dated_ones_differ(rack, owner):
+    undated = Envelope(action="app:create", data={"name": "web"})
+    assert not record_event(rack, undated).duplicate
+    assert record_event(rack, undated).duplicate
+    later = Envelope(action="app:create", data={"name": "web"},
+                     timestamp=datetime(2026, 11, 2, tzinfo=UTC))
+    assert not record_event(rack, later).duplicate
+
+
+def test_the_same_event_on_two_racks_is_two_notifications(rack, other_rack):
+    record_event(rack, event("app:create", name="web"))
+    record_event(other_rack, event("app:create", name="web"))
+    assert Notification.objects.count() == 2
+
+
+def test_an_unknown_action_is_stored_never_dropped(rack, owner):
+    n = record_event(rack, event("process:restart", app="web", process="worker")).notification
+    assert n.event_type == "other:event"
+    assert n.message == "[production] process restart succeeded (app web, process worker)"
+    assert FeedEntry.objects.filter(notification=n, user=owner).exists()
+
+
+def test_internal_events_are_stored_but_reach_no_feed(rack, owner):
+    n = record_event(rack, event("rack:capacity")).notification
+    assert Notification.objects.filter(pk=n.pk).exists()
+    assert not FeedEntry.objects.exists()
+
+
+def test_state_values_the_console_cannot_model_are_skipped_not_refused(rack, owner):
+    n = record_event(rack, event("app:create", name="Not A Valid Name" * 10)).notification
+    assert n.pk and not App.objects.exists()
+    record_event(rack, event("release:create", id="not-an-id", app="web"))
+    record_event(rack, event("rack:update", count="many"))
+    rack.refresh_from_db()
+    assert rack.instance_count == 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_same_event_sent_concurrently_is_stored_exactly_once(rack, owner):
+    barrier = threading.Barrier(8)
+    results = []
+
+    def send() -> None:
+        barrier.wait()
+        try:
+            results.append(record_event(rack, event("app:create", name="web")).duplicate)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=send) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results) == [False] + [True] * 7
+    assert Notification.objects.count() == 1

@@ -1,0 +1,258 @@
+"""The live feed socket: who may open it, what it sends, and how it catches up."""
+
+import asyncio
+import threading
+from datetime import timedelta
+
+import pytest
+from asgiref.sync import sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.db import connection, transaction
+from django.test import Client
+from django.utils import timezone
+from knox.models import AuthToken
+
+from console.asgi import application
+from notifications import live
+from notifications.models import FeedEntry
+from racks.local import LocalRack
+from racks.models import Membership
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+HOST = "console.test:8000"
+ORIGIN = f"http://{HOST}"
+
+
+@pytest.fixture(autouse=True)
+def _console_host(settings) -> None:
+    settings.ALLOWED_HOSTS = ["console.test", "testserver"]
+
+
+def session_cookie(user) -> str:
+    client = Client()
+    client.force_login(user)
+    return client.cookies["sessionid"].value
+
+
+async def open_socket(user=None, *, origin: str | None = ORIGIN, query: str = "",
+                      cookie: str | None = None) -> tuple[WebsocketCommunicator, bool, object]:
+    headers = [(b"host", HOST.encode())]
+    if origin is not None:
+        headers.append((b"origin", origin.encode()))
+    if user is not None:
+        cookie = await sync_to_async(session_cookie)(user)
+    if cookie:
+        headers.append((b"cookie", f"sessionid={cookie}".encode()))
+    path = "/ws/notifications/" + (f"?{query}" if query else "")
+    socket = WebsocketCommunicator(application, path, headers=headers)
+    connected, code = await socket.connect()
+    return socket, connected, code
+
+
+async def opened(user=None, **kwargs) -> WebsocketCommunicator:
+    socket, connected, _ = await open_socket(user, **kwargs)
+    assert connected
+    assert await socket.receive_json_from(timeout=3) == {"type": "unread_count", "count": 0}
+    return socket
+
+
+async def receive_notification(socket: WebsocketCommunicator) -> tuple[dict, int]:
+    message = await socket.receive_json_from(timeout=3)
+    assert message["type"] == "notification", message
+    count = await socket.receive_json_from(timeout=3)
+    assert count["type"] == "unread_count", count
+    return message["notification"], count["count"]
+
+
+async def create_app(rack, name: str):
+    return await sync_to_async(LocalRack().create_app)(rack, name)
+
+
+async def test_a_member_sees_an_app_created_live_with_the_unread_count(member, rack):
+    socket = await opened(member)
+    await create_app(rack, "demo")
+    item, count = await receive_notification(socket)
+    assert item["message"] == "[production] Created app demo"
+    assert item["rack"] == rack.pk and item["app"] == "demo" and item["read"] is False
+    assert count == 1
+    await socket.disconnect()
+
+
+async def test_a_program_connects_with_an_api_token(viewer, rack):
+    _, token = await sync_to_async(AuthToken.objects.create)(viewer)
+    socket = await opened(query=f"token={token}")
+    await create_app(rack, "demo")
+    item, count = await receive_notification(socket)
+    assert item["message"] == "[production] Created app demo" and count == 1
+    await socket.disconnect()
+
+
+@pytest.mark.parametrize("query", ["token=not-a-token", "token=" + "a" * 64, ""])
+async def test_a_socket_without_a_valid_login_is_closed_with_4401(db, query):
+    socket, connected, _ = await open_socket(query=query)
+    assert connected  # accepted only to say why it is closed
+    assert await socket.receive_output(timeout=3) == {"type": "websocket.close", "code": 4401}
+
+
+async def test_an_ended_session_is_anonymous(member):
+    web = Client()
+    await sync_to_async(web.force_login)(member)
+    cookie = web.cookies["sessionid"].value
+    await sync_to_async(web.logout)()
+    socket, connected, _ = await open_socket(cookie=cookie)
+    assert await socket.receive_output(timeout=3) == {"type": "websocket.close", "code": 4401}
+
+
+@pytest.mark.parametrize("origin", [
+    "http://evil.example",  # another site
+    "http://console.test:9999",  # our host name, another port: another site's page
+    "https://console.test.evil.example:8000",
+    "null",  # sandboxed frames and file: pages
+    "",
+    None,  # no Origin header at all
+])
+async def test_a_socket_from_another_origin_is_refused_before_joining_anything(
+        member, rack, origin, monkeypatch):
+    joined: list[str] = []
+    real_add = live.get_channel_layer().__class__.group_add
+
+    async def spy(self, group, channel):
+        joined.append(group)
+        return await real_add(self, group, channel)
+
+    monkeypatch.setattr(live.get_channel_layer().__class__, "group_add", spy)
+    _, connected, _ = await open_socket(member, origin=origin)
+    assert not connected
+    assert joined == []
+
+
+async def test_a_user_of_another_organization_never_receives_it(member, outsider, rack,
+                                                               other_rack):
+    ours, theirs = await opened(member), await opened(outsider)
+    await create_app(rack, "ours")
+    item, _ = await receive_notification(ours)
+    assert item["app"] == "ours"
+    assert await theirs.receive_nothing(timeout=0.5)
+    await create_app(other_rack, "theirs")
+    item, _ = await receive_notification(theirs)
+    assert item["app"] == "theirs"
+    assert await ours.receive_nothing(timeout=0.5)
+    await ours.disconnect()
+    await theirs.disconnect()
+
+
+async def test_resume_sends_what_was_missed_oldest_first(member, rack):
+    apps = [await create_app(rack, f"app-{i}") for i in range(4)]
+    ids = await sync_to_async(lambda: list(
+        FeedEntry.objects.filter(user=member).order_by("notification_id")
+        .values_list("notification_id", flat=True)))()
+    assert len(ids) == len(apps)
+    # Long committed: only what comes after `after` is replayed.
+    await sync_to_async(FeedEntry.objects.update)(created_at=timezone.now() - timedelta(hours=1))
+    socket, connected, _ = await open_socket(member)
+    assert (await socket.receive_json_from(timeout=3))["count"] == 4
+    await socket.send_json_to({"type": "resume", "after": ids[1]})
+    got = [(await socket.receive_json_from(timeout=3)) for _ in range(3)]
+    assert [m["notification"]["id"] for m in got[:2]] == ids[2:]
+    assert got[2] == {"type": "unread_count", "count": 4}
+    assert await socket.receive_nothing(timeout=0.3)
+    await socket.disconnect()
+
+
+async def test_resume_resends_recent_entries_so_a_late_commit_is_not_lost(member, rack):
+    """Ids are taken before commit: a lower id can commit after a higher one was pushed."""
+    socket = await opened(member)
+    holding, committed_later = threading.Event(), threading.Event()
+    release_it = threading.Event()
+
+    def slow_transaction() -> None:
+        try:
+            with transaction.atomic():
+                LocalRack().create_app(rack, "slow")  # takes the lower id
+                holding.set()
+                release_it.wait(10)
+        finally:
+            connection.close()
+            committed_later.set()
+
+    thread = threading.Thread(target=slow_transaction)
+    thread.start()
+    await asyncio.get_running_loop().run_in_executor(None, holding.wait, 10)
+    await create_app(rack, "fast")  # the higher id commits and is pushed first
+    fast, _ = await receive_notification(socket)
+    await socket.disconnect()  # the browser goes offline before the slow one commits
+    release_it.set()
+    await asyncio.get_running_loop().run_in_executor(None, committed_later.wait, 10)
+    thread.join()
+
+    socket = await opened_with_count(member, 2)
+    await socket.send_json_to({"type": "resume", "after": fast["id"]})
+    replayed = []
+    while (message := await socket.receive_json_from(timeout=3))["type"] == "notification":
+        replayed.append(message["notification"])
+    slow = [i for i in replayed if i["app"] == "slow"]
+    assert len(slow) == 1 and slow[0]["id"] < fast["id"]
+    assert message == {"type": "unread_count", "count": 2}
+    await socket.disconnect()
+
+
+async def opened_with_count(user, count: int) -> WebsocketCommunicator:
+    socket, connected, _ = await open_socket(user)
+    assert connected
+    assert await socket.receive_json_from(timeout=3) == {"type": "unread_count", "count": count}
+    return socket
+
+
+async def test_a_resume_that_missed_too_much_asks_for_a_reload(member, rack, monkeypatch):
+    monkeypatch.setattr("notifications.consumers.RESUME_MAX", 2)
+    for i in range(3):
+        await create_app(rack, f"app-{i}")
+    socket = await opened_with_count(member, 3)
+    await socket.send_json_to({"type": "resume", "after": 0})
+    assert await socket.receive_json_from(timeout=3) == {"type": "resync"}
+    await socket.disconnect()
+
+
+@pytest.mark.parametrize("message", ['{"type": "resume", "after": "x"}', '{"type": "hello"}',
+                                     "not json", "[1, 2]", '{"type": "resume", "after": -1}'])
+async def test_a_bad_message_gets_an_explanation_and_the_socket_stays(member, message):
+    socket = await opened(member)
+    await socket.send_to(text_data=message)
+    answer = await socket.receive_json_from(timeout=3)
+    assert answer["type"] == "error" and answer["error"]
+    await socket.send_json_to({"type": "resume", "after": 0})
+    assert await socket.receive_json_from(timeout=3) == {"type": "unread_count", "count": 0}
+    await socket.disconnect()
+
+
+async def test_reading_elsewhere_updates_the_badge(member, rack):
+    await create_app(rack, "demo")
+    socket = await opened_with_count(member, 1)
+    await sync_to_async(FeedEntry.objects.filter(user=member).update)(read=True)
+    await sync_to_async(live.broadcast_unread_count)(member.pk)
+    assert await socket.receive_json_from(timeout=3) == {"type": "unread_count", "count": 0}
+    await socket.disconnect()
+
+
+async def test_logging_out_closes_the_users_sockets(member, admin):
+    socket, others = await opened(member), await opened(admin)
+    web = Client()
+    await sync_to_async(web.force_login)(member)
+    response = await sync_to_async(web.post)("/accounts/logout/")
+    assert response.status_code == 302
+    assert await socket.receive_output(timeout=3) == {"type": "websocket.close", "code": 4000}
+    assert await others.receive_nothing(timeout=0.3)
+    await others.disconnect()
+
+
+async def test_losing_membership_closes_the_socket_and_stops_the_feed(member, org, rack):
+    socket = await opened(member)
+    await sync_to_async(Membership.objects.filter(user=member, organization=org).delete)()
+    await sync_to_async(live.disconnect_user)(member.pk)
+    assert await socket.receive_output(timeout=3) == {"type": "websocket.close", "code": 4000}
+    # Reconnecting picks up the memberships as they are now: nothing from that rack.
+    socket = await opened(member)
+    await create_app(rack, "after-removal")
+    assert await socket.receive_nothing(timeout=0.5)
+    await socket.disconnect()
