@@ -7,6 +7,7 @@ runs as threads of the web process, with real retries and countdowns (not eager 
 import threading
 
 from celery.beat import EmbeddedService
+from django.conf import settings
 
 from console.celery import app
 
@@ -18,5 +19,7 @@ def start_worker_threads(concurrency: int = 4) -> None:
         without_gossip=True,
     )
     threading.Thread(target=worker.start, name="celery-worker", daemon=True).start()
-    beat = EmbeddedService(app, thread=True, schedule_filename=":memory:")
+    settings.VAR_DIR.mkdir(exist_ok=True)
+    beat = EmbeddedService(app, thread=True,
+                           schedule_filename=str(settings.VAR_DIR / "celerybeat-schedule"))
     beat.start()
