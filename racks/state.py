@@ -71,8 +71,10 @@ def _release_promoted(rack: Rack, envelope: Envelope) -> None:
 
 
 def make_release_active(release: Release) -> None:
-    """The app's live release becomes this one; call inside a transaction."""
+    """The app's live release becomes this one."""
     with transaction.atomic():
+        # Two promotes of one app at once would both find no other live release.
+        App.objects.select_for_update().filter(pk=release.app_id).first()
         Release.objects.filter(app_id=release.app_id, active=True).exclude(
             pk=release.pk).update(active=False)
         release.active, release.promoted_at = True, timezone.now()
