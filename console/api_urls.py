@@ -1,3 +1,135 @@
-from django.urls import path  # noqa: F401
+"""/api/ (the REST API and its schema) and /ingest/ (where racks send events)."""
 
-urlpatterns: list = []
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.urls import path, register_converter
+from django.views.defaults import page_not_found
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from notifications.api import NotificationViewSet
+from racks.api import auth, organizations, racks
+from racks.ingest import TOKEN_PATTERN, ingest
+
+
+def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """The 404 of a path no route matches: JSON under /api/ and /ingest/, a page elsewhere."""
+    if request.path.startswith(("/api/", "/ingest/")):
+        key = "error" if request.path.startswith("/ingest/") else "detail"
+        return JsonResponse({key: "Not found."}, status=404)
+    return page_not_found(request, exception)
+
+
+class _Pattern:
+    regex = ""
+
+    def to_python(self, value: str) -> str:
+        return value
+
+    def to_url(self, value: str) -> str:
+        return value
+
+
+class NameConverter(_Pattern):
+    regex = r"[a-z][a-z0-9-]{0,62}"  # app, resource and process names (racks.models.NAME_RE)
+
+
+class BuildIdConverter(_Pattern):
+    regex = r"B[A-Z]{10}"
+
+
+class ReleaseIdConverter(_Pattern):
+    regex = r"R[A-Z]{10}"
+
+
+class UsernameConverter(_Pattern):
+    regex = r"[\w.@+-]{1,150}"
+
+
+class TokenIdConverter(_Pattern):
+    regex = r"[0-9a-f]{16}"
+
+
+class IngestTokenConverter(_Pattern):
+    regex = TOKEN_PATTERN
+
+
+for name, converter in (("name", NameConverter), ("build", BuildIdConverter),
+                        ("release", ReleaseIdConverter), ("username", UsernameConverter),
+                        ("tokenid", TokenIdConverter), ("ingest", IngestTokenConverter)):
+    register_converter(converter, name)
+
+feed_list = NotificationViewSet.as_view({"get": "list"})
+feed_item = NotificationViewSet.as_view({"get": "retrieve"})
+feed_read = NotificationViewSet.as_view({"post": "read"})
+feed_unread = NotificationViewSet.as_view({"post": "unread"})
+feed_read_all = NotificationViewSet.as_view({"post": "read_all"})
+feed_unread_count = NotificationViewSet.as_view({"get": "unread_count"})
+
+RACK = "api/v1/racks/<int:rack_id>/"
+APP = RACK + "apps/<name:app>/"
+
+urlpatterns = [
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/v1/auth/token/", auth.TokenCreateView.as_view(), name="api-token"),
+    path("api/v1/auth/tokens/", auth.TokenListView.as_view(), name="api-tokens"),
+    path("api/v1/auth/tokens/<tokenid:token_id>/", auth.TokenRevokeView.as_view(),
+         name="api-token-revoke"),
+    path("api/v1/auth/register/", auth.RegisterView.as_view(), name="api-register"),
+    path("api/v1/organizations/", organizations.OrganizationListView.as_view(),
+         name="api-organizations"),
+    path("api/v1/organizations/<slug:slug>/", organizations.OrganizationDetailView.as_view(),
+         name="api-organization"),
+    path("api/v1/organizations/<slug:slug>/members/", organizations.MemberListView.as_view(),
+         name="api-members"),
+    path("api/v1/organizations/<slug:slug>/members/<username:username>/",
+         organizations.MemberDetailView.as_view(), name="api-member"),
+    path("api/v1/racks/", racks.RackListView.as_view(), name="api-racks"),
+    path(RACK, racks.RackDetailView.as_view(), name="api-rack"),
+    path(RACK + "apps/", racks.AppListView.as_view(), name="api-apps"),
+    path(APP, racks.AppDetailView.as_view(), name="api-app"),
+    path(APP + "builds/", racks.BuildListView.as_view(), name="api-builds"),
+    path(APP + "builds/<build:build_id>/", racks.BuildDetailView.as_view(), name="api-build"),
+    path(APP + "releases/", racks.ReleaseListView.as_view(), name="api-releases"),
+    path(APP + "releases/<release:release_id>/", racks.ReleaseDetailView.as_view(),
+         name="api-release"),
+    path(APP + "releases/<release:release_id>/promote/", racks.ReleasePromoteView.as_view(),
+         name="api-release-promote"),
+    path(APP + "scale/", racks.ScaleView.as_view(), name="api-scale"),
+    path(RACK + "resources/", racks.ResourceListView.as_view(), name="api-resources"),
+    path(RACK + "resources/<name:name>/", racks.ResourceDetailView.as_view(),
+         name="api-resource"),
+    path("api/v1/notifications/", feed_list, name="api-notifications"),
+    path("api/v1/notifications/read-all/", feed_read_all, name="api-notifications-read-all"),
+    path("api/v1/notifications/unread-count/", feed_unread_count,
+         name="api-notifications-unread-count"),
+    path("api/v1/notifications/<int:pk>/", feed_item, name="api-notification"),
+    path("api/v1/notifications/<int:pk>/read/", feed_read, name="api-notification-read"),
+    path("api/v1/notifications/<int:pk>/unread/", feed_unread,
+         name="api-notification-unread"),
+    path("ingest/<ingest:token>/", ingest, name="ingest"),
+]
+
+
+_PARAMETER_PATTERNS = {
+    "app": NameConverter.regex, "name": NameConverter.regex,
+    "build_id": BuildIdConverter.regex, "release_id": ReleaseIdConverter.regex,
+    "username": UsernameConverter.regex, "token_id": TokenIdConverter.regex,
+    "slug": r"[-a-zA-Z0-9_]+",
+}
+
+
+def describe_path_parameters(result: dict, generator: object, request: object,
+                             public: bool) -> dict:
+    """drf-spectacular postprocessing hook: give each path parameter the pattern its URL
+    converter matches, so a client (or a fuzzer) knows which values can exist."""
+    for operations in result.get("paths", {}).values():
+        for operation in operations.values():
+            for parameter in operation.get("parameters", []):
+                if parameter.get("in") != "path":
+                    continue
+                schema = parameter.setdefault("schema", {})
+                if parameter["name"] in _PARAMETER_PATTERNS:
+                    schema["pattern"] = f"^{_PARAMETER_PATTERNS[parameter['name']]}$"
+                elif schema.get("type") == "integer":
+                    schema["minimum"] = 0
+    return result

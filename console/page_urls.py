@@ -1,3 +1,28 @@
-from django.urls import path  # noqa: F401
+"""The dashboard's pages and the buttons on them."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from console.views import accounts, actions, pages
+
+APP = "racks/<int:rack_id>/apps/<slug:name>/"
+
+urlpatterns = [
+    path("", pages.feed, name="feed"),
+    path("accounts/register/", accounts.register, name="register"),
+    path("organizations/", pages.organizations, name="organizations"),
+    path("organizations/<slug:slug>/", pages.organization, name="organization"),
+    path("racks/", pages.racks, name="racks"),
+    path("racks/<int:rack_id>/", pages.rack, name="rack"),
+    path("racks/<int:rack_id>/update/", actions.update_rack, name="update-rack"),
+    path("racks/<int:rack_id>/apps/", actions.create_app, name="create-app"),
+    path("racks/<int:rack_id>/resources/", actions.create_resource, name="create-resource"),
+    path("racks/<int:rack_id>/resources/<slug:name>/delete/", actions.delete_resource,
+         name="delete-resource"),
+    path(APP, pages.app, name="app"),
+    path(APP + "delete/", actions.delete_app, name="delete-app"),
+    path(APP + "builds/", actions.start_build, name="start-build"),
+    path(APP + "builds/<str:build_id>/", pages.build, name="build"),
+    path(APP + "env/", actions.set_env, name="set-env"),
+    path(APP + "scale/", actions.scale, name="scale"),
+    path(APP + "releases/<str:release_id>/promote/", actions.promote, name="promote"),
+]

@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "knox",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "channels",
     "racks",
     "notifications",
@@ -90,9 +91,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         {"timeout": 20, "transaction_mode": "IMMEDIATE",
          "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"}
     )
-else:
-    DATABASES["default"].setdefault("CONN_MAX_AGE", 60)
-    DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
+elif env.bool("DATABASE_POOL", default=False):
+    # Under ASGI each request runs in a thread of its own, so a persistent connection
+    # (CONN_MAX_AGE) would be left behind by every request; a pool hands connections back.
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": 2, "max_size": env.int("DATABASE_POOL_SIZE", default=20)}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -124,7 +127,10 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "capacity": 1000, "expiry": 30},
+            # redis-py 8 reads with a 5 s socket timeout, as long as the layer's 5 s
+            # BZPOPMIN: an idle socket's consumer crashed (1011) every ~6 s. Read longer.
+            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 15}],
+                       "capacity": 1000, "expiry": 30},
         }
     }
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
@@ -148,7 +154,17 @@ CELERY_TASK_SOFT_TIME_LIMIT = 100
 # before then (Redis' default visibility timeout is one hour).
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 12 * 3600}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BEAT_SCHEDULE: dict = {}
+# Celery closes the database connections around every task unless told to reuse them; a
+# new PostgreSQL connection per task costs more than a delivery. console/celery.py drops a
+# broken or old one before each task instead, as Django does before each request.
+CELERY_DB_REUSE_MAX = 1000
+CELERY_BEAT_SCHEDULE: dict = {
+    # Deliveries whose broker message was lost are found by their rows and re-queued.
+    "sweep-deliveries": {"task": "notifications.delivery.tasks.sweep_deliveries",
+                         "schedule": env.int("SWEEP_INTERVAL_SECONDS", default=60)},
+    "send-email-digests": {"task": "notifications.delivery.tasks.send_digests",
+                           "schedule": 60.0},
+}
 
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
@@ -156,6 +172,13 @@ DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Rack Console <console@lo
 
 REGISTRATION_OPEN = env("REGISTRATION_OPEN")
 WEBHOOK_ALLOWED_NETWORKS = env("WEBHOOK_ALLOWED_NETWORKS")
+# Outgoing deliveries (notifications/delivery): a whole attempt's deadline, how long past
+# it a worker's claim lasts, and how long a due delivery waits before the sweeper re-queues it.
+WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=15.0)
+DELIVERY_LEASE_MARGIN_SECONDS = env.float("DELIVERY_LEASE_MARGIN_SECONDS", default=30.0)
+DELIVERY_SWEEP_GRACE_SECONDS = env.float("DELIVERY_SWEEP_GRACE_SECONDS", default=120.0)
+if env("DELIVERY_RETRY_SCHEDULE", default=""):  # seconds before each attempt, e.g. "0,1,2"
+    DELIVERY_RETRY_SCHEDULE = env.list("DELIVERY_RETRY_SCHEDULE", cast=float)
 LOCAL_RACK_BUILD_SECONDS = env("LOCAL_RACK_BUILD_SECONDS")
 LOCAL_RACK_DEPLOY_SECONDS = env("LOCAL_RACK_DEPLOY_SECONDS")
 
@@ -167,7 +190,12 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_THROTTLE_RATES": {"ingest": env("INGEST_RATE"), "login": "30/min",
+    # JSON that PostgreSQL can store and Python can parse without a RecursionError (a 500).
+    "DEFAULT_PARSER_CLASSES": ["racks.api.parsers.StrictJSONParser",
+                               "rest_framework.parsers.FormParser",
+                               "rest_framework.parsers.MultiPartParser"],
+    "DEFAULT_THROTTLE_RATES": {"ingest": env("INGEST_RATE"), "login": "10/min",
+                               "login_address": "300/min",
                                "register": "30/min"},
 }
 
@@ -184,6 +212,16 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # /api/docs/ serves Swagger UI from the sidecar package: no CDN needed.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    # Preference rules and webhooks share one list of event types ("*" and the catalogue's).
+    "ENUM_NAME_OVERRIDES": {"EventTypeChoice": "notifications.delivery_api.EVENT_CHOICES"},
+    # The ingest URL is a plain Django view; this hook writes its operation into the schema.
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums",
+                             "racks.ingest.document_ingest",
+                             "console.api_urls.describe_path_parameters"],
 }
 
 SESSION_COOKIE_SAMESITE = "Lax"

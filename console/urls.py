@@ -10,3 +10,6 @@ urlpatterns = [
     path("", include("notifications.delivery_urls")),  # preferences, webhooks, settings page
     path("", include("console.page_urls")),  # the dashboard pages
 ]
+
+# API clients get a JSON 404 for a path that matches no route; people get the page.
+handler404 = "console.api_urls.not_found"

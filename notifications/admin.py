@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from notifications.models import FeedEntry, Notification
+from notifications.models import Delivery, FeedEntry, Notification, WebhookEndpoint
 
 
 @admin.register(Notification)
@@ -15,3 +15,19 @@ class NotificationAdmin(admin.ModelAdmin):
 class FeedEntryAdmin(admin.ModelAdmin):
     list_display = ("user", "notification", "read")
     raw_id_fields = ("user", "notification")
+
+
+@admin.register(WebhookEndpoint)
+class WebhookEndpointAdmin(admin.ModelAdmin):
+    list_display = ("url", "user", "format", "enabled", "failing_since")
+    list_filter = ("format", "enabled")
+    raw_id_fields = ("user",)
+    # The signing secrets stay out of the admin, encrypted or not.
+    exclude = ("secret_encrypted", "previous_secret_encrypted")
+
+
+@admin.register(Delivery)
+class DeliveryAdmin(admin.ModelAdmin):
+    list_display = ("webhook_id", "channel", "user", "status", "attempts", "next_attempt_at")
+    list_filter = ("status", "channel")
+    readonly_fields = [f.name for f in Delivery._meta.fields]

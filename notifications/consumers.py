@@ -7,13 +7,17 @@ user's feed holds it (the message lists those users with their new unread count)
 
 import asyncio
 import json
+import weakref
 from datetime import timedelta
 from typing import Any
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from notifications import live
 from notifications.items import notification_item
@@ -31,13 +35,19 @@ RESUME_LOOKBACK = timedelta(seconds=30)
 RESUME_MAX = 500
 
 
-@database_sync_to_async
+def in_pool(fn: Any) -> Any:
+    """Run the ORM call on a pool thread: a thousand browsers reconnecting at once (after a
+    deploy) then open in parallel instead of queueing on the one thread-sensitive worker."""
+    return database_sync_to_async(fn, thread_sensitive=False)
+
+
+@in_pool
 def organization_ids(user_id: int) -> list[int]:
     return list(Membership.objects.filter(user_id=user_id)
                 .values_list("organization_id", flat=True))
 
 
-@database_sync_to_async
+@in_pool
 def missed_items(user_id: int, after: int) -> list[dict[str, Any]] | None:
     """The user's feed after `after` plus the recent window, oldest first; None if too many."""
     recent = timezone.now() - RESUME_LOOKBACK
@@ -52,14 +62,45 @@ def missed_items(user_id: int, after: int) -> list[dict[str, Any]] | None:
     return [notification_item(e.notification, read=e.read) for e in entries]
 
 
-@database_sync_to_async
-def unread_count(user_id: int) -> int:
-    return live.unread_counts([user_id])[user_id]
+unread_count = in_pool(live.unread_count)
+
+
+# Sockets of this process. When the channel layer's Redis restarts, what was published
+# while it was away is gone and the sockets would never know: they are closed, so their
+# clients reconnect and resume.
+_open_sockets: "weakref.WeakSet[NotificationConsumer]" = weakref.WeakSet()
+_restart_watch: asyncio.Task | None = None
+REDIS_CHECK_SECONDS = 2
+
+
+async def close_sockets_when_redis_restarts(url: str) -> None:
+    client = Redis.from_url(url)
+    known = None
+    while True:
+        await asyncio.sleep(REDIS_CHECK_SECONDS)
+        try:
+            run_id = (await client.info("server"))["run_id"]
+        except RedisError:
+            continue  # away: once back, its run_id tells whether it restarted
+        if known is not None and run_id != known:
+            for socket in list(_open_sockets):
+                await socket.close(code=CLOSE_RECONNECT)
+        known = run_id
+
+
+def watch_redis_restarts() -> None:
+    global _restart_watch
+    if settings.REDIS_URL and (_restart_watch is None or _restart_watch.done()
+                               or _restart_watch.get_loop() is not asyncio.get_running_loop()):
+        _restart_watch = asyncio.create_task(
+            close_sockets_when_redis_restarts(settings.REDIS_URL))
 
 
 class NotificationConsumer(AsyncJsonWebsocketConsumer):
     user: Any = None
     joined: tuple[str, ...] = ()
+    # Counted on connect and resume, then kept: +1 per new notification, exact after reads.
+    unread: int = 0
 
     async def connect(self) -> None:
         user = self.scope.get("user")
@@ -75,9 +116,28 @@ class NotificationConsumer(AsyncJsonWebsocketConsumer):
         for group in self.joined:
             await self.channel_layer.group_add(group, self.channel_name)
         await self.accept()
-        await self.send_json({"type": "unread_count", "count": await unread_count(user.pk)})
+        # Counted after joining: a notification racing the join is counted at worst twice,
+        # and the client's resume, which follows at once, counts again.
+        await self.send_unread(await unread_count(user.pk))
+        _open_sockets.add(self)
+        watch_redis_restarts()
+
+    async def send_unread(self, count: int) -> None:
+        self.unread = count
+        await self.send_json({"type": "unread_count", "count": count})
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        # Channels closes stale database connections in a worker thread before every
+        # handler. The feed.* handlers touch no database, and that thread hop per message
+        # per socket is most of the cost of a notification reaching 1,000 sockets.
+        if message["type"].startswith("feed."):
+            handler = getattr(self, message["type"].replace(".", "_"))
+            await handler(message)
+            return
+        await super().dispatch(message)
 
     async def disconnect(self, code: int) -> None:
+        _open_sockets.discard(self)
         for group in self.joined:
             await self.channel_layer.group_discard(group, self.channel_name)
         self.joined = ()
@@ -100,7 +160,7 @@ class NotificationConsumer(AsyncJsonWebsocketConsumer):
         else:
             for item in items:
                 await self.send_json({"type": "notification", "notification": item})
-        await self.send_json({"type": "unread_count", "count": await unread_count(self.user.pk)})
+        await self.send_unread(await unread_count(self.user.pk))
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None,
                       **kwargs: Any) -> None:
@@ -110,14 +170,13 @@ class NotificationConsumer(AsyncJsonWebsocketConsumer):
             await self.send_json({"type": "error", "error": "Messages are JSON objects."})
 
     async def feed_notification(self, event: dict[str, Any]) -> None:
-        count = event["unread"].get(str(self.user.pk))
-        if count is None:
+        if not live.addressed_to(event, self.user.pk):
             return
         await self.send(text_data=_encoded(event["item"]))
-        await self.send_json({"type": "unread_count", "count": count})
+        await self.send_unread(self.unread + 1)
 
     async def feed_unread(self, event: dict[str, Any]) -> None:
-        await self.send_json({"type": "unread_count", "count": event["count"]})
+        await self.send_unread(event["count"])
 
     async def feed_disconnect(self, event: dict[str, Any]) -> None:
         await self.close(code=CLOSE_RECONNECT)

@@ -1,3 +1,22 @@
-from django.urls import path  # noqa: F401
+"""Preferences and webhooks: their API and their settings pages."""
 
-urlpatterns: list = []
+from django.urls import path
+from rest_framework.routers import SimpleRouter
+
+from notifications import settings_views
+from notifications.delivery_api import PreferencesView, WebhookViewSet
+
+router = SimpleRouter()
+router.register("api/v1/webhooks", WebhookViewSet, basename="webhook")
+
+urlpatterns = [
+    path("api/v1/preferences/", PreferencesView.as_view(), name="preferences"),
+    *router.urls,
+    path("settings/notifications/", settings_views.notification_settings,
+         name="settings-notifications"),
+    path("settings/webhooks/", settings_views.webhook_list, name="settings-webhooks"),
+    path("settings/webhooks/<int:endpoint_id>/", settings_views.webhook_detail,
+         name="settings-webhook"),
+    path("settings/webhooks/<int:endpoint_id>/deliveries/<int:delivery_id>/redeliver/",
+         settings_views.redeliver, name="settings-webhook-redeliver"),
+]

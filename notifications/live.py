@@ -1,12 +1,26 @@
 """The one helper that pushes committed notifications to browsers.
 
 Nobody else calls the channel layer. Each organization has a group; one message per
-notification carries the item and, for each user it is addressed to, their new unread
-count, so 1,000 open browsers cost one `group_send`, not 1,000.
+notification carries the item and the users it is addressed to, so 1,000 open browsers
+cost one `group_send`, not 1,000.
+
+The users travel packed in one string (" 12 15 "): every socket of the organization
+decodes the message, and a 1,000-entry collection decoded by 1,000 sockets costs
+1,000,000 entries per notification; a string costs a copy and a `find`.
+
+Unread counts are not counted per notification (that is a scan of every unread entry of
+every member, and it grows with the backlog): each socket counts once when it connects and
+when it resumes, adds one for each new notification of its user, and takes the exact count
+that `broadcast_unread_count` sends after every read or unread.
+
+Synchronous callers (views, Celery tasks) send through one long-lived event loop thread
+per process, so the Redis connection is reused and no loop is created and closed per
+message (the "event loop is closed" trap of `async_to_sync` in workers).
 """
 
 import asyncio
 import logging
+import os
 import threading
 from typing import Any
 
@@ -14,12 +28,14 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.contrib.auth.signals import user_logged_out
 from django.db import transaction
-from django.db.models import Count
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from notifications.items import notification_item
 from notifications.models import FeedEntry, Notification
 
 log = logging.getLogger(__name__)
+
+SEND_TIMEOUT_SECONDS = 5
 
 # The embedded default keeps the channel layer in memory, bound to the web server's event
 # loop; a worker thread in the same process must hand its sends to that loop.
@@ -41,30 +57,62 @@ def user_group(user_id: int) -> str:
     return f"user.{user_id}"
 
 
+_sender_loop: asyncio.AbstractEventLoop | None = None
+
+
+def _background_loop() -> asyncio.AbstractEventLoop:
+    """This process' sending loop, started on first use (and again after a fork)."""
+    global _sender_loop
+    with _loop_lock:
+        if _sender_loop is None or not _sender_loop.is_running() or \
+                getattr(_sender_loop, "_owner_pid", None) != os.getpid():
+            loop = asyncio.new_event_loop()
+            loop._owner_pid = os.getpid()  # type: ignore[attr-defined]
+            started = threading.Event()
+
+            def run() -> None:
+                asyncio.set_event_loop(loop)
+                loop.call_soon(started.set)
+                loop.run_forever()
+            threading.Thread(target=run, name="live-sender", daemon=True).start()
+            started.wait(5)
+            _sender_loop = loop
+        return _sender_loop
+
+
 def _send(group: str, message: dict[str, Any]) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
-    loop = _server_loop
-    in_memory = type(layer).__name__ == "InMemoryChannelLayer"
-    if in_memory and loop is not None and loop.is_running():
-        try:
-            running = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        if running is not loop:
-            future = asyncio.run_coroutine_threadsafe(layer.group_send(group, message), loop)
-            future.result(timeout=5)
+    if type(layer).__name__ == "InMemoryChannelLayer":
+        # Its queues live on the web server's loop; worker threads hand the send to it.
+        loop = _server_loop
+        if loop is None or not loop.is_running():
+            async_to_sync(layer.group_send)(group, message)  # nobody is connected here
             return
-    async_to_sync(layer.group_send)(group, message)
+    else:
+        loop = _background_loop()
+    try:
+        asyncio.run_coroutine_threadsafe(layer.group_send(group, message), loop).result(
+            timeout=SEND_TIMEOUT_SECONDS)
+    except RedisConnectionError:
+        # After Redis restarts, the first command on each pooled connection fails and
+        # the pool reconnects: a socket that stayed open would silently miss this push.
+        asyncio.run_coroutine_threadsafe(layer.group_send(group, message), loop).result(
+            timeout=SEND_TIMEOUT_SECONDS)
 
 
-def unread_counts(user_ids: list[int]) -> dict[int, int]:
-    counts = dict.fromkeys(user_ids, 0)
-    rows = (FeedEntry.objects.filter(user_id__in=user_ids, read=False)
-            .values("user_id").annotate(n=Count("id")).values_list("user_id", "n"))
-    counts.update(rows)
-    return counts
+def pack_users(user_ids: list[int]) -> str:
+    return " " + " ".join(map(str, user_ids)) + " "
+
+
+def addressed_to(message: dict[str, Any], user_id: int) -> bool:
+    """Whether a notification message is in this user's feed."""
+    return f" {user_id} " in message["users"]
+
+
+def unread_count(user_id: int) -> int:
+    return FeedEntry.objects.filter(user_id=user_id, read=False).count()
 
 
 def broadcast_notification(notification_id: int) -> None:
@@ -80,7 +128,7 @@ def broadcast_notification(notification_id: int) -> None:
     message = {
         "type": "feed.notification",
         "item": notification_item(notification),
-        "unread": {str(uid): n for uid, n in unread_counts(users).items()},
+        "users": pack_users(users),
     }
     try:
         _send(org_group(notification.rack.organization_id), message)
@@ -91,7 +139,7 @@ def broadcast_notification(notification_id: int) -> None:
 
 def broadcast_unread_count(user_id: int) -> None:
     """Tell a user's browsers their unread count after they read or unread something."""
-    count = unread_counts([user_id])[user_id]
+    count = unread_count(user_id)
     try:
         _send(user_group(user_id), {"type": "feed.unread", "count": count})
     except Exception:

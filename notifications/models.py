@@ -1,9 +1,11 @@
-"""The notification record and each user's feed of them."""
+"""The notification record, each user's feed of them, preferences and deliveries."""
+
+import uuid
 
 from django.conf import settings
 from django.db import models
 
-from notifications.catalogue import BY_KEY, Severity
+from notifications.catalogue import BY_KEY, Channel, Severity
 
 
 class Source(models.TextChoices):
@@ -85,3 +87,195 @@ class FeedEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id}: {self.notification_id}"
+
+
+# -- Preferences and delivery ---------------------------------------------------------------
+
+ANY_EVENT_TYPE = "*"
+
+
+class Preference(models.Model):
+    """One rule of a user's: the channels they want for an event type (or "*" for all).
+
+    A rule applies everywhere, on one rack, or to one app of a rack. For a notification
+    the most specific rule wins: app over rack over everywhere, then a named event type
+    over "*"; with no rule the catalogue's defaults apply (see notifications.preferences).
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
+                             related_name="notification_preferences")
+    event_type = models.CharField(max_length=40)
+    rack = models.ForeignKey("racks.Rack", on_delete=models.CASCADE, null=True, blank=True,
+                             related_name="+")
+    # The app's name on `rack` (notifications name apps, and outlive them).
+    app = models.CharField(max_length=100, blank=True, default="")
+    channels = models.JSONField(default=list)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            # One rule per event type and place (two partial constraints, because NULL
+            # racks are distinct in a plain one, and SQLite has no NULLS NOT DISTINCT).
+            models.UniqueConstraint(fields=["user", "event_type"],
+                                    condition=models.Q(rack__isnull=True),
+                                    name="preference_once_everywhere"),
+            models.UniqueConstraint(fields=["user", "event_type", "rack", "app"],
+                                    condition=models.Q(rack__isnull=False),
+                                    name="preference_once_per_place"),
+            models.CheckConstraint(condition=models.Q(app="") | models.Q(rack__isnull=False),
+                                   name="preference_app_has_rack"),
+        ]
+        indexes = [
+            # channels_wanted: the rules of an organization's members for one event type
+            # and "*" (user_id IN ..., event_type IN ...), in the ingest transaction.
+            models.Index(fields=["user", "event_type"], name="preference_lookup_idx"),
+        ]
+
+    def __str__(self) -> str:
+        where = f"{self.rack_id}/{self.app}" if self.app else (self.rack_id or "everywhere")
+        return f"{self.user_id} {self.event_type} @ {where}: {self.channels}"
+
+
+class DigestWindow(models.IntegerChoices):
+    IMMEDIATE = 0, "Each email as it happens"
+    QUARTER_HOUR = 15, "One email every 15 minutes"
+    HOUR = 60, "One email an hour"
+    DAY = 1440, "One email a day"
+
+
+class EmailDigest(models.Model):
+    """A user's choice to receive their notification emails batched into one."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
+                                related_name="email_digest")
+    window_minutes = models.PositiveIntegerField(choices=DigestWindow.choices,
+                                                 default=DigestWindow.IMMEDIATE)
+
+    def __str__(self) -> str:
+        return f"{self.user_id}: {self.window_minutes} min"
+
+
+class WebhookFormat(models.TextChoices):
+    STANDARD = "standard", "Standard Webhooks (signed JSON)"
+    SLACK = "slack", "Slack incoming webhook"
+    DISCORD = "discord", "Discord webhook"
+
+
+class WebhookEndpoint(models.Model):
+    """A URL of a user's that receives their notifications.
+
+    The signing secrets are stored encrypted (notifications.delivery.signing); during a
+    rotation the previous secret keeps signing too until `previous_secret_until`.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
+                             related_name="webhook_endpoints")
+    url = models.URLField(max_length=2000)
+    description = models.CharField(max_length=200, blank=True, default="")
+    # Catalogue keys, or ["*"] for every event type the preferences send to webhooks.
+    events = models.JSONField(default=list)
+    format = models.CharField(max_length=10, choices=WebhookFormat.choices,
+                              default=WebhookFormat.STANDARD)
+    secret_encrypted = models.TextField()
+    previous_secret_encrypted = models.TextField(blank=True, default="")
+    previous_secret_until = models.DateTimeField(null=True, blank=True)
+    enabled = models.BooleanField(default=True)
+    disabled_reason = models.CharField(max_length=300, blank=True, default="")
+    # The first failure since the last success; a long run of failures disables it.
+    failing_since = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [
+            # address_notification: the enabled endpoints of the members who want webhooks.
+            models.Index(fields=["user"], condition=models.Q(enabled=True),
+                         name="webhook_enabled_user_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.url
+
+    def wants(self, event_type: str) -> bool:
+        return ANY_EVENT_TYPE in self.events or event_type in self.events
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "pending", "Waiting to be sent"
+    SENDING = "sending", "Being sent"
+    BATCHED = "batched", "Waiting for the email digest"
+    DELIVERED = "delivered", "Delivered"
+    FAILED = "failed", "Failed"
+
+
+def new_webhook_id() -> str:
+    return f"msg_{uuid.uuid4().hex}"
+
+
+class Delivery(models.Model):
+    """One notification on its way to one person by email or to one webhook endpoint.
+
+    Written in the notification's transaction, so nothing stored is ever left unsent; a
+    Celery task sends it, and the sweeper re-queues any whose task was lost. While
+    SENDING, `next_attempt_at` is the end of the sender's lease.
+    """
+
+    # None for a webhook's test event.
+    notification = models.ForeignKey(Notification, on_delete=models.CASCADE, null=True,
+                                     blank=True, related_name="deliveries")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
+                             related_name="deliveries")
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, null=True,
+                                 blank=True, related_name="deliveries")
+    status = models.CharField(max_length=10, choices=DeliveryStatus.choices,
+                              default=DeliveryStatus.PENDING)
+    # Every attempt of this delivery carries it, so a receiver can drop repeats.
+    webhook_id = models.CharField(max_length=40, default=new_webhook_id, unique=True)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_status_code = models.PositiveIntegerField(null=True, blank=True)
+    last_error = models.TextField(blank=True, default="")
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [
+            # The sweeper: pending or sending deliveries that are due (or whose lease ran
+            # out) and were not touched recently.
+            models.Index(fields=["next_attempt_at"],
+                         condition=models.Q(status__in=["pending", "sending"]),
+                         name="delivery_due_idx"),
+            # An endpoint's delivery log, newest first.
+            models.Index(fields=["endpoint", "-id"], name="delivery_endpoint_log_idx"),
+            # Recover: an endpoint's failed deliveries since a time.
+            models.Index(fields=["endpoint", "created_at"],
+                         condition=models.Q(status="failed"), name="delivery_failed_idx"),
+            # The digest: each user's batched emails, oldest first.
+            models.Index(fields=["user", "created_at"], condition=models.Q(status="batched"),
+                         name="delivery_batched_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.channel} {self.webhook_id} ({self.status})"
+
+
+class DeliveryAttempt(models.Model):
+    """What happened when one delivery was tried once: the delivery log."""
+
+    delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE,
+                                 related_name="attempt_log")
+    started_at = models.DateTimeField()
+    duration_ms = models.PositiveIntegerField(default=0)
+    status_code = models.PositiveIntegerField(null=True, blank=True)
+    succeeded = models.BooleanField(default=False)
+    error = models.TextField(blank=True, default="")
+
+    class Meta:
+        indexes = [
+            # A delivery's attempts, newest first.
+            models.Index(fields=["delivery", "-id"], name="attempt_delivery_recent_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.delivery_id} at {self.started_at}: {self.status_code or self.error}"

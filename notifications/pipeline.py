@@ -81,6 +81,8 @@ def record_event(
 
 def notification_committed(notification_id: int) -> None:
     """Everything that follows a notification once it is safely stored."""
+    from notifications.delivery.outbox import queue_deliveries
     from notifications.live import broadcast_notification
 
     broadcast_notification(notification_id)
+    queue_deliveries(notification_id)

@@ -1,16 +1,73 @@
-"""Which channels each person wants for a notification."""
+"""Which channels each person wants for a notification: the one rule.
 
-from collections.abc import Sequence
+With no rule of theirs, a person gets the catalogue's default channels, and webhooks for
+every event type that notifies by default (which of their endpoints receive it is each
+endpoint's own event list). A rule (notifications.models.Preference) replaces the
+channels for its scope; the most specific rule wins: app over rack over everywhere, then
+a named event type over "*".
+"""
+
+from collections.abc import Iterable, Sequence
 
 from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.db.models import Q
 
-from notifications.catalogue import BY_KEY
-from notifications.models import Notification
+from notifications.catalogue import BY_KEY, Channel, EventType
+from notifications.models import ANY_EVENT_TYPE, Notification, Preference
+
+
+def default_channels(kind: EventType) -> frozenset[str]:
+    if kind.notifies_by_default:
+        return kind.default_channels | {Channel.WEBHOOK.value}
+    return kind.default_channels
+
+
+def _rank(event_type: str, rack_id: int | None, app: str) -> int:
+    scope = 2 if app else 1 if rack_id else 0
+    return scope * 2 + (event_type != ANY_EVENT_TYPE)
 
 
 def channels_wanted(
     users: Sequence[AbstractBaseUser], notification: Notification
 ) -> dict[int, frozenset[str]]:
-    """For each user, the channels the notification goes to (the catalogue's defaults)."""
-    defaults = BY_KEY[notification.event_type].default_channels
-    return {user.pk: defaults for user in users}
+    """For each user, the channels the notification goes to. One query for everyone."""
+    defaults = default_channels(BY_KEY[notification.event_type])
+    wanted = {user.pk: defaults for user in users}
+    if not wanted:
+        return wanted
+    scope = Q(rack__isnull=True) | Q(rack_id=notification.rack_id, app="")
+    if notification.app:
+        scope |= Q(rack_id=notification.rack_id, app=notification.app)
+    rules = Preference.objects.filter(
+        scope, user_id__in=list(wanted),
+        event_type__in=[notification.event_type, ANY_EVENT_TYPE],
+    ).values_list("user_id", "event_type", "rack_id", "app", "channels")
+    best: dict[int, int] = {}
+    for user_id, event_type, rack_id, app, channels in rules:
+        rank = _rank(event_type, rack_id, app)
+        if rank >= best.get(user_id, -1):
+            best[user_id] = rank
+            wanted[user_id] = frozenset(channels) & set(Channel.values)
+    return wanted
+
+
+def replace_preferences(user: AbstractBaseUser, rules: Iterable[dict]) -> list[Preference]:
+    """Make `rules` (event_type, rack, app, channels; already checked) the user's rules."""
+    with transaction.atomic():
+        Preference.objects.filter(user=user).delete()
+        return Preference.objects.bulk_create(
+            Preference(user=user, event_type=rule["event_type"], rack=rule.get("rack"),
+                       app=rule.get("app") or "", channels=sorted(set(rule["channels"])))
+            for rule in rules
+        )
+
+
+def set_preference(user: AbstractBaseUser, *, event_type: str, channels: Iterable[str],
+                   rack_id: int | None = None, app: str = "") -> Preference:
+    """Set the channels of one rule of the user's (the settings page's single edits)."""
+    preference, _ = Preference.objects.update_or_create(
+        user=user, event_type=event_type, rack_id=rack_id, app=app,
+        defaults={"channels": sorted(set(channels))},
+    )
+    return preference

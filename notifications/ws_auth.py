@@ -2,9 +2,11 @@
 
 Browsers send the session cookie (Channels' AuthMiddlewareStack reads it); programs add
 `?token=<api token>`. A socket opened by a page of another site would ride on the
-visitor's cookie, so the Origin must be this site's own: same scheme-less host and port
-as the Host header (or listed in CSRF_TRUSTED_ORIGINS). A missing or "null" Origin is
-refused, before the consumer runs and so before it joins any group.
+visitor's cookie, so the Origin must be this site's own: the scheme of the socket and the
+host and port of its Host header. Behind a TLS-terminating proxy that does not pass the
+scheme on, list the public origin in CSRF_TRUSTED_ORIGINS (Django's CSRF check needs it
+too). A missing or "null" Origin is refused, before the consumer runs and so before it
+joins any group.
 """
 
 from typing import Any
@@ -38,7 +40,8 @@ def same_origin(scope: Scope) -> bool:
     trusted = {o.rstrip("/").lower() for o in settings.CSRF_TRUSTED_ORIGINS}
     if f"{parts.scheme}://{parts.netloc}".lower() in trusted:
         return True
-    return parts.netloc.lower() == host.lower()
+    ours = "https" if scope.get("scheme") in ("wss", "https") else "http"
+    return parts.scheme == ours and parts.netloc.lower() == host.lower()
 
 
 class SameOriginOnly:

@@ -94,7 +94,23 @@ def celery_worker(transactional_db) -> Iterator[object]:
 
     from console.celery import app
 
-    app.control.purge() if not app.conf.broker_url.startswith("memory") else None
+    if not app.conf.broker_url.startswith("memory"):
+        app.control.purge()
     with start_worker(app, pool="threads", concurrency=2, perform_ping_check=False,
                       shutdown_timeout=30) as worker:
         yield worker
+    close_idle_sessions()
+
+
+def close_idle_sessions() -> None:
+    """End the idle connections that stopped worker threads left open on the test database
+    (each thread kept its own), so that a long run never runs out of connections."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid() "
+            "AND state = 'idle' AND application_name = ''")

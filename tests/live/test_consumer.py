@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 from django.test import Client
 from django.utils import timezone
 from knox.models import AuthToken
@@ -16,17 +16,20 @@ from console.asgi import application
 from notifications import live
 from notifications.models import FeedEntry
 from racks.local import LocalRack
-from racks.models import Membership
+from racks.membership import remove_member
+from racks.models import Membership, Role
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-HOST = "console.test:8000"
+HOST = "127.0.0.1:8000"
 ORIGIN = f"http://{HOST}"
 
 
 @pytest.fixture(autouse=True)
-def _console_host(settings) -> None:
-    settings.ALLOWED_HOSTS = ["console.test", "testserver"]
+async def _close_worker_connections():
+    """The socket's ORM calls run in a worker thread: close its connection after each test."""
+    yield
+    await sync_to_async(connections.close_all)()
 
 
 def session_cookie(user) -> str:
@@ -106,8 +109,9 @@ async def test_an_ended_session_is_anonymous(member):
 
 @pytest.mark.parametrize("origin", [
     "http://evil.example",  # another site
-    "http://console.test:9999",  # our host name, another port: another site's page
-    "https://console.test.evil.example:8000",
+    "http://127.0.0.1:9999",  # our host name, another port: another site's page
+    "https://127.0.0.1:8000",  # another scheme
+    "http://127.0.0.1.evil.example:8000",
     "null",  # sandboxed frames and file: pages
     "",
     None,  # no Origin header at all
@@ -115,16 +119,22 @@ async def test_an_ended_session_is_anonymous(member):
 async def test_a_socket_from_another_origin_is_refused_before_joining_anything(
         member, rack, origin, monkeypatch):
     joined: list[str] = []
-    real_add = live.get_channel_layer().__class__.group_add
+    layer = live.get_channel_layer()
+    real_add = layer.group_add
 
-    async def spy(self, group, channel):
+    async def spy(group, channel):
         joined.append(group)
-        return await real_add(self, group, channel)
+        return await real_add(group, channel)
 
-    monkeypatch.setattr(live.get_channel_layer().__class__, "group_add", spy)
+    monkeypatch.setattr(layer, "group_add", spy, raising=False)
     _, connected, _ = await open_socket(member, origin=origin)
     assert not connected
     assert joined == []
+    # The same socket from our own page joins its groups: the spy does see joins.
+    socket, connected, _ = await open_socket(member, origin=ORIGIN)
+    assert connected and joined == [live.org_group(rack.organization_id),
+                                    live.user_group(member.pk)]
+    await socket.disconnect()
 
 
 async def test_a_user_of_another_organization_never_receives_it(member, outsider, rack,
@@ -248,8 +258,8 @@ async def test_logging_out_closes_the_users_sockets(member, admin):
 
 async def test_losing_membership_closes_the_socket_and_stops_the_feed(member, org, rack):
     socket = await opened(member)
-    await sync_to_async(Membership.objects.filter(user=member, organization=org).delete)()
-    await sync_to_async(live.disconnect_user)(member.pk)
+    membership = await sync_to_async(Membership.objects.get)(user=member, organization=org)
+    await sync_to_async(remove_member)(membership, acting_role=Role.OWNER)
     assert await socket.receive_output(timeout=3) == {"type": "websocket.close", "code": 4000}
     # Reconnecting picks up the memberships as they are now: nothing from that rack.
     socket = await opened(member)

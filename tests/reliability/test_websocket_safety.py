@@ -46,16 +46,21 @@ def cookie_for(user) -> str:
     return client.cookies["sessionid"].value
 
 
+async def socket_for(user, origin: str | None = f"http://{HOST}") -> WebsocketCommunicator:
+    """A socket with the user's session cookie, from `origin` (None: no Origin header)."""
+    headers = [(b"host", HOST.encode()),
+               (b"cookie", f"sessionid={await sync_to_async(cookie_for)(user)}".encode())]
+    if origin is not None:
+        headers.append((b"origin", origin.encode()))
+    return WebsocketCommunicator(application, "/ws/notifications/", headers=headers)
+
+
 @pytest.mark.parametrize("origin", ["http://evil.example.com", "null", None,
                                     "http://127.0.0.1:8000.evil.example.com",
                                     "https://127.0.0.1:9999"])
 async def test_a_logged_in_socket_from_a_foreign_origin_is_refused_before_joining(
         member, rack, joined_groups, origin):
-    headers = [(b"host", HOST.encode()),
-               (b"cookie", f"sessionid={await sync_to_async(cookie_for)(member)}".encode())]
-    if origin is not None:
-        headers.append((b"origin", origin.encode()))
-    socket = WebsocketCommunicator(application, "/ws/notifications/", headers=headers)
+    socket = await socket_for(member, origin)
     connected, _ = await socket.connect()
     assert not connected
     assert joined_groups == []
@@ -63,18 +68,14 @@ async def test_a_logged_in_socket_from_a_foreign_origin_is_refused_before_joinin
 
 
 async def test_the_sites_own_origin_is_let_in(member, rack, joined_groups):
-    headers = [(b"host", HOST.encode()), (b"origin", f"http://{HOST}".encode()),
-               (b"cookie", f"sessionid={await sync_to_async(cookie_for)(member)}".encode())]
-    socket = WebsocketCommunicator(application, "/ws/notifications/", headers=headers)
+    socket = await socket_for(member)
     connected, _ = await socket.connect()
     assert connected and joined_groups
     await socket.disconnect()
 
 
 async def test_a_removed_member_stops_receiving_within_a_second(owner, member, rack):
-    headers = [(b"host", HOST.encode()), (b"origin", f"http://{HOST}".encode()),
-               (b"cookie", f"sessionid={await sync_to_async(cookie_for)(member)}".encode())]
-    socket = WebsocketCommunicator(application, "/ws/notifications/", headers=headers)
+    socket = await socket_for(member)
     connected, _ = await socket.connect()
     assert connected
     assert (await socket.receive_json_from(timeout=2))["type"] == "unread_count"
@@ -90,7 +91,7 @@ async def test_a_removed_member_stops_receiving_within_a_second(owner, member, r
     await sync_to_async(LocalRack().create_app)(rack, "after-removal")
     held = await sync_to_async(FeedEntry.objects.filter(user=member).count)()
     assert held == 0
-    again = WebsocketCommunicator(application, "/ws/notifications/", headers=headers)
+    again = await socket_for(member)
     assert (await again.connect())[0]
     assert (await again.receive_json_from(timeout=2)) == {"type": "unread_count", "count": 0}
     assert await again.receive_nothing(timeout=0.5)

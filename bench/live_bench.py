@@ -1,0 +1,367 @@
+"""How fast a rack event reaches 1,000 open dashboards, beside a bare broadcast server.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/live_bench \
+    REDIS_URL=redis://127.0.0.1:6379/3 .venv/bin/python bench/live_bench.py
+
+The console: one daphne process; N users of one organization each hold one logged-in
+websocket; each event is POSTed to the rack's ingest URL (stored, addressed to N feeds,
+pushed). Latency is from just before the POST to each socket's receipt of the
+notification. The baseline: a bare `websockets` server that relays every Redis PUBLISH to
+all its sockets, fed a notification of the same size, measured with the same clients in
+the same run. Memory per idle connection is the server's RSS growth over N connections.
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(BASE_DIR))
+os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/live_bench")
+os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/3")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "console.settings")
+os.environ.setdefault("INGEST_RATE", "1000000/min")
+
+BARE_CHANNEL = "live-bench"
+
+
+# --- the baseline: a bare broadcast server ------------------------------------------------
+
+async def bare_server(port: int) -> None:
+    import redis.asyncio as redis
+    import websockets
+
+    sockets: set = set()
+
+    async def hold(ws) -> None:
+        sockets.add(ws)
+        try:
+            await ws.wait_closed()
+        finally:
+            sockets.discard(ws)
+
+    async with websockets.serve(hold, "127.0.0.1", port, compression=None):
+        pubsub = redis.Redis.from_url(os.environ["REDIS_URL"]).pubsub()
+        await pubsub.subscribe(BARE_CHANNEL)
+        async for message in pubsub.listen():
+            if message["type"] == "message":
+                websockets.broadcast(sockets, message["data"].decode())
+
+
+# --- the clients (the same for both servers) ---------------------------------------------
+
+class Fleet:
+    """N websocket clients that note when each notification reaches each of them."""
+
+    def __init__(self) -> None:
+        self.arrivals: dict[int, list[float]] = defaultdict(list)
+        self.sockets: list = []
+        self.tasks: list[asyncio.Task] = []
+
+    async def connect(self, url: str, headers: list[dict[str, str]], origin: str) -> None:
+        import websockets
+
+        async def one(extra: dict[str, str]) -> None:
+            for attempt in range(5):  # as a browser does, with backoff
+                try:
+                    ws = await websockets.connect(url, origin=origin, additional_headers=extra,
+                                                  compression=None, max_queue=None,
+                                                  open_timeout=60, ping_interval=None)
+                    break
+                except (OSError, websockets.exceptions.InvalidMessage):
+                    await asyncio.sleep(0.5 * 2 ** attempt)
+            else:
+                raise RuntimeError("a client could not connect")
+            self.sockets.append(ws)
+            self.tasks.append(asyncio.create_task(self.listen(ws)))
+        for start in range(0, len(headers), 50):
+            await asyncio.gather(*(one(h) for h in headers[start:start + 50]))
+
+    async def listen(self, ws) -> None:
+        arrivals, now = self.arrivals, time.perf_counter
+        try:
+            async for text in ws:
+                if '"notification"' not in text[:30]:
+                    continue  # unread counts
+                arrivals[json.loads(text)["notification"]["id"]].append(now())
+        except Exception:  # noqa: BLE001 - a dropped client just stops counting
+            return
+
+    async def wait_for(self, ids: list[int], n: int, timeout: float = 30) -> bool:
+        deadline = time.perf_counter() + timeout
+        while time.perf_counter() < deadline:
+            if all(len(self.arrivals.get(i, ())) >= n for i in ids):
+                return True
+            await asyncio.sleep(0.002)
+        return False
+
+    async def close(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*(ws.close() for ws in self.sockets), return_exceptions=True)
+
+
+def rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise RuntimeError("no VmRSS")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_port(port: int, process: subprocess.Popen, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError("server exited at start")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError("server did not start")
+
+
+def stop(process: subprocess.Popen) -> None:
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+# --- measuring one server ----------------------------------------------------------------
+
+async def measure(name: str, pid: int, fleet_url: str, origin: str,
+                  headers: list[dict[str, str]], send, events: int, burst: int,
+                  measure_memory: bool = True) -> dict:
+    """`send(seq)` starts one event and returns (t0, notification id)."""
+    n = len(headers)
+    fleet = Fleet()
+    await asyncio.sleep(1)
+    before = rss_kib(pid)
+    t = time.perf_counter()
+    await fleet.connect(fleet_url, headers, origin)
+    connect_seconds = time.perf_counter() - t
+    await asyncio.sleep(2)
+    after = rss_kib(pid)
+
+    # Warm up, then one event at a time: latency.
+    for seq in range(3):
+        _, nid = await send(-1 - seq)
+        await fleet.wait_for([nid], n)
+    latencies: list[float] = []
+    spreads: list[float] = []  # first to last socket of one event: the fan-out itself
+    missing = 0
+    for seq in range(events):
+        t0, nid = await send(seq)
+        if not await fleet.wait_for([nid], n, timeout=10):
+            missing += n - len(fleet.arrivals[nid])
+        latencies += [(a - t0) * 1000 for a in fleet.arrivals[nid]]
+        if fleet.arrivals[nid]:
+            spreads.append((max(fleet.arrivals[nid]) - min(fleet.arrivals[nid])) * 1000)
+        await asyncio.sleep(0.02)
+
+    # Many events at once, eight senders: deliveries per second.
+    started = time.perf_counter()
+    queue = list(range(events, events + burst))
+    sent: list[int] = []
+
+    async def sender() -> None:
+        while queue:
+            _, nid = await send(queue.pop())
+            sent.append(nid)
+    await asyncio.gather(*(sender() for _ in range(8)))
+    complete = await fleet.wait_for(sent, n, timeout=120)
+    last = max(max(fleet.arrivals[i]) for i in sent if fleet.arrivals[i])
+    delivered = sum(len(fleet.arrivals[i]) for i in sent)
+    await fleet.close()
+    return {
+        "name": name, "clients": n, "connect_s": connect_seconds,
+        "p50_ms": statistics.median(latencies), "p99_ms": percentile(latencies, 99),
+        "max_ms": max(latencies), "spread_ms": statistics.median(spreads),
+        "missing": missing + (0 if complete else n * burst - delivered),
+        "rate": delivered / (last - started), "burst_s": last - started,
+        "kib_per_conn": (after - before) / n if measure_memory else None,
+    }
+
+
+# --- the console side --------------------------------------------------------------------
+
+def prepare_console(n: int) -> tuple[object, list[str]]:
+    """A fresh bench database: one organization, one rack, n members with sessions."""
+    import django
+    import psycopg
+
+    url = os.environ["DATABASE_URL"]
+    dbname = url.rsplit("/", 1)[1]
+    admin = url.rsplit("/", 1)[0].replace("postgres://", "postgresql://") + "/postgres"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{dbname}"')
+    django.setup()
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.hashers import make_password
+    from django.contrib.sessions.backends.db import SessionStore
+    from django.core.management import call_command
+
+    from racks.models import Membership, Organization, Rack, Role
+
+    call_command("migrate", verbosity=0)
+    User = get_user_model()
+    password = make_password("bench-password")
+    users = User.objects.bulk_create(
+        User(username=f"bench-{i}", email=f"bench-{i}@example.com", password=password)
+        for i in range(n))
+    org = Organization.objects.create(name="Bench", slug="bench")
+    Membership.objects.bulk_create(
+        Membership(organization=org, user=u, role=Role.MEMBER) for u in users)
+    rack = Rack.objects.create(organization=org, name="bench-rack", version="3.24.6")
+    keys = []
+    for user in users:
+        session = SessionStore()
+        session["_auth_user_id"] = str(user.pk)
+        session["_auth_user_backend"] = "django.contrib.auth.backends.ModelBackend"
+        session["_auth_user_hash"] = user.get_session_auth_hash()
+        session.create()
+        keys.append(session.session_key)
+    return rack, keys
+
+
+async def run(args: argparse.Namespace, rack: object, keys: list[str]) -> list[dict]:
+    import httpx
+    import redis.asyncio as redis
+
+    results = []
+
+    # The console.
+    port = free_port()
+    env = {**os.environ, "DEBUG": "false", "LOG_LEVEL": "ERROR"}
+    daphne = str(Path(sys.executable).with_name("daphne"))
+    log = open(BASE_DIR / "var" / "live_bench_daphne.log", "w")  # noqa: SIM115
+    process = subprocess.Popen([daphne, "-b", "127.0.0.1", "-p", str(port),
+                                "console.asgi:application"], cwd=BASE_DIR, env=env,
+                               stdout=log, stderr=log, start_new_session=True)
+    try:
+        wait_port(port, process)
+        base = f"http://127.0.0.1:{port}"
+        async with httpx.AsyncClient(base_url=base, timeout=30,
+                                     limits=httpx.Limits(max_connections=16)) as http:
+            async def send(seq: int) -> tuple[float, int]:
+                body = json.dumps({"action": "release:create", "status": "success",
+                                   "data": {"rack": rack.name, "app": "web",
+                                            "id": "RBENCHBENCH", "seq": str(seq)}})
+                t0 = time.perf_counter()
+                response = await http.post(rack.ingest_path, content=body,
+                                           headers={"Idempotency-Key": f"bench-{seq}"})
+                return t0, response.json()["notification"]
+            sockets = [{"Cookie": f"sessionid={k}"} for k in keys]
+            ws_url = f"ws://127.0.0.1:{port}/ws/notifications/"
+            results.append(await measure(
+                "console: ingest POST -> socket", process.pid, ws_url, base, sockets, send,
+                args.events, args.burst))
+            stored = [await send(-1000 - i) for i in range(args.events + args.burst + 3)]
+
+            async def push(seq: int) -> tuple[float, int]:
+                from notifications.live import broadcast_notification
+
+                nid = stored.pop()[1]
+                t0 = time.perf_counter()
+                await asyncio.to_thread(broadcast_notification, nid)
+                return t0, nid
+            results.append(await measure(
+                "console: broadcast -> socket", process.pid, ws_url, base, sockets, push,
+                args.events, args.burst, measure_memory=False))
+    finally:
+        stop(process)
+        log.close()
+
+    # The bare server, with a payload as large as the console's notification message.
+    port = free_port()
+    process = subprocess.Popen([sys.executable, __file__, "--bare-server", str(port)],
+                               cwd=BASE_DIR, start_new_session=True)
+    try:
+        wait_port(port, process)
+        publisher = redis.Redis.from_url(os.environ["REDIS_URL"])
+        item = {"id": 0, "message": "[bench-rack] Created release RBENCHBENCH for app web",
+                "action": "release:create", "status": "success", "severity": "info",
+                "event_type": "release:create", "rack": 1, "rack_name": "bench-rack",
+                "app": "web", "data": {"rack": "bench-rack", "app": "web",
+                                       "id": "RBENCHBENCH", "seq": "0"},
+                "occurred_at": "2026-01-01T00:00:00.000000Z",
+                "created_at": "2026-01-01T00:00:00.000000Z", "read": False}
+        counter = iter(range(1, 10**9))
+
+        async def publish(seq: int) -> tuple[float, int]:
+            nid = next(counter)
+            payload = json.dumps({"type": "notification", "notification": {**item, "id": nid}})
+            t0 = time.perf_counter()
+            await publisher.publish(BARE_CHANNEL, payload)
+            return t0, nid
+        results.append(await measure(
+            "bare websockets + Redis PUBLISH", process.pid, f"ws://127.0.0.1:{port}/",
+            f"http://127.0.0.1:{port}", [{} for _ in keys], publish, args.events, args.burst))
+        await publisher.aclose()
+    finally:
+        stop(process)
+    return results
+
+
+def report(results: list[dict]) -> str:
+    ingest, console, bare = results
+    lines = [
+        f"{'':32} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'spread':>8} {'msg/s':>9} "
+        f"{'KiB/conn':>9} {'missing':>8}",
+    ]
+    for r in results:
+        memory = "" if r["kib_per_conn"] is None else f"{r['kib_per_conn']:.1f}"
+        lines.append(f"{r['name']:32} {r['p50_ms']:8.1f} {r['p99_ms']:8.1f} {r['max_ms']:8.1f} "
+                     f"{r['spread_ms']:8.1f} {r['rate']:9.0f} {memory:>9} {r['missing']:8d}")
+    lines += [
+        "",
+        f"clients: {console['clients']}; broadcast rate ratio console/bare: "
+        f"{console['rate'] / bare['rate']:.2f} (goal >= 0.5); memory per connection ratio: "
+        f"{ingest['kib_per_conn'] / max(bare['kib_per_conn'], 0.1):.2f} (goal <= 3); "
+        f"p99 ingest -> socket {ingest['p99_ms']:.1f} ms, broadcast -> socket "
+        f"{console['p99_ms']:.1f} ms (goal < 100)",
+    ]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", type=int, default=1000)
+    parser.add_argument("--events", type=int, default=100, help="one at a time, for latency")
+    parser.add_argument("--burst", type=int, default=200, help="all at once, for msg/s")
+    parser.add_argument("--bare-server", type=int, metavar="PORT", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.bare_server:
+        asyncio.run(bare_server(args.bare_server))
+        return
+    (BASE_DIR / "var").mkdir(exist_ok=True)
+    rack, keys = prepare_console(args.clients)
+    print(report(asyncio.run(run(args, rack, keys))))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,73 @@
+"""The dashboard's forms: they check what a person typed; the rack's driver decides the rest."""
+
+from django import forms
+from django.contrib.auth import get_user_model
+from django.contrib.auth.forms import UserCreationForm
+
+from racks.models import ResourceType
+
+ENV_HELP = "One NAME=value per line."
+
+
+class RegisterForm(UserCreationForm):
+    email = forms.EmailField(required=True)
+
+    class Meta(UserCreationForm.Meta):
+        model = get_user_model()
+        fields = ("username", "email")
+
+
+class OrganizationForm(forms.Form):
+    name = forms.CharField(max_length=100)
+
+
+class RackForm(forms.Form):
+    name = forms.RegexField(regex=r"^[a-z][a-z0-9-]{0,62}$", max_length=63, error_messages={
+        "invalid": "Use lower-case letters, digits and dashes, starting with a letter."})
+
+
+class AppForm(forms.Form):
+    name = forms.CharField(max_length=63)
+
+
+class BuildForm(forms.Form):
+    description = forms.CharField(max_length=200, required=False)
+    fail = forms.BooleanField(required=False, label="Make this build fail")
+
+
+class EnvForm(forms.Form):
+    env = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), required=False,
+                          help_text=ENV_HELP, max_length=20_000)
+
+    def clean_env(self) -> dict[str, str]:
+        env: dict[str, str] = {}
+        for number, line in enumerate(self.cleaned_data["env"].splitlines(), start=1):
+            if not line.strip():
+                continue
+            name, equals, value = line.partition("=")
+            name = name.strip()
+            if not equals or not name:
+                raise forms.ValidationError(f"Line {number} is not NAME=value.")
+            env[name] = value
+        return env
+
+    @staticmethod
+    def as_text(env: dict[str, str]) -> str:
+        return "\n".join(f"{k}={v}" for k, v in sorted(env.items()))
+
+
+class ScaleForm(forms.Form):
+    process = forms.CharField(max_length=63, initial="web")
+    count = forms.IntegerField(min_value=0, max_value=100)
+
+
+class ResourceForm(forms.Form):
+    name = forms.CharField(max_length=63)
+    type = forms.ChoiceField(choices=ResourceType.choices)
+
+
+class RackUpdateForm(forms.Form):
+    version = forms.CharField(max_length=40, required=False)
+    count = forms.IntegerField(min_value=1, max_value=1000, required=False,
+                               label="Instance count")
+    instance_type = forms.CharField(max_length=40, required=False)

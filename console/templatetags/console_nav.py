@@ -1,0 +1,28 @@
+"""What the header needs on every page: the visitor's organizations for the switcher."""
+
+from django import template
+from django.http import HttpRequest
+
+from racks.models import Organization
+
+register = template.Library()
+
+
+@register.simple_tag(takes_context=True)
+def nav_organizations(context: template.Context) -> list[Organization]:
+    request: HttpRequest | None = context.get("request")
+    if request is None or not request.user.is_authenticated:
+        return []
+    return list(Organization.objects.filter(memberships__user=request.user).order_by("name"))
+
+
+@register.simple_tag(takes_context=True)
+def latest_feed_id(context: template.Context) -> int:
+    """The newest notification id of the visitor's feed: the page's live connection resumes
+    after it, so nothing made while the page loads slips by."""
+    from console.views.pages import newest_feed_id
+
+    request: HttpRequest | None = context.get("request")
+    if request is None or not request.user.is_authenticated:
+        return 0
+    return newest_feed_id(request.user)

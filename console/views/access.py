@@ -1,0 +1,40 @@
+"""The page side of racks.permissions: the same rules, answered as Django responses."""
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from rest_framework.exceptions import PermissionDenied as ApiPermissionDenied
+
+from racks import permissions
+from racks.models import ACTING_ROLES, MANAGING_ROLES, App, Organization, Rack, Role
+
+
+def rack_for(user: AbstractBaseUser, rack_id: int) -> tuple[Rack, Role]:
+    return permissions.rack_for(user, rack_id)
+
+
+def app_for(user: AbstractBaseUser, rack_id: int, name: str) -> tuple[App, Role]:
+    rack, role = rack_for(user, rack_id)
+    app = rack.apps.filter(name=name).first()
+    if app is None:
+        raise Http404(f"There is no app named {name} on {rack.name}.")
+    app.rack = rack
+    return app, role
+
+
+def require(role: Role, organization: Organization, *, managing: bool = False,
+            doing: str) -> None:
+    """403 with a message naming who may do it, in an organization the caller can see."""
+    allowed = MANAGING_ROLES if managing else ACTING_ROLES
+    try:
+        permissions.require_role(role, allowed, doing, organization)
+    except ApiPermissionDenied as refused:
+        raise PermissionDenied(str(refused.detail)) from None
+
+
+def may_act(role: Role) -> bool:
+    return role in ACTING_ROLES
+
+
+def may_manage(role: Role) -> bool:
+    return role in MANAGING_ROLES

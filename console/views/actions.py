@@ -1,0 +1,161 @@
+"""Buttons that act on a rack: each parses its form, checks the role, calls the driver.
+
+A refusal by the rack (RackError) or a form error comes back as a message on the page it
+was sent from; nothing is changed.
+"""
+
+from collections.abc import Callable
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.forms import Form
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from console.forms import AppForm, BuildForm, EnvForm, RackUpdateForm, ResourceForm, ScaleForm
+from console.views.access import app_for, rack_for, require
+from racks.driver import RackError, driver_for
+from racks.models import App, Rack
+
+
+def _form_errors(form: Form) -> str:
+    return " ".join(f"{'' if field == '__all__' else field + ': '}{' '.join(errors)}"
+                    for field, errors in form.errors.items())
+
+
+def _run(request: HttpRequest, form: Form, back: str,
+         act: Callable[[dict], str]) -> HttpResponse:
+    """Validate, act, and say what happened on the page the button was on."""
+    if not form.is_valid():
+        messages.error(request, _form_errors(form))
+        return redirect(back)
+    try:
+        done = act(form.cleaned_data)
+    except RackError as refused:
+        messages.error(request, str(refused))
+    else:
+        messages.success(request, done)
+    return redirect(back)
+
+
+def _rack_page(rack: Rack) -> str:
+    return reverse("rack", kwargs={"rack_id": rack.pk})
+
+
+def _app_page(app: App) -> str:
+    return reverse("app", kwargs={"rack_id": app.rack_id, "name": app.name})
+
+
+@login_required
+@require_POST
+def create_app(request: HttpRequest, rack_id: int) -> HttpResponse:
+    rack, role = rack_for(request.user, rack_id)
+    require(role, rack.organization, doing="create apps")
+
+    def act(data: dict) -> str:
+        driver_for(rack).create_app(rack, data["name"])
+        return f"Created the app {data['name']}."
+    return _run(request, AppForm(request.POST), _rack_page(rack), act)
+
+
+@login_required
+@require_POST
+def delete_app(request: HttpRequest, rack_id: int, name: str) -> HttpResponse:
+    app, role = app_for(request.user, rack_id, name)
+    require(role, app.rack.organization, doing="delete apps")
+    driver_for(app.rack).delete_app(app)
+    messages.success(request, f"Deleted the app {name}.")
+    return redirect(_rack_page(app.rack))
+
+
+@login_required
+@require_POST
+def start_build(request: HttpRequest, rack_id: int, name: str) -> HttpResponse:
+    app, role = app_for(request.user, rack_id, name)
+    require(role, app.rack.organization, doing="start builds")
+
+    def act(data: dict) -> str:
+        build = driver_for(app.rack).start_build(app, description=data["description"],
+                                                 fail=data["fail"])
+        return f"Started build {build.id}."
+    return _run(request, BuildForm(request.POST), _app_page(app), act)
+
+
+@login_required
+@require_POST
+def set_env(request: HttpRequest, rack_id: int, name: str) -> HttpResponse:
+    app, role = app_for(request.user, rack_id, name)
+    require(role, app.rack.organization, doing="change environments")
+
+    def act(data: dict) -> str:
+        release = driver_for(app.rack).set_env(app, data["env"])
+        return f"Created release {release.id} with the new environment."
+    return _run(request, EnvForm(request.POST), _app_page(app), act)
+
+
+@login_required
+@require_POST
+def promote(request: HttpRequest, rack_id: int, name: str, release_id: str) -> HttpResponse:
+    app, role = app_for(request.user, rack_id, name)
+    require(role, app.rack.organization, doing="promote releases")
+    release = app.releases.filter(pk=release_id).first()
+    if release is None:
+        raise Http404(f"There is no release {release_id} of {app.name}.")
+
+    def act(data: dict) -> str:
+        driver_for(app.rack).promote(release)
+        return f"Promoting release {release.id}: the rolling deploy has started."
+    return _run(request, Form(request.POST), _app_page(app), act)
+
+
+@login_required
+@require_POST
+def scale(request: HttpRequest, rack_id: int, name: str) -> HttpResponse:
+    app, role = app_for(request.user, rack_id, name)
+    require(role, app.rack.organization, doing="scale apps")
+
+    def act(data: dict) -> str:
+        driver_for(app.rack).scale(app, data["process"], data["count"])
+        return f"Scaled {data['process']} to {data['count']}."
+    return _run(request, ScaleForm(request.POST), _app_page(app), act)
+
+
+@login_required
+@require_POST
+def create_resource(request: HttpRequest, rack_id: int) -> HttpResponse:
+    rack, role = rack_for(request.user, rack_id)
+    require(role, rack.organization, doing="create resources")
+
+    def act(data: dict) -> str:
+        driver_for(rack).create_resource(rack, data["name"], data["type"])
+        return f"Created the {data['type']} resource {data['name']}."
+    return _run(request, ResourceForm(request.POST), _rack_page(rack), act)
+
+
+@login_required
+@require_POST
+def delete_resource(request: HttpRequest, rack_id: int, name: str) -> HttpResponse:
+    rack, role = rack_for(request.user, rack_id)
+    require(role, rack.organization, doing="delete resources")
+    resource = rack.resources.filter(name=name).first()
+    if resource is None:
+        raise Http404(f"There is no resource named {name} on {rack.name}.")
+    driver_for(rack).delete_resource(resource)
+    messages.success(request, f"Deleted the resource {name}.")
+    return redirect(_rack_page(rack))
+
+
+@login_required
+@require_POST
+def update_rack(request: HttpRequest, rack_id: int) -> HttpResponse:
+    rack, role = rack_for(request.user, rack_id)
+    require(role, rack.organization, managing=True, doing="update racks")
+
+    def act(data: dict) -> str:
+        driver_for(rack).update_rack(
+            rack, version=data["version"] or None, count=data["count"],
+            instance_type=data["instance_type"] or None)
+        return f"Asked {rack.name} to update."
+    return _run(request, RackUpdateForm(request.POST), _rack_page(rack), act)

@@ -1,0 +1,127 @@
+"""The feed API: a user's notifications, newest first, and their read state."""
+
+import django_filters
+from django import forms
+from django.db.models import QuerySet
+from django.http import Http404
+from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework import mixins, viewsets
+from rest_framework.decorators import action
+from rest_framework.pagination import CursorPagination
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from notifications import feed
+from notifications.models import FeedEntry
+from notifications.serializers import (
+    MarkedSerializer,
+    NotificationItemSerializer,
+    UnreadCountSerializer,
+)
+from racks.api.common import StrictJSONParser, errors
+
+
+class IntegerFilter(django_filters.Filter):
+    field_class = forms.IntegerField
+
+
+class FeedFilter(django_filters.FilterSet):
+    rack = IntegerFilter(field_name="rack_id", help_text="Only this rack's notifications.")
+    app = django_filters.CharFilter(field_name="notification__app", max_length=100,
+                                    help_text="Only this app's notifications (by name).")
+    action = django_filters.CharFilter(field_name="notification__action", max_length=100,
+                                       help_text="Only this action, e.g. `build:create`.")
+    status = django_filters.CharFilter(field_name="notification__status", max_length=20,
+                                       help_text="Only this status, e.g. `error`.")
+    unread = django_filters.ChoiceFilter(
+        choices=[("true", "true"), ("false", "false")], method="filter_unread",
+        help_text="`true`: only unread notifications; `false`: only read ones.")
+
+    class Meta:
+        model = FeedEntry
+        fields = ["rack", "app", "action", "status", "unread"]
+
+    def filter_unread(self, queryset: QuerySet[FeedEntry], name: str,
+                      value: str) -> QuerySet[FeedEntry]:
+        return queryset.filter(read=value != "true")
+
+
+class FeedPages(CursorPagination):
+    """Pages by notification id, newest first: a page deep in the feed costs the same as
+    the first (an index range on feed_user_recent_idx, never an OFFSET)."""
+
+    ordering = "-notification_id"
+    page_size = 50
+    page_size_query_param = "limit"
+    max_page_size = 200
+
+
+READ_ERRORS = errors(401, 404)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Your feed, newest first", tags=["notifications"],
+                       responses={200: NotificationItemSerializer(many=True),
+                                  **errors(400, 401, 404)},
+                       description="404 for a cursor that cannot be read."),
+    retrieve=extend_schema(summary="One notification of your feed", tags=["notifications"],
+                           responses={200: NotificationItemSerializer, **READ_ERRORS}),
+)
+class NotificationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
+                          viewsets.GenericViewSet):
+    serializer_class = NotificationItemSerializer
+    filterset_class = FeedFilter
+    pagination_class = FeedPages
+    parser_classes = [StrictJSONParser]
+    lookup_field = "notification_id"
+    lookup_url_kwarg = "pk"
+
+    def get_queryset(self) -> QuerySet[FeedEntry]:
+        if getattr(self, "swagger_fake_view", False):  # the schema generator has no user
+            return FeedEntry.objects.none()
+        entries = FeedEntry.objects.filter(user=self.request.user)
+        if self.action == "list":
+            return entries.values("notification_id", "read")
+        return entries.select_related("notification__rack")
+
+    def list(self, request: Request) -> Response:
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        return self.get_paginated_response(feed.page_items(page))
+
+    def entry(self) -> FeedEntry:
+        found = FeedEntry.objects.select_related("notification__rack").filter(
+            user=self.request.user, notification_id=self.kwargs["pk"]).first()
+        if found is None:
+            raise Http404("No such notification in your feed.")
+        return found
+
+    @extend_schema(request=None, responses={200: NotificationItemSerializer, **READ_ERRORS},
+                   summary="Mark a notification read", tags=["notifications"])
+    @action(detail=True, methods=["post"])
+    def read(self, request: Request, pk: int) -> Response:
+        entry = self.entry()
+        feed.mark_read(entry)
+        return Response(NotificationItemSerializer(entry).data)
+
+    @extend_schema(request=None, responses={200: NotificationItemSerializer, **READ_ERRORS},
+                   summary="Mark a notification unread", tags=["notifications"])
+    @action(detail=True, methods=["post"])
+    def unread(self, request: Request, pk: int) -> Response:
+        entry = self.entry()
+        feed.mark_unread(entry)
+        return Response(NotificationItemSerializer(entry).data)
+
+    @extend_schema(request=None, responses={200: MarkedSerializer, **errors(401)},
+                   summary="Mark your whole feed read", tags=["notifications"])
+    @action(detail=False, methods=["post"], url_path="read-all")
+    def read_all(self, request: Request) -> Response:
+        marked = feed.mark_all_read(request.user.pk)
+        return Response({"marked": marked, "count": feed.unread_count(request.user.pk)})
+
+    @extend_schema(responses={200: UnreadCountSerializer, **errors(401)},
+                   summary="How many notifications you have not read",
+                   tags=["notifications"], filters=False)
+    @action(detail=False, methods=["get"], url_path="unread-count")
+    def unread_count(self, request: Request) -> Response:
+        return Response({"count": feed.unread_count(request.user.pk)})
+

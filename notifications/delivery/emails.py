@@ -1,0 +1,67 @@
+"""What the console's emails say, and sending them through Django's email framework."""
+
+from collections.abc import Sequence
+from urllib.parse import quote
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives, get_connection
+from django.template.loader import render_to_string
+
+from notifications.catalogue import BY_KEY
+from notifications.models import Delivery, Notification, WebhookEndpoint
+
+SUBJECT_MAX = 150
+DEFAULT_EMAIL_TIMEOUT_SECONDS = 15
+
+
+def notification_link(notification: Notification | None) -> str:
+    """Where a notification is seen in the console: its app's page, else its rack's."""
+    if notification is None:
+        return f"{settings.CONSOLE_URL}/settings/webhooks/"
+    rack_page = f"{settings.CONSOLE_URL}/racks/{notification.rack_id}/"
+    if notification.app and notification.event_type != "app:delete":
+        return f"{rack_page}apps/{quote(notification.app)}/"
+    return rack_page
+
+
+def _send(to: str, subject: str, template: str, context: dict) -> None:
+    context = {**context, "console_url": settings.CONSOLE_URL,
+               "preferences_url": f"{settings.CONSOLE_URL}/settings/notifications/"}
+    text = render_to_string(f"email/{template}.txt", context)
+    html = render_to_string(f"email/{template}.html", context)
+    subject = " ".join(subject.split())
+    if len(subject) > SUBJECT_MAX:
+        subject = subject[: SUBJECT_MAX - 1] + "…"
+    # A mail server that never answers must not hold a delivery past its lease.
+    connection = get_connection(timeout=getattr(settings, "EMAIL_TIMEOUT", None)
+                                or DEFAULT_EMAIL_TIMEOUT_SECONDS)
+    message = EmailMultiAlternatives(subject, text, settings.DEFAULT_FROM_EMAIL, [to],
+                                     connection=connection)
+    message.attach_alternative(html, "text/html")
+    message.send()
+
+
+def _entry(notification: Notification) -> dict:
+    kind = BY_KEY[notification.event_type]
+    return {"notification": notification, "title": kind.title, "meaning": kind.meaning,
+            "severity": notification.severity, "link": notification_link(notification)}
+
+
+def send_notification_email(delivery: Delivery) -> None:
+    notification = delivery.notification
+    _send(delivery.user.email, notification.message, "notification",
+          {"user": delivery.user, **_entry(notification)})
+
+
+def send_digest_email(user, notifications: Sequence[Notification]) -> None:
+    count = len(notifications)
+    subject = f"[Rack Console] {count} notification{'s' if count != 1 else ''}"
+    _send(user.email, subject, "digest",
+          {"user": user, "entries": [_entry(n) for n in notifications], "count": count})
+
+
+def send_endpoint_disabled_email(endpoint: WebhookEndpoint) -> None:
+    _send(endpoint.user.email, "[Rack Console] A webhook of yours was disabled",
+          "endpoint_disabled",
+          {"user": endpoint.user, "endpoint": endpoint,
+           "settings_link": f"{settings.CONSOLE_URL}/settings/webhooks/{endpoint.pk}/"})

@@ -1,0 +1,194 @@
+"""One small sender per kind of delivery, each with a single `send(delivery)`.
+
+`send` returns the receiver's status code (None for email) or raises DeliveryError,
+which says whether trying again could help. SENDERS maps a kind to its class.
+"""
+
+import json
+import smtplib
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+from django.utils import timezone
+
+from notifications.catalogue import BY_KEY, Channel, Severity
+from notifications.delivery import http
+from notifications.delivery.emails import notification_link, send_notification_email
+from notifications.delivery.safety import UnsafeURL
+from notifications.delivery.signing import signature_headers, signing_secrets
+from notifications.items import notification_item
+from notifications.models import Delivery, WebhookFormat
+
+SLACK_TEXT_MAX = 3000
+DISCORD_CONTENT_MAX = 2000
+DISCORD_DESCRIPTION_MAX = 4096
+_DISCORD_COLOURS = {Severity.SUCCESS: 0x2E7D32, Severity.INFO: 0x1565C0, Severity.ERROR: 0xC62828}
+
+
+class DeliveryError(Exception):
+    """The delivery did not arrive; `permanent` says trying again will not help."""
+
+    def __init__(self, message: str, *, permanent: bool, status_code: int | None = None,
+                 retry_after: float | None = None, gone: bool = False) -> None:
+        super().__init__(message)
+        self.permanent = permanent
+        self.status_code = status_code
+        self.retry_after = retry_after
+        self.gone = gone
+
+
+def delivery_item(delivery: Delivery) -> dict[str, Any]:
+    """The notification item a delivery carries; a made-up one for a test event."""
+    if delivery.notification is not None:
+        return notification_item(delivery.notification)
+    now = timezone.now().isoformat().replace("+00:00", "Z")
+    return {
+        "id": None, "message": "[rack-console] Test event: this webhook works",
+        "action": "webhook:test", "status": "success", "severity": Severity.SUCCESS.value,
+        "event_type": "webhook:test", "rack": None, "rack_name": "rack-console", "app": "",
+        "data": {"endpoint": delivery.endpoint_id}, "occurred_at": now, "created_at": now,
+        "read": False,
+    }
+
+
+def _retry_after_seconds(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, (when - timezone.now()).total_seconds())
+
+
+class WebhookSender:
+    """Posts a JSON body, signed per Standard Webhooks, and judges the answer."""
+
+    def body(self, delivery: Delivery, item: dict[str, Any]) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def send(self, delivery: Delivery) -> int:
+        endpoint = delivery.endpoint
+        item = delivery_item(delivery)
+        text = json.dumps(self.body(delivery, item), separators=(",", ":"),
+                          ensure_ascii=False)
+        headers = {"Content-Type": "application/json", "Accept-Encoding": "identity",
+                   **signature_headers(signing_secrets(endpoint), delivery.webhook_id,
+                                       timezone.now(), text)}
+        try:
+            reply = http.post(endpoint.url, text.encode(), headers)
+        except UnsafeURL as error:
+            raise DeliveryError(str(error), permanent=True) from None
+        except http.Unreachable as error:
+            raise DeliveryError(str(error), permanent=False) from None
+        code = reply.status_code
+        if 200 <= code < 300:
+            return code
+        said = reply.body[:200].decode("utf-8", "replace").strip()
+        said = f": {said}" if said else ""
+        if code == 410:
+            raise DeliveryError(f"The receiver answered 410 Gone{said}", permanent=True,
+                                status_code=code, gone=True)
+        if code == 429 or code >= 500:
+            raise DeliveryError(f"The receiver answered {code}{said}", permanent=False,
+                                status_code=code,
+                                retry_after=_retry_after_seconds(reply.headers.get("retry-after")))
+        if 300 <= code < 400:
+            where = reply.headers.get("location", "")
+            raise DeliveryError(f"The receiver answered {code} (redirect to {where or '?'}); "
+                                "redirects are not followed: update the URL.",
+                                permanent=True, status_code=code)
+        raise DeliveryError(f"The receiver refused it with {code}{said}", permanent=True,
+                            status_code=code)
+
+
+def _timestamp(item: dict[str, Any]) -> str:
+    return item["occurred_at"]
+
+
+class StandardSender(WebhookSender):
+    def body(self, delivery: Delivery, item: dict[str, Any]) -> dict[str, Any]:
+        return {"type": item["action"], "timestamp": _timestamp(item), "data": item}
+
+
+def _slack_escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _meaning(item: dict[str, Any]) -> str:
+    kind = BY_KEY.get(item["event_type"])
+    return kind.meaning if kind else "A test event sent from the webhook's settings."
+
+
+def _link(delivery: Delivery) -> str:
+    return notification_link(delivery.notification)
+
+
+class SlackSender(WebhookSender):
+    """Slack's incoming-webhook body: `text` (the fallback) and Block Kit `blocks`."""
+
+    def body(self, delivery: Delivery, item: dict[str, Any]) -> dict[str, Any]:
+        message = item["message"][:SLACK_TEXT_MAX]
+        context = f"{_slack_escape(_meaning(item))} <{_link(delivery)}|Open in Rack Console>"
+        return {
+            "text": message,
+            "blocks": [
+                {"type": "section",
+                 "text": {"type": "mrkdwn", "text": _slack_escape(message)}},
+                {"type": "context",
+                 "elements": [{"type": "mrkdwn", "text": context[:SLACK_TEXT_MAX]}]},
+            ],
+        }
+
+
+class DiscordSender(WebhookSender):
+    """Discord's webhook body: `content` and one embed; event text never pings anyone."""
+
+    def body(self, delivery: Delivery, item: dict[str, Any]) -> dict[str, Any]:
+        kind = BY_KEY.get(item["event_type"])
+        embed: dict[str, Any] = {
+            "title": (kind.title if kind else "Test event")[:256],
+            "description": _meaning(item)[:DISCORD_DESCRIPTION_MAX],
+            "url": _link(delivery),
+            "color": _DISCORD_COLOURS.get(item["severity"], _DISCORD_COLOURS[Severity.INFO]),
+            "timestamp": _timestamp(item),
+            "footer": {"text": f"Rack {item['rack_name']}"[:2048]},
+        }
+        if item["app"]:
+            embed["fields"] = [{"name": "App", "value": item["app"][:1024], "inline": True}]
+        return {"content": item["message"][:DISCORD_CONTENT_MAX], "embeds": [embed],
+                "allowed_mentions": {"parse": []}}
+
+
+class EmailSender:
+    """One notification email to its recipient, through Django's email framework."""
+
+    def send(self, delivery: Delivery) -> None:
+        try:
+            send_notification_email(delivery)
+        except (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused) as error:
+            raise DeliveryError(f"The mail server refused it: {error}", permanent=True) from None
+        except smtplib.SMTPResponseException as error:
+            permanent = 500 <= error.smtp_code < 600
+            raise DeliveryError(f"The mail server answered {error.smtp_code}: "
+                                f"{error.smtp_error!r}", permanent=permanent) from None
+        except (smtplib.SMTPException, OSError) as error:
+            raise DeliveryError(f"Could not reach the mail server: {error}",
+                                permanent=False) from None
+
+
+SENDERS: dict[str, type] = {
+    WebhookFormat.STANDARD: StandardSender,
+    WebhookFormat.SLACK: SlackSender,
+    WebhookFormat.DISCORD: DiscordSender,
+    Channel.EMAIL: EmailSender,
+}
+
+
+def sender_for(delivery: Delivery) -> WebhookSender | EmailSender:
+    kind = delivery.endpoint.format if delivery.channel == Channel.WEBHOOK else delivery.channel
+    return SENDERS[kind]()

@@ -1,0 +1,22 @@
+"""The Celery tasks of delivery: each takes primary keys only and is safe to run twice."""
+
+from celery import shared_task
+
+from notifications.delivery import outbox
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def deliver(delivery_id: int) -> None:
+    outbox.attempt_delivery(delivery_id)
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def sweep_deliveries() -> int:
+    """Periodic (Celery beat): re-queue deliveries whose broker message was lost."""
+    return outbox.sweep_lost_deliveries()
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def send_digests() -> int:
+    """Periodic (Celery beat): send the email digests whose window has passed."""
+    return outbox.send_due_digests()

@@ -1,0 +1,342 @@
+"""The API of preferences and webhooks: thin views over notifications.delivery.
+
+Everything here is the requesting user's own: another user's endpoint or delivery is a
+404, like something that does not exist.
+"""
+
+from django.db import transaction
+from django.db.models import Prefetch, QuerySet
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+    inline_serializer,
+)
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.pagination import CursorPagination
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from notifications.catalogue import EVENT_TYPES, Channel
+from notifications.delivery import endpoints as endpoint_actions
+from notifications.delivery import outbox
+from notifications.delivery.safety import UnsafeURL, check_url
+from notifications.models import (
+    ANY_EVENT_TYPE,
+    Delivery,
+    DeliveryAttempt,
+    DeliveryStatus,
+    DigestWindow,
+    EmailDigest,
+    Preference,
+    WebhookEndpoint,
+    WebhookFormat,
+)
+from notifications.preferences import default_channels, replace_preferences
+from racks.api.common import StrictJSONParser, errors
+from racks.models import Rack
+
+# A delivery's attempts, oldest first, fetched for a whole page of deliveries at once.
+ATTEMPTS_IN_ORDER = Prefetch("attempt_log", queryset=DeliveryAttempt.objects.order_by("id"))
+EVENT_CHOICES = [ANY_EVENT_TYPE, *(t.key for t in EVENT_TYPES)]
+MAX_RULES = 500
+MAX_ENDPOINTS_PER_USER = 20
+
+
+def racks_of(user) -> QuerySet[Rack]:
+    return Rack.objects.filter(organization__memberships__user=user)
+
+
+# -- Preferences ----------------------------------------------------------------------------
+
+class EventTypeSerializer(serializers.Serializer):
+    key = serializers.CharField()
+    object = serializers.CharField()
+    title = serializers.CharField()
+    meaning = serializers.CharField()
+    default_channels = serializers.ListField(child=serializers.CharField())
+
+
+class RuleSerializer(serializers.Serializer):
+    event_type = serializers.ChoiceField(choices=EVENT_CHOICES,
+                                         help_text='A catalogue key, or "*" for every type.')
+    rack = serializers.IntegerField(allow_null=True, required=False, default=None,
+                                    min_value=1, max_value=2**63 - 1,
+                                    help_text="Only on this rack (null: everywhere).")
+    app = serializers.CharField(max_length=100, allow_blank=True, required=False, default="",
+                                help_text="Only for this app of the rack.")
+    channels = serializers.ListField(child=serializers.ChoiceField(choices=Channel.choices),
+                                     allow_empty=True, max_length=len(Channel.values))
+
+    def validate(self, attrs: dict) -> dict:
+        if attrs["app"] and attrs["rack"] is None:
+            raise serializers.ValidationError("A rule for an app also names its rack.")
+        return attrs
+
+
+class PreferencesSerializer(serializers.Serializer):
+    preferences = RuleSerializer(many=True, max_length=MAX_RULES)
+    email_digest_minutes = serializers.ChoiceField(choices=DigestWindow.choices,
+                                                   required=False)
+    event_types = EventTypeSerializer(many=True, read_only=True)
+
+    def validate_preferences(self, rules: list[dict]) -> list[dict]:
+        user = self.context["request"].user
+        wanted_racks = {r["rack"] for r in rules if r["rack"] is not None}
+        racks = {rack.pk: rack for rack in racks_of(user).filter(pk__in=wanted_racks)}
+        seen = set()
+        for rule in rules:
+            if rule["rack"] is not None:
+                if rule["rack"] not in racks:
+                    raise serializers.ValidationError(
+                        f"There is no rack {rule['rack']} in your organizations.")
+                rule["rack"] = racks[rule["rack"]]
+            scope = (rule["event_type"], rule["rack"] and rule["rack"].pk, rule["app"])
+            if scope in seen:
+                raise serializers.ValidationError(
+                    f"Two rules for {rule['event_type']} in the same place; keep one.")
+            seen.add(scope)
+        return rules
+
+
+def preferences_payload(user) -> dict:
+    rules = Preference.objects.filter(user=user).order_by("rack_id", "app", "event_type")
+    digest = EmailDigest.objects.filter(user=user).first()
+    return {
+        "preferences": [{"event_type": p.event_type, "rack": p.rack_id, "app": p.app,
+                         "channels": p.channels} for p in rules],
+        "email_digest_minutes": digest.window_minutes if digest else DigestWindow.IMMEDIATE,
+        "event_types": [{"key": t.key, "object": t.object, "title": t.title,
+                         "meaning": t.meaning, "default_channels": sorted(default_channels(t))}
+                        for t in EVENT_TYPES],
+    }
+
+
+def set_email_digest(user, minutes: int) -> None:
+    EmailDigest.objects.update_or_create(user=user, defaults={"window_minutes": minutes})
+
+
+class PreferencesView(APIView):
+    """Your notification preferences: per event type, the channels you want.
+
+    Each rule applies everywhere, on one rack, or to one app of a rack; the most specific
+    rule wins (app over rack over everywhere, then a named event type over "*"). Without
+    a rule an event type's `default_channels` apply. PUT replaces all your rules.
+    """
+
+    parser_classes = [StrictJSONParser]
+
+    @extend_schema(responses={200: PreferencesSerializer, **errors(401)})
+    def get(self, request):
+        return Response(preferences_payload(request.user))
+
+    @extend_schema(request=PreferencesSerializer,
+                   responses={200: PreferencesSerializer, **errors(400, 401)})
+    def put(self, request):
+        serializer = PreferencesSerializer(data=request.data, context={"request": request})
+        serializer.is_valid(raise_exception=True)
+        with transaction.atomic():
+            replace_preferences(request.user, serializer.validated_data["preferences"])
+            if "email_digest_minutes" in serializer.validated_data:
+                set_email_digest(request.user, serializer.validated_data["email_digest_minutes"])
+        return Response(preferences_payload(request.user))
+
+
+# -- Webhooks -------------------------------------------------------------------------------
+
+class EndpointSerializer(serializers.ModelSerializer):
+    events = serializers.ListField(child=serializers.ChoiceField(choices=EVENT_CHOICES),
+                                   min_length=1, max_length=len(EVENT_CHOICES))
+    format = serializers.ChoiceField(choices=WebhookFormat.choices,
+                                     default=WebhookFormat.STANDARD)
+    secret_rotation_ends_at = serializers.DateTimeField(source="previous_secret_until",
+                                                        read_only=True, allow_null=True)
+
+    class Meta:
+        model = WebhookEndpoint
+        fields = ["id", "url", "description", "events", "format", "enabled",
+                  "disabled_reason", "failing_since", "secret_rotation_ends_at", "created_at"]
+        read_only_fields = ["disabled_reason", "failing_since", "created_at"]
+
+    def validate_url(self, url: str) -> str:
+        try:
+            check_url(url)
+        except UnsafeURL as error:
+            raise serializers.ValidationError(str(error)) from None
+        return url
+
+
+class CreatedEndpointSerializer(EndpointSerializer):
+    secret = serializers.CharField(read_only=True,
+                                   help_text="The signing secret. Shown this once only.")
+
+    class Meta(EndpointSerializer.Meta):
+        fields = [*EndpointSerializer.Meta.fields, "secret"]
+
+
+class AttemptSerializer(serializers.Serializer):
+    started_at = serializers.DateTimeField()
+    duration_ms = serializers.IntegerField()
+    status_code = serializers.IntegerField(allow_null=True)
+    succeeded = serializers.BooleanField()
+    error = serializers.CharField()
+
+
+class DeliverySerializer(serializers.ModelSerializer):
+    message = serializers.SerializerMethodField()
+    attempt_log = AttemptSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Delivery
+        fields = ["id", "webhook_id", "notification", "message", "status", "attempts",
+                  "next_attempt_at", "last_status_code", "last_error", "delivered_at",
+                  "created_at", "attempt_log"]
+
+    def get_message(self, delivery: Delivery) -> str:
+        if delivery.notification is None:
+            return "Test event"
+        return delivery.notification.message
+
+
+class DeliveryPages(CursorPagination):
+    ordering = "-id"
+    page_size = 50
+
+
+class RecoverSerializer(serializers.Serializer):
+    since = serializers.DateTimeField(help_text="Re-send every delivery that failed since.")
+
+    def validate_since(self, since):
+        if since > timezone.now():
+            raise serializers.ValidationError("That time is in the future.")
+        return since
+
+
+def _secret_answer(name: str):
+    return inline_serializer(name, {"secret": serializers.CharField(),
+                                    "secret_rotation_ends_at": serializers.DateTimeField()})
+
+
+_BUSY = {409: OpenApiResponse(
+    response=inline_serializer("Busy", {"error": serializers.CharField()}),
+    description="The delivery is being sent right now, or waits for a digest.")}
+_PAGE = inline_serializer("DeliveryPage", {
+    "next": serializers.URLField(allow_null=True),
+    "previous": serializers.URLField(allow_null=True),
+    "results": DeliverySerializer(many=True),
+})
+
+
+@extend_schema_view(
+    list=extend_schema(responses={200: EndpointSerializer(many=True), **errors(401)}),
+    retrieve=extend_schema(responses={200: EndpointSerializer, **errors(401, 404)}),
+    partial_update=extend_schema(responses={200: EndpointSerializer, **errors(400, 401, 404)}),
+    destroy=extend_schema(responses={204: None, **errors(401, 404)}),
+)
+class WebhookViewSet(mixins.ListModelMixin, mixins.CreateModelMixin,
+                     mixins.RetrieveModelMixin, mixins.UpdateModelMixin,
+                     mixins.DestroyModelMixin, viewsets.GenericViewSet):
+    """Your webhook endpoints, their deliveries and their secrets."""
+
+    serializer_class = EndpointSerializer
+    lookup_value_regex = r"\d+"
+    parser_classes = [StrictJSONParser]
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # drf-spectacular reading the view
+            return WebhookEndpoint.objects.none()
+        return WebhookEndpoint.objects.filter(user=self.request.user).order_by("id")
+
+    @extend_schema(responses={201: CreatedEndpointSerializer, **errors(400, 401)})
+    def create(self, request, *args, **kwargs):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        if self.get_queryset().count() >= MAX_ENDPOINTS_PER_USER:
+            return Response({"error": f"You have {MAX_ENDPOINTS_PER_USER} webhooks already; "
+                                      "delete one first."}, status=status.HTTP_400_BAD_REQUEST)
+        data = serializer.validated_data
+        endpoint, secret = endpoint_actions.create_endpoint(
+            request.user, url=data["url"], events=data["events"], format=data["format"],
+            description=data.get("description", ""))
+        if data.get("enabled") is False:
+            endpoint_actions.pause_endpoint(endpoint)
+        answer = CreatedEndpointSerializer(endpoint).data
+        answer["secret"] = secret
+        return Response(answer, status=status.HTTP_201_CREATED)
+
+    def perform_update(self, serializer):
+        enabled = serializer.validated_data.pop("enabled", None)
+        endpoint = serializer.save()
+        if enabled is True and not endpoint.enabled:
+            endpoint_actions.enable_endpoint(endpoint)
+        elif enabled is False and endpoint.enabled:
+            endpoint_actions.pause_endpoint(endpoint)
+
+    @extend_schema(request=None,
+                   responses={200: _secret_answer("RotatedSecret"), **errors(401, 404)})
+    @action(detail=True, methods=["post"], url_path="rotate-secret")
+    def rotate_secret(self, request, pk=None):
+        """A new secret (shown once); the old one keeps signing too for 24 hours."""
+        endpoint = self.get_object()
+        secret = endpoint_actions.rotate_secret(endpoint)
+        return Response({"secret": secret,
+                         "secret_rotation_ends_at": endpoint.previous_secret_until})
+
+    @extend_schema(request=None, responses={202: DeliverySerializer, **errors(401, 404)})
+    @action(detail=True, methods=["post"])
+    def test(self, request, pk=None):
+        """Send a made-up event to the endpoint; its delivery shows in the log."""
+        delivery = outbox.send_test_event(self.get_object())
+        return Response(DeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(request=RecoverSerializer,
+                   responses={202: inline_serializer("Recovered",
+                                                     {"requeued": serializers.IntegerField()}),
+                              **errors(400, 401, 404)})
+    @action(detail=True, methods=["post"])
+    def recover(self, request, pk=None):
+        """Send again every delivery to this endpoint that failed since a time."""
+        endpoint = self.get_object()
+        serializer = RecoverSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        count = outbox.recover_failed(endpoint, serializer.validated_data["since"])
+        return Response({"requeued": count}, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(responses={200: _PAGE, **errors(400, 401, 404)},
+                   parameters=[OpenApiParameter("status", enum=DeliveryStatus.values),
+                               OpenApiParameter("cursor", str)])
+    @action(detail=True, methods=["get"])
+    def deliveries(self, request, pk=None):
+        """The endpoint's deliveries, newest first, each with its attempts."""
+        endpoint = self.get_object()
+        queryset = (Delivery.objects.filter(endpoint=endpoint)
+                    .select_related("notification").prefetch_related(ATTEMPTS_IN_ORDER))
+        wanted = request.query_params.get("status")
+        if wanted:
+            if wanted not in DeliveryStatus.values:
+                return Response({"error": "status is one of " + ", ".join(DeliveryStatus.values)},
+                                status=status.HTTP_400_BAD_REQUEST)
+            queryset = queryset.filter(status=wanted)
+        pages = DeliveryPages()
+        page = pages.paginate_queryset(queryset, request, view=self)
+        return pages.get_paginated_response(DeliverySerializer(page, many=True).data)
+
+    @extend_schema(request=None,
+                   responses={202: DeliverySerializer, **errors(401, 404), **_BUSY})
+    @action(detail=True, methods=["post"],
+            url_path=r"deliveries/(?P<delivery_id>\d+)/redeliver")
+    def redeliver(self, request, pk=None, delivery_id=None):
+        """Send one delivery again, with the same webhook-id."""
+        endpoint = self.get_object()
+        delivery = get_object_or_404(Delivery, endpoint=endpoint, pk=delivery_id)
+        try:
+            outbox.redeliver(delivery)
+        except outbox.NotNow as error:
+            return Response({"error": str(error)}, status=status.HTTP_409_CONFLICT)
+        delivery.refresh_from_db()
+        return Response(DeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED)

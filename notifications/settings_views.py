@@ -1,0 +1,265 @@
+"""The settings pages: your notification preferences and your webhooks.
+
+Thin views: forms check the input, notifications.preferences and notifications.delivery
+make the changes. Another user's webhook is a 404.
+"""
+
+from datetime import timedelta
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods, require_POST
+
+from notifications.catalogue import BY_KEY, EVENT_TYPES, OBJECTS, Channel
+from notifications.delivery import endpoints as endpoint_actions
+from notifications.delivery import outbox
+from notifications.delivery.safety import UnsafeURL, check_url
+from notifications.delivery_api import (
+    ATTEMPTS_IN_ORDER,
+    MAX_ENDPOINTS_PER_USER,
+    racks_of,
+    set_email_digest,
+)
+from notifications.models import (
+    ANY_EVENT_TYPE,
+    Delivery,
+    DigestWindow,
+    EmailDigest,
+    Preference,
+    WebhookEndpoint,
+    WebhookFormat,
+)
+from notifications.preferences import default_channels, set_preference
+
+LOG_LENGTH = 50
+_SECRET_KEY = "webhook-secret-once"
+EVENT_FIELD_CHOICES = [(ANY_EVENT_TYPE, "Every event type"),
+                       *((t.key, f"{t.title} ({t.key})") for t in EVENT_TYPES)]
+
+
+# -- Notification preferences ---------------------------------------------------------------
+
+class OverrideForm(forms.Form):
+    rack = forms.ModelChoiceField(queryset=None, empty_label=None)
+    app = forms.CharField(max_length=100, required=False,
+                          help_text="An app's name on that rack; empty for the whole rack.")
+    event_type = forms.ChoiceField(choices=EVENT_FIELD_CHOICES)
+    channels = forms.MultipleChoiceField(choices=Channel.choices, required=False,
+                                         widget=forms.CheckboxSelectMultiple,
+                                         help_text="None ticked mutes it.")
+
+    def __init__(self, *args, user, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["rack"].queryset = racks_of(user).order_by("name")
+
+
+class DigestForm(forms.Form):
+    window_minutes = forms.TypedChoiceField(choices=DigestWindow.choices, coerce=int,
+                                            label="Emails")
+
+
+def _global_rows(user) -> list[dict]:
+    """Each event type with the channels the user gets for it outside any override."""
+    rules = {p.event_type: set(p.channels) for p in
+             Preference.objects.filter(user=user, rack__isnull=True)}
+    rows = []
+    for kind in EVENT_TYPES:
+        base = rules.get(ANY_EVENT_TYPE, set(default_channels(kind)))
+        chosen = rules.get(kind.key, base)
+        rows.append({"kind": kind, "channels": [(c, label, c in chosen)
+                                                for c, label in Channel.choices]})
+    return rows
+
+
+def _save_global(user, posted) -> None:
+    rules = {p.event_type: set(p.channels) for p in
+             Preference.objects.filter(user=user, rack__isnull=True)}
+    with transaction.atomic():
+        for kind in EVENT_TYPES:
+            chosen = {c for c in Channel.values if posted.get(f"{kind.key}:{c}")}
+            base = rules.get(ANY_EVENT_TYPE, set(default_channels(kind)))
+            if chosen == base:
+                Preference.objects.filter(user=user, rack__isnull=True,
+                                          event_type=kind.key).delete()
+            else:
+                set_preference(user, event_type=kind.key, channels=chosen)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def notification_settings(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    digest = EmailDigest.objects.filter(user=user).first()
+    digest_form = DigestForm(initial={"window_minutes": digest.window_minutes if digest else 0})
+    override_form = OverrideForm(user=user)
+    if request.method == "POST":
+        what = request.POST.get("form")
+        if what == "types":
+            _save_global(user, request.POST)
+            messages.success(request, "Your notification preferences are saved.")
+            return redirect("settings-notifications")
+        if what == "digest":
+            digest_form = DigestForm(request.POST)
+            if digest_form.is_valid():
+                set_email_digest(user, digest_form.cleaned_data["window_minutes"])
+                messages.success(request, "Your email choice is saved.")
+                return redirect("settings-notifications")
+        elif what == "override":
+            override_form = OverrideForm(request.POST, user=user)
+            if override_form.is_valid():
+                data = override_form.cleaned_data
+                set_preference(user, event_type=data["event_type"], channels=data["channels"],
+                               rack_id=data["rack"].pk, app=data["app"].strip())
+                messages.success(request, "The override is saved.")
+                return redirect("settings-notifications")
+        elif what == "remove-override":
+            Preference.objects.filter(user=user, pk=request.POST.get("id") or 0,
+                                      rack__isnull=False).delete()
+            messages.success(request, "The override is removed.")
+            return redirect("settings-notifications")
+        else:
+            messages.error(request, "That form is unknown; nothing changed.")
+    rows = _global_rows(user)
+    groups = [{"object": obj, "rows": [r for r in rows if r["kind"].object == obj]}
+              for obj in OBJECTS]
+    overrides = [{"rule": p, "title": BY_KEY[p.event_type].title if p.event_type in BY_KEY
+                  else "Every event type",
+                  "labels": [Channel(c).label for c in p.channels]}
+                 for p in Preference.objects.filter(user=user, rack__isnull=False)
+                 .select_related("rack").order_by("rack__name", "app", "event_type")]
+    return render(request, "settings/notifications.html", {
+        "groups": groups, "overrides": overrides, "override_form": override_form,
+        "digest_form": digest_form, "channels": Channel.choices,
+    }, status=400 if request.method == "POST" else 200)
+
+
+# -- Webhooks -------------------------------------------------------------------------------
+
+class EndpointForm(forms.ModelForm):
+    url = forms.URLField(max_length=2000, assume_scheme="https")
+    events = forms.MultipleChoiceField(choices=EVENT_FIELD_CHOICES,
+                                       widget=forms.CheckboxSelectMultiple,
+                                       initial=[ANY_EVENT_TYPE])
+    format = forms.ChoiceField(choices=WebhookFormat.choices)
+
+    class Meta:
+        model = WebhookEndpoint
+        fields = ["url", "description", "format", "events"]
+
+    def clean_url(self) -> str:
+        url = self.cleaned_data["url"]
+        try:
+            check_url(url)
+        except UnsafeURL as error:
+            raise forms.ValidationError(str(error)) from None
+        return url
+
+
+class RecoverForm(forms.Form):
+    since = forms.DateTimeField(help_text="UTC, e.g. 2026-01-31 08:00")
+
+    def clean_since(self):
+        since = self.cleaned_data["since"]
+        if since > timezone.now():
+            raise forms.ValidationError("That time is in the future.")
+        return since
+
+
+def _show_secret_once(request: HttpRequest, endpoint: WebhookEndpoint, secret: str) -> None:
+    request.session[_SECRET_KEY] = {"endpoint": endpoint.pk, "secret": secret}
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def webhook_list(request: HttpRequest) -> HttpResponse:
+    mine = WebhookEndpoint.objects.filter(user=request.user).order_by("id")
+    form = EndpointForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        if mine.count() >= MAX_ENDPOINTS_PER_USER:
+            form.add_error(None, f"You have {MAX_ENDPOINTS_PER_USER} webhooks already; "
+                                 "delete one first.")
+        else:
+            data = form.cleaned_data
+            endpoint, secret = endpoint_actions.create_endpoint(
+                request.user, url=data["url"], events=data["events"], format=data["format"],
+                description=data["description"])
+            _show_secret_once(request, endpoint, secret)
+            return redirect("settings-webhook", endpoint_id=endpoint.pk)
+    return render(request, "settings/webhooks.html", {"endpoints": mine, "form": form},
+                  status=400 if request.method == "POST" else 200)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def webhook_detail(request: HttpRequest, endpoint_id: int) -> HttpResponse:
+    endpoint = get_object_or_404(WebhookEndpoint, pk=endpoint_id, user=request.user)
+    form = EndpointForm(instance=endpoint)
+    recover_form = RecoverForm(initial={"since": timezone.now() - timedelta(days=1)})
+    if request.method == "POST":
+        what = request.POST.get("form")
+        if what == "edit":
+            form = EndpointForm(request.POST, instance=endpoint)
+            if form.is_valid():
+                form.save()
+                messages.success(request, "The webhook is saved.")
+                return redirect("settings-webhook", endpoint_id=endpoint.pk)
+        elif what == "recover":
+            recover_form = RecoverForm(request.POST)
+            if recover_form.is_valid():
+                count = outbox.recover_failed(endpoint, recover_form.cleaned_data["since"])
+                messages.success(request, f"{count} failed deliveries are being sent again.")
+                return redirect("settings-webhook", endpoint_id=endpoint.pk)
+        else:
+            return _webhook_button(request, endpoint, what)
+    shown = request.session.pop(_SECRET_KEY, None)
+    secret = shown["secret"] if shown and shown["endpoint"] == endpoint.pk else None
+    log = (Delivery.objects.filter(endpoint=endpoint).select_related("notification")
+           .prefetch_related(ATTEMPTS_IN_ORDER).order_by("-id")[:LOG_LENGTH])
+    return render(request, "settings/webhook.html", {
+        "endpoint": endpoint, "form": form, "recover_form": recover_form, "secret": secret,
+        "deliveries": log,
+    }, status=400 if request.method == "POST" else 200)
+
+
+def _webhook_button(request: HttpRequest, endpoint: WebhookEndpoint,
+                    what: str | None) -> HttpResponse:
+    back = redirect("settings-webhook", endpoint_id=endpoint.pk)
+    if what == "enable":
+        endpoint_actions.enable_endpoint(endpoint)
+        messages.success(request, "The webhook is enabled.")
+    elif what == "disable":
+        endpoint_actions.pause_endpoint(endpoint)
+        messages.success(request, "The webhook is disabled.")
+    elif what == "rotate":
+        _show_secret_once(request, endpoint, endpoint_actions.rotate_secret(endpoint))
+        messages.success(request, "A new secret is made; the old one keeps signing too "
+                                  "until the time shown.")
+    elif what == "test":
+        outbox.send_test_event(endpoint)
+        messages.success(request, "A test event is on its way; it shows in the log below.")
+    elif what == "delete":
+        endpoint.delete()
+        messages.success(request, "The webhook is deleted.")
+        return redirect("settings-webhooks")
+    else:
+        return HttpResponseBadRequest("That button is unknown; nothing changed.")
+    return back
+
+
+@login_required
+@require_POST
+def redeliver(request: HttpRequest, endpoint_id: int, delivery_id: int) -> HttpResponse:
+    delivery = get_object_or_404(Delivery, pk=delivery_id, endpoint_id=endpoint_id,
+                                 endpoint__user=request.user)
+    try:
+        outbox.redeliver(delivery)
+    except outbox.NotNow as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, f"Delivery {delivery.webhook_id} is being sent again.")
+    return redirect("settings-webhook", endpoint_id=endpoint_id)

@@ -1,0 +1,121 @@
+"""Changes to an organization: who belongs to it, with what role, and the racks it owns.
+
+Views check that the caller is a member (404 otherwise) and parse input; the rules about
+roles live here. `MembershipForbidden` means the caller's role may not do it (403);
+`MembershipError` means the change makes no sense as asked (400).
+"""
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, transaction
+
+from notifications.live import disconnect_user
+from notifications.models import FeedEntry
+from racks.models import MANAGING_ROLES, Membership, Organization, Rack, Role
+
+
+class MembershipError(Exception):
+    """The change cannot be made as asked; the text says why, for the person asking."""
+
+
+class MembershipForbidden(Exception):
+    """The caller's role does not allow this change."""
+
+
+def create_organization(user: AbstractBaseUser, name: str) -> Organization:
+    """A new organization whose only member, its owner, is the user who created it."""
+    name = name.strip()
+    if not name:
+        raise MembershipError("An organization needs a name.")
+    for _ in range(5):
+        try:
+            with transaction.atomic():
+                org = Organization.objects.create(name=name,
+                                                  slug=Organization.unique_slug(name))
+                Membership.objects.create(organization=org, user=user, role=Role.OWNER)
+            return org
+        except IntegrityError:
+            continue  # another organization took the same slug a moment ago
+    raise MembershipError("Could not find a free address for that name; try another name.")
+
+
+def _check_may_touch_owner(acting_role: Role, role: str, doing: str) -> None:
+    if acting_role not in MANAGING_ROLES:
+        raise MembershipForbidden("Only owners and admins manage members.")
+    if role == Role.OWNER and acting_role != Role.OWNER:
+        raise MembershipForbidden(f"Only an owner can {doing} an owner.")
+
+
+def _lock_owners(organization: Organization) -> list[int]:
+    """Lock the organization's owner rows so two demotions cannot both pass the check."""
+    return list(Membership.objects.select_for_update()
+                .filter(organization=organization, role=Role.OWNER)
+                .order_by("pk").values_list("user_id", flat=True))
+
+
+def add_member(organization: Organization, username: str, role: Role,
+               *, acting_role: Role) -> Membership:
+    User = get_user_model()
+    _check_may_touch_owner(acting_role, role, "add")
+    user = User.objects.filter(username=username, is_active=True).first()
+    if user is None:
+        raise MembershipError(f"There is no user named {username}.")
+    try:
+        with transaction.atomic():
+            return Membership.objects.create(organization=organization, user=user, role=role)
+    except IntegrityError:
+        existing = Membership.objects.get(organization=organization, user=user)
+        raise MembershipError(f"{username} is already a member of {organization.name} "
+                              f"(as {existing.role}).") from None
+
+
+def change_role(membership: Membership, role: Role, *, acting_role: Role) -> Membership:
+    _check_may_touch_owner(acting_role, membership.role, "change the role of")
+    _check_may_touch_owner(acting_role, role, "make someone")
+    with transaction.atomic():
+        owners = _lock_owners(membership.organization)
+        membership.refresh_from_db()
+        if membership.role == role:
+            return membership
+        if membership.role == Role.OWNER and owners == [membership.user_id]:
+            raise MembershipError(f"{membership.user.get_username()} is the last owner of "
+                                  f"{membership.organization.name}: make someone else an "
+                                  "owner first.")
+        membership.role = role
+        membership.save(update_fields=["role"])
+    return membership
+
+
+def remove_member(membership: Membership, *, acting_role: Role) -> None:
+    """Take the user out of the organization: their feed of its racks and their open
+    sockets go with them."""
+    _check_may_touch_owner(acting_role, membership.role, "remove")
+    organization, user_id = membership.organization, membership.user_id
+    with transaction.atomic():
+        owners = _lock_owners(organization)
+        if owners == [user_id]:
+            raise MembershipError(f"{membership.user.get_username()} is the last owner of "
+                                  f"{organization.name}: make someone else an owner first.")
+        membership.delete()
+        FeedEntry.objects.filter(user_id=user_id, rack__organization=organization).delete()
+        transaction.on_commit(lambda: disconnect_user(user_id))
+
+
+def create_rack(organization: Organization, name: str) -> Rack:
+    try:
+        with transaction.atomic():
+            return Rack.objects.create(organization=organization, name=name)
+    except IntegrityError:
+        raise MembershipError(
+            f"A rack named {name} already exists in {organization.name}.") from None
+
+
+def set_webhook_signing_key(rack: Rack, value: str) -> None:
+    """Store the rack's signing keys (already checked by validate_signing_keys)."""
+    rack.webhook_signing_key = value
+    rack.save(update_fields=["webhook_signing_key"])
+
+
+def delete_rack(rack: Rack) -> None:
+    """The rack goes, with its apps, resources and notifications."""
+    rack.delete()

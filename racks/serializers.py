@@ -1,0 +1,298 @@
+"""The API's shapes for accounts, organizations, members, racks and what runs on them.
+
+Input and output are separate serializers where they differ, so the schema says exactly
+what a client sends and what it gets back.
+"""
+
+import re
+from typing import Any
+
+from django.contrib.auth import get_user_model, password_validation
+from django.core.exceptions import ValidationError as DjangoValidationError
+from rest_framework import serializers
+
+from racks.models import (
+    ACTING_ROLES,
+    NAME_RE,
+    App,
+    Build,
+    Formation,
+    Membership,
+    Organization,
+    Rack,
+    Release,
+    Resource,
+    ResourceType,
+    Role,
+    validate_signing_keys,
+)
+
+ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,99}$")
+ENV_MAX_VARIABLES = 200
+ENV_MAX_VALUE = 10_000
+NAME_HELP = "Lower-case letters, digits and dashes, starting with a letter (at most 63)."
+
+
+class ErrorSerializer(serializers.Serializer):
+    error = serializers.CharField(help_text="What is wrong, for a person to read.")
+
+
+class DetailSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+
+
+class NameField(serializers.RegexField):
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("help_text", NAME_HELP)
+        super().__init__(NAME_RE.pattern, max_length=63,
+                         error_messages={"invalid": NAME_HELP}, **kwargs)
+
+
+# Accounts and API tokens
+
+
+class TokenRequestSerializer(serializers.Serializer):
+    username = serializers.CharField(max_length=150)
+    password = serializers.CharField(max_length=1000, trim_whitespace=False,
+                                     style={"input_type": "password"})
+
+
+class TokenSerializer(serializers.Serializer):
+    token = serializers.CharField(help_text="Shown once; send it as `Authorization: Token "
+                                            "<token>`.")
+
+
+class TokenInfoSerializer(serializers.Serializer):
+    id = serializers.SerializerMethodField(help_text="Use it to revoke the token.")
+    prefix = serializers.SerializerMethodField(help_text="The token's first characters.")
+    created = serializers.DateTimeField()
+
+    def get_id(self, token: Any) -> str:
+        return token.digest[:16]
+
+    def get_prefix(self, token: Any) -> str:
+        return token.token_key[:8]
+
+
+class RegisterSerializer(serializers.Serializer):
+    username = serializers.CharField(max_length=150)
+    email = serializers.EmailField(max_length=254)
+    password = serializers.CharField(max_length=1000, trim_whitespace=False, write_only=True,
+                                     style={"input_type": "password"})
+
+    def validate_username(self, value: str) -> str:
+        User = get_user_model()
+        try:
+            User.username_validator(value)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(list(exc.messages)) from None
+        if User.objects.filter(username__iexact=value).exists():
+            raise serializers.ValidationError("That username is taken.")
+        return value
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        User = get_user_model()
+        candidate = User(username=attrs["username"], email=attrs["email"])
+        try:
+            password_validation.validate_password(attrs["password"], candidate)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError({"password": list(exc.messages)}) from None
+        return attrs
+
+
+class UserSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    username = serializers.CharField()
+    email = serializers.EmailField()
+
+
+# Organizations and members
+
+
+class OrganizationCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=100)
+
+
+class OrganizationSerializer(serializers.ModelSerializer):
+    role = serializers.SerializerMethodField(help_text="Your role in the organization.")
+
+    class Meta:
+        model = Organization
+        fields = ["slug", "name", "role", "created_at"]
+
+    def get_role(self, org: Organization) -> str:
+        return getattr(org, "caller_role", None) or self.context.get("role", "")
+
+
+class MemberCreateSerializer(serializers.Serializer):
+    username = serializers.CharField(max_length=150)
+    role = serializers.ChoiceField(choices=Role.choices, default=Role.MEMBER)
+
+
+class MemberUpdateSerializer(serializers.Serializer):
+    role = serializers.ChoiceField(choices=Role.choices)
+
+
+class MemberSerializer(serializers.ModelSerializer):
+    username = serializers.CharField(source="user.username")
+    email = serializers.EmailField(source="user.email")
+
+    class Meta:
+        model = Membership
+        fields = ["username", "email", "role", "created_at"]
+
+
+# Racks
+
+
+class RackCreateSerializer(serializers.Serializer):
+    organization = serializers.SlugField(max_length=110,
+                                         help_text="The slug of the organization.")
+    name = NameField()
+
+
+class RackUpdateSerializer(serializers.Serializer):
+    webhook_signing_key = serializers.CharField(
+        max_length=300, allow_blank=True, required=False, write_only=True,
+        help_text="Lower-case hex keys (at least 64 hex characters), comma-separated, at "
+                  "most two; empty to stop requiring signatures. Never shown again.")
+    version = serializers.CharField(max_length=40, required=False)
+    count = serializers.IntegerField(min_value=1, max_value=1000, required=False,
+                                     help_text="How many instances the rack runs.")
+    instance_type = serializers.CharField(max_length=40, required=False)
+
+    def validate_webhook_signing_key(self, value: str) -> str:
+        try:
+            validate_signing_keys(value)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(list(exc.messages)) from None
+        return value
+
+
+class RackSerializer(serializers.ModelSerializer):
+    organization = serializers.CharField(source="organization.slug")
+    count = serializers.IntegerField(source="instance_count")
+    signed = serializers.SerializerMethodField(
+        help_text="Whether the rack has signing keys, so events need a Convox-Signature.")
+    ingest_url = serializers.SerializerMethodField(
+        help_text="Where the rack sends its events. It is a secret: shown to members, "
+                  "admins and owners; null for viewers, who only read.")
+    role = serializers.SerializerMethodField(help_text="Your role in the rack's "
+                                                       "organization.")
+
+    class Meta:
+        model = Rack
+        fields = ["id", "name", "organization", "version", "count", "instance_type",
+                  "signed", "ingest_url", "role", "created_at"]
+
+    def get_signed(self, rack: Rack) -> bool:
+        return bool(rack.webhook_signing_key)
+
+    def get_role(self, rack: Rack) -> str:
+        return getattr(rack, "caller_role", None) or self.context.get("role", "")
+
+    def get_ingest_url(self, rack: Rack) -> str | None:
+        if self.get_role(rack) not in ACTING_ROLES:
+            return None
+        return self.context["request"].build_absolute_uri(rack.ingest_path)
+
+
+# Apps, builds, releases, formation, resources
+
+
+class AppCreateSerializer(serializers.Serializer):
+    name = NameField()
+
+
+class AppSerializer(serializers.ModelSerializer):
+    release = serializers.SerializerMethodField(help_text="The live release's id, if any.")
+
+    class Meta:
+        model = App
+        fields = ["name", "release", "created_at"]
+
+    def get_release(self, app: App) -> str | None:
+        return getattr(app, "live_release", None)
+
+
+class BuildCreateSerializer(serializers.Serializer):
+    description = serializers.CharField(max_length=200, required=False, allow_blank=True,
+                                        default="")
+    fail = serializers.BooleanField(required=False, default=False,
+                                    help_text="Ask the local rack for a build that fails.")
+
+
+class BuildSerializer(serializers.ModelSerializer):
+    app = serializers.CharField(source="app.name")
+
+    class Meta:
+        model = Build
+        fields = ["id", "app", "status", "description", "logs", "created_at", "started_at",
+                  "ended_at"]
+
+
+def _check_env(value: Any) -> dict[str, str]:
+    if not isinstance(value, dict):
+        raise serializers.ValidationError("The environment is an object of names to strings.")
+    if len(value) > ENV_MAX_VARIABLES:
+        raise serializers.ValidationError(f"At most {ENV_MAX_VARIABLES} variables.")
+    for name, text in value.items():
+        if not ENV_NAME_RE.match(name):
+            raise serializers.ValidationError(
+                "A variable name is letters, digits and underscores, not starting with a "
+                "digit (at most 100).")
+        if not isinstance(text, str):
+            raise serializers.ValidationError(f"The value of {name} must be a string.")
+        if "\x00" in text or len(text) > ENV_MAX_VALUE:
+            raise serializers.ValidationError(
+                f"The value of {name} must be text without NUL characters, at most "
+                f"{ENV_MAX_VALUE} characters.")
+    return value
+
+
+class ReleaseCreateSerializer(serializers.Serializer):
+    env = serializers.DictField(child=serializers.CharField(allow_blank=True),
+                                help_text="The app's whole new environment.")
+
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
+        if not isinstance(data, dict):
+            raise serializers.ValidationError({"env": ["Send {\"env\": {...}}."]})
+        if "env" not in data:
+            raise serializers.ValidationError({"env": ["This field is required."]})
+        try:
+            return {"env": _check_env(data["env"])}
+        except serializers.ValidationError as exc:
+            raise serializers.ValidationError({"env": exc.detail}) from None
+
+
+class ReleaseSerializer(serializers.ModelSerializer):
+    app = serializers.CharField(source="app.name")
+    build = serializers.CharField(source="build_id", allow_null=True)
+    env = serializers.DictField(child=serializers.CharField())
+
+    class Meta:
+        model = Release
+        fields = ["id", "app", "build", "env", "active", "created_at", "promoted_at"]
+
+
+class ScaleSerializer(serializers.Serializer):
+    process = NameField()
+    count = serializers.IntegerField(min_value=0, max_value=100)
+
+
+class FormationSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Formation
+        fields = ["process", "count", "cpu", "memory"]
+
+
+class ResourceCreateSerializer(serializers.Serializer):
+    name = NameField()
+    type = serializers.ChoiceField(choices=ResourceType.choices)
+
+
+class ResourceSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Resource
+        fields = ["name", "type", "created_at"]
+

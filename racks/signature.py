@@ -1,0 +1,63 @@
+"""Checking the `Convox-Signature` a newer rack puts on its events.
+
+`Convox-Signature: t=<unix seconds>,v1=<hex>[,v1=<hex>]`: each v1 is HMAC-SHA256 over
+b"<t>." + the raw body, keyed with the raw bytes of one of the rack's signing keys.
+Two keys exist during a rotation, and a rack may send several v1 values: any v1 that
+matches any key makes the request authentic, if t is within five minutes of now.
+"""
+
+import hashlib
+import hmac
+import time
+
+TOLERANCE_SECONDS = 300
+MAX_HEADER_LENGTH = 1000
+
+
+class SignatureError(Exception):
+    """The request is not signed by the rack; the text says why, for the sender."""
+
+
+def sign(key: bytes, timestamp: int, body: bytes) -> str:
+    """The v1 value for a body, as the rack computes it."""
+    return hmac.new(key, str(timestamp).encode() + b"." + body, hashlib.sha256).hexdigest()
+
+
+def _parse(header: str) -> tuple[int, list[str]]:
+    timestamp: int | None = None
+    signatures: list[str] = []
+    for part in header.split(","):
+        name, _, value = part.strip().partition("=")
+        if name == "t":
+            if not value.isascii() or not value.isdigit() or len(value) > 12:
+                raise SignatureError("The Convox-Signature timestamp t is not a number of "
+                                     "seconds.")
+            timestamp = int(value)
+        elif name == "v1" and value:
+            signatures.append(value)
+    if timestamp is None:
+        raise SignatureError("The Convox-Signature header has no timestamp t=.")
+    if not signatures:
+        raise SignatureError("The Convox-Signature header has no v1= signature.")
+    return timestamp, signatures
+
+
+def check_signature(header: str | None, body: bytes, keys: list[bytes],
+                    now: float | None = None) -> None:
+    """Return if the body is signed with one of the keys; raise SignatureError if not."""
+    if not header:
+        raise SignatureError("This rack signs its events: the Convox-Signature header is "
+                             "missing.")
+    if len(header) > MAX_HEADER_LENGTH:
+        raise SignatureError("The Convox-Signature header is too long.")
+    timestamp, signatures = _parse(header)
+    now = time.time() if now is None else now
+    if abs(now - timestamp) > TOLERANCE_SECONDS:
+        raise SignatureError("The Convox-Signature timestamp is more than five minutes from "
+                             "now: check the rack's clock, or this is a replay.")
+    expected = [sign(key, timestamp, body) for key in keys]
+    if any(hmac.compare_digest(given.encode(), wanted.encode())
+           for given in signatures for wanted in expected):
+        return
+    raise SignatureError("The Convox-Signature does not match the body and the rack's "
+                         "signing keys.")

@@ -1,0 +1,254 @@
+// The feed: pages from the REST API (newest first, cursor "next" for infinite scroll),
+// new notifications from the live connection, filters, and read/unread marks.
+// Messages are text from racks: they are only ever set with textContent.
+(function () {
+  "use strict";
+
+  var root = document.querySelector("[data-feed]");
+  if (!root) { return; }
+  var api = root.dataset.api;
+  var list = root.querySelector("[data-items]");
+  var end = root.querySelector("[data-feed-end]");
+  var note = root.querySelector("[data-feed-note]");
+  var filters = root.querySelector("[data-filters]");
+  var sentinel = root.querySelector("[data-sentinel]");
+  var live = window.ConsoleLive;
+  var shown = new Map();
+  var next = null;
+  var loading = false;
+  var generation = 0;
+
+  // --- talking to the API ------------------------------------------------------------
+  function csrfToken() {
+    var match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
+    return match ? decodeURIComponent(match[1]) : "";
+  }
+
+  function request(method, url) {
+    return window.fetch(url, {
+      method: method,
+      credentials: "same-origin",
+      headers: {"Accept": "application/json", "X-CSRFToken": csrfToken()},
+    }).then(function (response) {
+      if (!response.ok) { throw new Error("The console answered " + response.status + "."); }
+      return response.status === 204 ? {} : response.json();
+    });
+  }
+
+  function sameOrigin(url) {
+    var parsed = new URL(url, window.location.href);
+    return parsed.pathname + parsed.search;
+  }
+
+  function currentFilters() {
+    var wanted = {};
+    if (root.dataset.fixedRack) { wanted.rack = root.dataset.fixedRack; }
+    new FormData(filters).forEach(function (value, name) {
+      if (value !== "") { wanted[name] = String(value).trim(); }
+    });
+    return wanted;
+  }
+
+  function query() {
+    var params = new URLSearchParams(currentFilters());
+    var text = params.toString();
+    return api + (text ? "?" + text : "");
+  }
+
+  function refreshBadge() {
+    request("GET", api + "unread-count/").then(function (body) {
+      if (live && typeof body.count === "number") { live.setBadge(body.count); }
+    }).catch(function () { /* the socket keeps the badge right when it is up */ });
+  }
+
+  function say(text) {
+    note.textContent = text;
+    note.hidden = !text;
+  }
+
+  // --- rendering ---------------------------------------------------------------------
+  var UNITS = [["year", 31536000], ["month", 2592000], ["week", 604800], ["day", 86400],
+               ["hour", 3600], ["minute", 60]];
+
+  function ago(when) {
+    var seconds = Math.max(0, (Date.now() - when.getTime()) / 1000);
+    for (var i = 0; i < UNITS.length; i++) {
+      var n = Math.floor(seconds / UNITS[i][1]);
+      if (n >= 1) { return n + " " + UNITS[i][0] + (n === 1 ? "" : "s") + " ago"; }
+    }
+    return "just now";
+  }
+
+  function link(href, text, className) {
+    var a = document.createElement("a");
+    a.href = href;
+    a.textContent = text;
+    if (className) { a.className = className; }
+    return a;
+  }
+
+  function objectLink(item) {
+    var id = item.data && typeof item.data.id === "string" ? item.data.id : "";
+    if (!item.app || !/^[BR][A-Z]{10}$/.test(id)) { return null; }
+    var appPage = "/racks/" + item.rack + "/apps/" + encodeURIComponent(item.app) + "/";
+    if (id[0] === "B") { return link(appPage + "builds/" + id + "/", "build " + id, "object"); }
+    return link(appPage + "#release-" + id, "release " + id, "object");
+  }
+
+  function render(item) {
+    var li = document.createElement("li");
+    li.className = "item sev-" + (item.severity || "info");
+    li.dataset.id = String(item.id);
+    li.dataset.rack = String(item.rack);
+
+    var message = document.createElement("div");
+    message.className = "message";
+    message.textContent = item.message;
+    li.appendChild(message);
+
+    var meta = document.createElement("div");
+    meta.className = "meta";
+    var when = new Date(item.created_at);
+    var time = document.createElement("time");
+    time.dateTime = item.created_at;
+    time.title = when.toLocaleString() + " (" + item.created_at + ")";
+    time.textContent = ago(when);
+    meta.appendChild(time);
+    meta.appendChild(link("/racks/" + item.rack + "/", item.rack_name || "rack", "rack"));
+    if (item.app) {
+      meta.appendChild(link("/racks/" + item.rack + "/apps/" + encodeURIComponent(item.app) + "/",
+                            item.app, "app"));
+    }
+    var object = objectLink(item);
+    if (object) { meta.appendChild(object); }
+    var toggle = document.createElement("button");
+    toggle.type = "button";
+    toggle.className = "link toggle-read";
+    toggle.addEventListener("click", function () { toggleRead(li); });
+    meta.appendChild(toggle);
+    li.appendChild(meta);
+    setRead(li, item.read);
+    return li;
+  }
+
+  function setRead(li, read) {
+    li.classList.toggle("unread", !read);
+    li.dataset.read = read ? "true" : "false";
+    li.querySelector(".toggle-read").textContent = read ? "Mark unread" : "Mark read";
+  }
+
+  // Newest first, by id: a late arrival goes where it belongs, not on top.
+  function place(item) {
+    if (shown.has(item.id)) { return; }
+    var li = render(item);
+    var before = null;
+    for (var child = list.firstElementChild; child; child = child.nextElementSibling) {
+      if (Number(child.dataset.id) < item.id) { before = child; break; }
+    }
+    list.insertBefore(li, before);
+    shown.set(item.id, li);
+    if (live) { live.hold(item.id); }
+  }
+
+  function lowestShown() {
+    var last = list.lastElementChild;
+    return last ? Number(last.dataset.id) : Infinity;
+  }
+
+  function matches(item) {
+    var wanted = currentFilters();
+    if (wanted.rack && String(item.rack) !== wanted.rack) { return false; }
+    if (wanted.app && item.app !== wanted.app) { return false; }
+    if (wanted.action && item.action !== wanted.action) { return false; }
+    if (wanted.status && item.status !== wanted.status) { return false; }
+    if (wanted.unread === "true" && item.read) { return false; }
+    return true;
+  }
+
+  function showEnd() {
+    if (next) { end.textContent = "Loading more…"; }
+    else { end.textContent = shown.size ? "That is everything." : "Nothing here yet."; }
+  }
+
+  // --- loading pages -----------------------------------------------------------------
+  function load(url, mine) {
+    loading = true;
+    return request("GET", url).then(function (page) {
+      if (mine !== generation) { return; }
+      page.results.forEach(place);
+      next = page.next ? sameOrigin(page.next) : null;
+      showEnd();
+      say("");
+    }).catch(function (err) {
+      if (mine === generation) { say("Could not load the feed: " + err.message); }
+    }).then(function () {
+      if (mine === generation) { loading = false; maybeMore(); }
+    });
+  }
+
+  function reload() {
+    generation += 1;
+    list.textContent = "";
+    shown.clear();
+    next = null;
+    end.textContent = "Loading…";
+    return load(query(), generation);
+  }
+
+  function nearBottom() {
+    return sentinel.getBoundingClientRect().top < window.innerHeight + 400;
+  }
+
+  function maybeMore() {
+    if (next && !loading && nearBottom()) { load(next, generation); }
+  }
+
+  if ("IntersectionObserver" in window) {
+    new IntersectionObserver(maybeMore, {rootMargin: "400px"}).observe(sentinel);
+  }
+  window.addEventListener("scroll", maybeMore, {passive: true});
+
+  // --- reading -----------------------------------------------------------------------
+  function toggleRead(li) {
+    var read = li.dataset.read !== "true";
+    request("POST", api + li.dataset.id + (read ? "/read/" : "/unread/")).then(function () {
+      setRead(li, read);
+      if (read && currentFilters().unread === "true") { /* stays until the next reload */ }
+      refreshBadge();
+    }).catch(function (err) { say("Could not mark it: " + err.message); });
+  }
+
+  root.querySelector("[data-mark-all-read]").addEventListener("click", function () {
+    request("POST", api + "read-all/").then(function () {
+      shown.forEach(function (li) { setRead(li, true); });
+      refreshBadge();
+    }).catch(function (err) { say("Could not mark all read: " + err.message); });
+  });
+
+  filters.addEventListener("change", reload);
+  filters.addEventListener("submit", function (event) { event.preventDefault(); reload(); });
+
+  // --- live --------------------------------------------------------------------------
+  if (live) {
+    live.on("notification", function (item) {
+      if (!matches(item)) { return; }
+      // Below the last loaded page, the next page brings it in order.
+      if (next && item.id < lowestShown()) { return; }
+      place(item);
+      showEnd();
+    });
+    live.on("resync", reload);
+    live.on("logged-out", function () {
+      say("You are logged out. Log in again to see new notifications.");
+    });
+  }
+
+  window.setInterval(function () {
+    list.querySelectorAll("time").forEach(function (time) {
+      time.textContent = ago(new Date(time.dateTime));
+    });
+  }, 30000);
+
+  window.ConsoleFeed = {reload: reload};
+  reload();
+})();

@@ -1,0 +1,174 @@
+"""End to end: a rack's event reaches the right browsers live, across web processes, and a
+browser that lost its connection catches up with everything exactly once."""
+
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from tests.conftest import PASSWORD
+
+pytestmark = pytest.mark.browser
+
+SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "screenshots" / "dashboard.png"
+
+
+def ingest(base: str, rack, action: str, status: str = "success", **data: str) -> int:
+    body = {"action": action, "status": status,
+            "timestamp": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+            "data": {"rack": rack.name, **data}}
+    response = httpx.post(base + rack.ingest_path, json=body, timeout=10,
+                          headers={"Idempotency-Key": str(uuid.uuid4())})
+    assert response.status_code == 202, response.text
+    return response.json()["notification"]
+
+
+def logged_in_page(browser: Browser, base: str, username: str) -> tuple[Page, list[str]]:
+    context = browser.new_context(base_url=base, viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto("/accounts/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(base + "/")
+    expect(page.locator("#live-state")).to_have_text("live")
+    expect(page.locator("[data-feed-end]")).not_to_have_text("Loading…")
+    return page, errors
+
+
+def item(page: Page, notification_id: int):
+    return page.locator(f'li.item[data-id="{notification_id}"]')
+
+
+def shown_ids(page: Page) -> list[int]:
+    return [int(i) for i in page.locator("li.item").evaluate_all(
+        "items => items.map(li => li.dataset.id)")]
+
+
+def test_a_rack_event_reaches_the_member_live_and_never_another_organization(
+        browser, web_server, member, outsider, rack, other_rack):
+    here, there = web_server(), web_server()  # two web processes sharing Redis
+    page, errors = logged_in_page(browser, here, "mia")
+    stranger, stranger_errors = logged_in_page(browser, here, "oscar")
+    badge = page.locator("#unread-badge")
+    expect(badge).to_be_hidden()
+
+    # Posted to the other web process; the browser is on this one.
+    sent = time.monotonic()
+    created = ingest(there, rack, "app:create", app="web")
+    expect(item(page, created)).to_contain_text("[production] Created app web", timeout=2000)
+    arrived = time.monotonic() - sent
+    expect(badge).to_have_text("1")
+    expect(item(page, created)).to_have_class("item sev-success unread")
+    assert arrived < 2, arrived
+
+    # The other organization's browser never hears of it, but hears of its own rack.
+    theirs = ingest(there, other_rack, "app:create", app="globex-web")
+    expect(item(stranger, theirs)).to_be_visible(timeout=2000)
+    expect(item(stranger, created)).to_have_count(0)
+    expect(item(page, theirs)).to_have_count(0)
+
+    # Mark read: the badge follows.
+    item(page, created).get_by_role("button", name="Mark read").click()
+    expect(item(page, created)).not_to_have_class("item sev-success unread")
+    expect(badge).to_be_hidden()
+
+    # The connection is cut; events keep coming meanwhile (on the other process).
+    page.context.set_offline(True)
+    page.evaluate("window.ConsoleLive.drop()")
+    expect(page.locator("#live-state")).not_to_have_text("live")
+    missed = [ingest(there, rack, "release:create", id=f"R{'ABCDEFGHIJ'[i] * 10}", app="web")
+              for i in range(4)]
+    missed.append(ingest(there, rack, "build:create", "error", id="BQQQQQQQQQQ", app="web",
+                         message="tests failed"))
+    time.sleep(0.5)
+    expect(item(page, missed[0])).to_have_count(0)
+    page.context.set_offline(False)
+    expect(page.locator("#live-state")).to_have_text("live", timeout=10000)
+    for notification_id in missed:
+        expect(item(page, notification_id)).to_have_count(1)
+    expect(badge).to_have_text("5")
+    ids = shown_ids(page)
+    assert len(ids) == len(set(ids)), ids  # nothing doubled
+    assert ids == sorted([created, *missed], reverse=True)  # newest first, nothing missing
+    expect(item(page, missed[-1])).to_have_class("item sev-error unread")
+    expect(item(page, missed[-1]).locator("a.object")).to_have_attribute(
+        "href", f"/racks/{rack.pk}/apps/web/builds/BQQQQQQQQQQ/")
+    assert item(page, created).locator("time").get_attribute("title")
+
+    # A reload shows the same feed from the API: the live view was not making things up.
+    page.reload()
+    expect(page.locator("[data-feed-end]")).to_have_text("That is everything.")
+    assert shown_ids(page) == ids
+
+    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOT), full_page=False)
+    assert not errors and not stranger_errors, errors + stranger_errors
+    page.context.close()
+    stranger.context.close()
+
+
+def test_filters_mark_all_read_and_infinite_scroll(browser, web_server, member, rack):
+    base = web_server()
+    ids = [ingest(base, rack, "app:create", app=f"app-{i}") for i in range(60)]
+    failed = ingest(base, rack, "build:create", "error", id="BFFFFFFFFFF", app="app-1")
+    page, errors = logged_in_page(browser, base, "mia")
+    expect(page.locator("#unread-badge")).to_have_text("61")
+    # The first page holds 50; scrolling brings the rest, in order, once each.
+    page.locator("[data-sentinel]").scroll_into_view_if_needed()
+    expect(page.locator("[data-feed-end]")).to_have_text("That is everything.")
+    assert shown_ids(page) == sorted([*ids, failed], reverse=True)
+
+    page.select_option("select[name=status]", "error")
+    expect(page.locator("li.item")).to_have_count(1)
+    expect(item(page, failed)).to_contain_text("Build BFFFFFFFFFF failed for app app-1")
+    # A live event that does not match the filter stays out of this view.
+    ingest(base, rack, "app:create", app="late")
+    late_error = ingest(base, rack, "release:promote", "error", id="RZZZZZZZZZZ", app="late",
+                        message="unhealthy")
+    expect(item(page, late_error)).to_be_visible()
+    expect(page.locator("li.item")).to_have_count(2)
+
+    page.select_option("select[name=status]", "")
+    page.fill("input[name=app]", "app-7")
+    page.locator("input[name=app]").dispatch_event("change")
+    expect(page.locator("li.item")).to_have_count(1)
+
+    page.get_by_role("button", name="Mark all read").click()
+    expect(page.locator("#unread-badge")).to_be_hidden()
+    page.fill("input[name=app]", "")
+    page.check("input[name=unread]")
+    expect(page.locator("[data-feed-end]")).to_have_text("Nothing here yet.")
+    assert not errors, errors
+    page.context.close()
+
+
+def test_a_viewer_sees_the_rack_but_no_buttons_and_a_member_starts_a_failing_build(
+        browser, web_server, member, viewer, rack, celery_worker):
+    base = web_server()
+    page, errors = logged_in_page(browser, base, "mia")
+    page.goto(f"/racks/{rack.pk}/")
+    page.fill("#new-app", "shop")
+    page.get_by_role("button", name="Create app").click()
+    expect(page.locator(".message.success")).to_have_text("Created the app shop.")
+    page.get_by_role("link", name="shop", exact=True).first.click()
+    page.check("input[name=fail]")
+    page.get_by_role("button", name="Start build").click()
+    expect(page.locator(".message.success")).to_contain_text("Started build B")
+    # The build fails in a Celery worker; the header badge hears of it on this page too.
+    expect(page.locator("[data-app-live]")).to_be_visible(timeout=10000)
+    expect(page.locator("#unread-badge")).to_have_text("2")
+
+    watcher, watcher_errors = logged_in_page(browser, base, "victor")
+    watcher.goto(f"/racks/{rack.pk}/apps/shop/")
+    expect(watcher.locator("text=ERROR: tests failed")).to_be_attached()
+    expect(watcher.get_by_role("button", name="Start build")).to_have_count(0)
+    assert not errors and not watcher_errors
+    page.context.close()
+    watcher.context.close()

@@ -1,0 +1,223 @@
+"""Outgoing requests go to public addresses only, checked at save time and at connect time.
+
+No test here sends a packet anywhere but 127.0.0.1: refusals happen before any connect,
+and host names are answered by a patched resolver (system DNS is made to fail loudly).
+"""
+
+import ipaddress
+import socket
+
+import pytest
+
+from notifications.delivery import http, safety
+from notifications.delivery.endpoints import create_endpoint
+from notifications.delivery.outbox import attempt_delivery
+from notifications.models import Delivery, DeliveryStatus
+
+REFUSED = [
+    "127.0.0.1", "10.0.0.1", "172.16.5.4", "192.168.1.1", "169.254.169.254", "100.64.0.1",
+    "0.0.0.0", "255.255.255.255", "224.0.0.1", "240.0.0.1", "192.0.2.10", "198.18.0.1",
+    "::1", "::", "fe80::1", "fc00::1", "fd12:3456::1", "fec0::1", "ff02::1", "2001:db8::1",
+    "::ffff:10.0.0.1", "::ffff:127.0.0.1", "::ffff:169.254.169.254", "::10.0.0.1",
+    "2002:a00:1::", "2002:7f00:1::", "64:ff9b::a00:1", "64:ff9b::7f00:1", "64:ff9b:1::a00:1",
+    "2001:0:4136:e378:8000:63bf:f5ff:fffe",  # Teredo, carrying 10.0.0.1
+]
+ALLOWED = ["8.8.8.8", "1.1.1.1", "2606:4700::1111", "2a00:1450:4001::200e"]
+
+
+@pytest.fixture(autouse=True)
+def _no_system_dns(monkeypatch) -> None:
+    """Any real name lookup here would be a packet off this machine: fail instead."""
+    real = socket.getaddrinfo
+
+    def guarded(host, *args, **kwargs):
+        try:
+            ipaddress.ip_address(str(host).split("%")[0])
+        except ValueError:
+            raise AssertionError(f"system DNS was asked for {host}") from None
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", guarded)
+
+
+def _resolver(monkeypatch, answers: dict[str, list[str]]) -> list[str]:
+    asked: list[str] = []
+
+    def resolve(host: str, port: int):
+        asked.append(host)
+        try:
+            return [ipaddress.ip_address(host)]
+        except ValueError:
+            pass
+        if host not in answers:
+            raise safety.UnsafeURL(f"The host name {host} does not resolve.")
+        return [ipaddress.ip_address(a) for a in answers[host]]
+
+    monkeypatch.setattr(safety, "resolve", resolve)
+    return asked
+
+
+@pytest.mark.parametrize("address", REFUSED)
+def test_non_public_addresses_are_refused(settings, address):
+    settings.WEBHOOK_ALLOWED_NETWORKS = []
+    assert not safety.is_allowed_address(ipaddress.ip_address(address))
+    with pytest.raises(safety.UnsafeURL, match="private or reserved"):
+        safety.check_url(f"https://[{address}]/hook" if ":" in address
+                         else f"https://{address}/hook")
+
+
+@pytest.mark.parametrize("address", ALLOWED)
+def test_public_addresses_are_allowed(settings, address):
+    settings.WEBHOOK_ALLOWED_NETWORKS = []
+    assert safety.is_allowed_address(ipaddress.ip_address(address))
+
+
+def test_allowed_networks_open_a_private_range(settings):
+    settings.WEBHOOK_ALLOWED_NETWORKS = []
+    assert not safety.is_allowed_address(ipaddress.ip_address("10.1.2.3"))
+    settings.WEBHOOK_ALLOWED_NETWORKS = ["10.1.0.0/16", "fd00::/8"]
+    assert safety.is_allowed_address(ipaddress.ip_address("10.1.2.3"))
+    assert safety.is_allowed_address(ipaddress.ip_address("::ffff:10.1.2.3"))
+    assert safety.is_allowed_address(ipaddress.ip_address("fd00::5"))
+    assert not safety.is_allowed_address(ipaddress.ip_address("10.2.0.1"))
+
+
+@pytest.mark.parametrize("url,message", [
+    ("ftp://8.8.8.8/hook", "Only http:// and https://"),
+    ("file:///etc/passwd", "Only http:// and https://"),
+    ("javascript:alert(1)", "Only http:// and https://"),
+    ("http:///nohost", "no host"),
+    ("http://8.8.8.8:99999/", "not a valid URL"),
+    ("http://unknown.invalid/", "does not resolve"),
+])
+def test_urls_that_are_not_web_addresses_are_refused(monkeypatch, url, message):
+    _resolver(monkeypatch, {})
+    with pytest.raises(safety.UnsafeURL, match=message):
+        safety.check_url(url)
+
+
+def test_a_name_with_any_private_address_is_refused(monkeypatch, settings):
+    settings.WEBHOOK_ALLOWED_NETWORKS = []
+    _resolver(monkeypatch, {"mixed.example.test": ["8.8.8.8", "10.0.0.7"]})
+    with pytest.raises(safety.UnsafeURL, match="10.0.0.7"):
+        safety.check_url("https://mixed.example.test/hook")
+
+
+def test_the_request_goes_to_the_checked_address_with_the_original_host(monkeypatch, receiver):
+    asked = _resolver(monkeypatch, {"hooks.example.test": ["127.0.0.1"]})
+    reply = http.post(f"http://hooks.example.test:{receiver.port}/hook", b"{}",
+                      {"Content-Type": "application/json"})
+    assert reply.status_code == 200
+    assert asked == ["hooks.example.test"]  # resolved once, by the checked resolver
+    assert receiver.requests[0].headers["host"] == f"hooks.example.test:{receiver.port}"
+
+
+def test_dns_rebinding_at_connect_time_is_refused(monkeypatch, settings, db, member, rack,
+                                                  receiver, emit):
+    """Public when saved, private when sent: refused before any connection is made."""
+    answers = {"rebind.example.test": ["127.0.0.1"]}
+    _resolver(monkeypatch, answers)
+    endpoint, _ = create_endpoint(member, url=f"http://rebind.example.test:{receiver.port}/h",
+                                  events=["*"])
+    safety.check_url(endpoint.url)  # passes at save time
+    answers["rebind.example.test"] = ["10.0.0.1"]
+    emit("app:create", app="web", name="web")
+    delivery = Delivery.objects.get(endpoint=endpoint)
+    attempt_delivery(delivery.pk)
+    delivery.refresh_from_db()
+    assert delivery.status == DeliveryStatus.FAILED  # permanent: no retry
+    assert "10.0.0.1" in delivery.last_error
+    assert receiver.requests == []
+
+
+def test_an_address_that_became_forbidden_is_not_called(settings, db, member, rack, receiver,
+                                                        emit):
+    endpoint, _ = create_endpoint(member, url=receiver.url, events=["*"])
+    settings.WEBHOOK_ALLOWED_NETWORKS = []
+    emit("app:create", app="web", name="web")
+    delivery = Delivery.objects.get(endpoint=endpoint)
+    attempt_delivery(delivery.pk)
+    delivery.refresh_from_db()
+    assert delivery.status == DeliveryStatus.FAILED
+    assert "127.0.0.1" in delivery.last_error and receiver.requests == []
+
+
+def test_redirects_are_not_followed(monkeypatch, receiver):
+    from tests.delivery.conftest import Answer
+
+    receiver.answer(Answer(status=307, headers={"Location": "http://10.0.0.1/"}))
+    reply = http.post(receiver.url, b"{}", {})
+    assert reply.status_code == 307 and len(receiver.requests) == 1
+
+
+def test_the_api_refuses_a_private_url_with_a_message(client_for, member, settings):
+    settings.WEBHOOK_ALLOWED_NETWORKS = []
+    answer = client_for(member).post("/api/v1/webhooks/", {
+        "url": "http://[::ffff:169.254.169.254]/latest", "events": ["*"]}, format="json")
+    assert answer.status_code == 400
+    assert "private or reserved" in answer.json()["url"][0]
+
+
+def test_a_connection_to_an_unchecked_address_is_refused():
+    """Unit: the peer the connection reached must be one of the checked addresses."""
+    from unittest import mock
+
+    stream = mock.Mock()
+    stream.get_extra_info.return_value = ("127.0.0.1", 443)
+    response = mock.Mock(extensions={"network_stream": stream})
+    http._check_peer(response, [ipaddress.ip_address("127.0.0.1")])
+    with pytest.raises(safety.UnsafeURL, match="not an address that was checked"):
+        http._check_peer(response, [ipaddress.ip_address("127.0.0.2")])
+
+
+def _self_signed(host: str, tmp_path) -> tuple[str, str]:
+    from datetime import UTC, datetime, timedelta
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)])
+    now = datetime.now(UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - timedelta(minutes=1)).not_valid_after(now + timedelta(hours=1))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(host)]), critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    cert_file, key_file = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                           serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return str(cert_file), str(key_file)
+
+
+@pytest.fixture
+def tls_receiver(receiver, tmp_path, monkeypatch):
+    """The receiver behind TLS with a certificate for hooks.example.test, which the
+    console's TLS context is made to trust."""
+    import ssl
+
+    cert, key = _self_signed("hooks.example.test", tmp_path)
+    server_side = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_side.load_cert_chain(cert, key)
+    receiver._server.socket = server_side.wrap_socket(receiver._server.socket, server_side=True)
+    client_side = ssl.create_default_context(cafile=cert)
+    monkeypatch.setattr(http, "_tls_context", lambda: client_side)
+    return receiver
+
+
+def test_https_to_the_pinned_address_checks_the_certificate_of_the_host_name(
+        monkeypatch, tls_receiver):
+    _resolver(monkeypatch, {"hooks.example.test": ["127.0.0.1"],
+                            "other.example.test": ["127.0.0.1"]})
+    reply = http.post(f"https://hooks.example.test:{tls_receiver.port}/hook", b"{}", {})
+    assert reply.status_code == 200
+    assert tls_receiver.requests[0].headers["host"] == f"hooks.example.test:{tls_receiver.port}"
+    # The same address under another name: the certificate does not match, so no request.
+    with pytest.raises(http.Unreachable, match="certificate"):
+        http.post(f"https://other.example.test:{tls_receiver.port}/hook", b"{}", {})
+    assert len(tls_receiver.requests) == 1

@@ -1,0 +1,198 @@
+"""The settings pages: notification preferences and webhooks, as each role and strangers."""
+
+import pytest
+from django.test import Client
+
+from notifications.catalogue import EVENT_TYPES
+from notifications.delivery.endpoints import create_endpoint
+from notifications.models import (
+    Delivery,
+    DeliveryStatus,
+    EmailDigest,
+    FeedEntry,
+    Preference,
+    WebhookEndpoint,
+)
+from notifications.preferences import default_channels
+
+ROLES = ["owner", "admin", "member", "viewer"]
+
+
+@pytest.fixture
+def browser(request):
+    def make(role: str):
+        user = request.getfixturevalue(role)
+        client = Client()
+        client.force_login(user)
+        return user, client
+    return make
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_each_role_sees_event_types_grouped_with_their_meaning(browser, rack, role):
+    _, client = browser(role)
+    page = client.get("/settings/notifications/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    for kind in EVENT_TYPES:
+        assert f'id="type-{kind.key}"' in html
+    assert "A convox app has been created, as with convox apps create" in html
+    assert html.index(">App<") < html.index(">Build<") < html.index(">Release<")
+    assert f'<option value="{rack.pk}"' in html  # overrides offer the user's racks
+    assert 'name="build:failed:email" value="on" checked' in html
+    assert 'name="build:complete:email" value="on" aria' in html  # not checked
+
+
+def test_anonymous_is_sent_to_log_in(client):
+    for path in ("/settings/notifications/", "/settings/webhooks/", "/settings/webhooks/1/"):
+        answer = client.get(path)
+        assert answer.status_code == 302 and answer["Location"].startswith("/accounts/login/")
+
+
+def test_wrong_method_is_405(browser):
+    _, client = browser("member")
+    assert client.put("/settings/notifications/").status_code == 405
+    assert client.get("/settings/webhooks/1/deliveries/1/redeliver/").status_code == 405
+
+
+def test_unticking_email_for_failed_builds_stops_the_email(browser, rack, emit):
+    user, client = browser("member")
+    form = {"form": "types"}
+    for kind in EVENT_TYPES:
+        for channel in default_channels(kind):  # the page as it came, ticked
+            form[f"{kind.key}:{channel}"] = "on"
+    del form["build:failed:email"]
+    answer = client.post("/settings/notifications/", form)
+    assert answer.status_code == 302
+    assert list(Preference.objects.filter(user=user).values_list("event_type", "channels")) == [
+        ("build:failed", ["in_app", "webhook"])]
+    notification = emit("build:create", "error", id="BABCDEFGHIJ", app="web")
+    assert not Delivery.objects.filter(user=user, notification=notification,
+                                       channel="email").exists()
+    assert FeedEntry.objects.filter(user=user, notification=notification).exists()
+    page = client.get("/settings/notifications/").content.decode()
+    assert 'name="build:failed:email" value="on" aria' in page
+
+
+def test_an_app_override_mutes_it_and_can_be_removed(browser, rack, emit):
+    user, client = browser("viewer")
+    answer = client.post("/settings/notifications/", {
+        "form": "override", "rack": rack.pk, "app": "noisy", "event_type": "*"})
+    assert answer.status_code == 302
+    rule = Preference.objects.get(user=user)
+    assert (rule.rack_id, rule.app, rule.event_type, rule.channels) == (rack.pk, "noisy", "*", [])
+    muted = emit("build:create", "error", id="BABCDEFGHIJ", app="noisy")
+    assert not FeedEntry.objects.filter(user=user, notification=muted).exists()
+    page = client.get("/settings/notifications/").content.decode()
+    assert "noisy" in page and "muted" in page
+    client.post("/settings/notifications/", {"form": "remove-override", "id": rule.pk})
+    assert not Preference.objects.filter(user=user).exists()
+
+
+def test_an_outsider_cannot_override_another_organizations_rack(browser, rack):
+    user, client = browser("outsider")
+    answer = client.post("/settings/notifications/", {
+        "form": "override", "rack": rack.pk, "event_type": "*", "channels": ["email"]})
+    assert answer.status_code == 400
+    assert "Select a valid choice" in answer.content.decode()
+    assert not Preference.objects.exists()
+
+
+def test_choosing_a_digest(browser):
+    user, client = browser("member")
+    assert client.post("/settings/notifications/",
+                       {"form": "digest", "window_minutes": "60"}).status_code == 302
+    assert EmailDigest.objects.get(user=user).window_minutes == 60
+    assert client.post("/settings/notifications/",
+                       {"form": "digest", "window_minutes": "7"}).status_code == 400
+    assert EmailDigest.objects.get(user=user).window_minutes == 60
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_each_role_adds_a_webhook_and_sees_its_secret_once(browser, receiver, role):
+    user, client = browser(role)
+    answer = client.post("/settings/webhooks/", {
+        "url": receiver.url, "description": "ops", "format": "discord",
+        "events": ["build:failed", "release:promote-failed"]})
+    assert answer.status_code == 302
+    endpoint = WebhookEndpoint.objects.get(user=user)
+    assert endpoint.format == "discord"
+    assert endpoint.events == ["build:failed", "release:promote-failed"]
+    page = client.get(answer["Location"]).content.decode()
+    assert "data-secret>whsec_" in page
+    assert "data-secret" not in client.get(answer["Location"]).content.decode()
+    listing = client.get("/settings/webhooks/").content.decode()
+    assert receiver.url in listing
+
+
+def test_a_private_url_is_refused_with_a_message(browser, settings):
+    settings.WEBHOOK_ALLOWED_NETWORKS = []
+    _, client = browser("member")
+    answer = client.post("/settings/webhooks/", {
+        "url": "http://10.1.2.3/hook", "format": "standard", "events": ["*"]})
+    assert answer.status_code == 400
+    assert "private or reserved address" in answer.content.decode()
+    assert not WebhookEndpoint.objects.exists()
+
+
+def test_another_users_webhook_is_404(browser, member, receiver):
+    endpoint, _ = create_endpoint(member, url=receiver.url, events=["*"])
+    delivery = Delivery.objects.create(user=member, channel="webhook", endpoint=endpoint,
+                                       status=DeliveryStatus.FAILED)
+    for stranger in ("outsider", "admin"):
+        _, client = browser(stranger)
+        assert client.get(f"/settings/webhooks/{endpoint.pk}/").status_code == 404
+        assert client.post(f"/settings/webhooks/{endpoint.pk}/",
+                           {"form": "delete"}).status_code == 404
+        assert client.post(f"/settings/webhooks/{endpoint.pk}/deliveries/{delivery.pk}/"
+                           "redeliver/").status_code == 404
+    assert WebhookEndpoint.objects.filter(pk=endpoint.pk).exists()
+    delivery.refresh_from_db()
+    assert delivery.status == DeliveryStatus.FAILED
+
+
+def test_the_webhook_page_buttons(browser, rack, receiver, emit):
+    user, client = browser("member")
+    endpoint, _ = create_endpoint(user, url=receiver.url, events=["*"])
+    page = f"/settings/webhooks/{endpoint.pk}/"
+    emit("app:create", app="web", name="web")
+    delivery = Delivery.objects.get(endpoint=endpoint)
+    Delivery.objects.filter(pk=delivery.pk).update(status=DeliveryStatus.FAILED, attempts=5,
+                                                   last_error="The receiver answered 500")
+    html = client.get(page).content.decode()
+    assert "[production] Created app web" in html and "The receiver answered 500" in html
+    assert delivery.webhook_id in html
+
+    assert client.post(page, {"form": "disable"}).status_code == 302
+    endpoint.refresh_from_db()
+    assert not endpoint.enabled
+    client.post(page, {"form": "enable"})
+    endpoint.refresh_from_db()
+    assert endpoint.enabled
+
+    answer = client.post(page, {"form": "rotate"}, follow=True)
+    assert "data-secret>whsec_" in answer.content.decode()
+    endpoint.refresh_from_db()
+    assert endpoint.previous_secret_until is not None
+
+    client.post(page, {"form": "test"})
+    assert Delivery.objects.filter(endpoint=endpoint, notification=None).count() == 1
+
+    client.post(f"{page}deliveries/{delivery.pk}/redeliver/")
+    delivery.refresh_from_db()
+    assert delivery.status == DeliveryStatus.PENDING and delivery.attempts == 0
+
+    Delivery.objects.filter(pk=delivery.pk).update(status=DeliveryStatus.FAILED)
+    answer = client.post(page, {"form": "recover", "since": "2000-01-01 00:00"}, follow=True)
+    assert "1 failed deliveries are being sent again" in answer.content.decode()
+    assert client.post(page, {"form": "recover", "since": "3000-01-01 00:00"}).status_code == 400
+    assert client.post(page, {"form": "explode"}).status_code == 400
+
+    answer = client.post(page, {"form": "edit", "url": receiver.url, "format": "slack",
+                                "events": ["app:create"], "description": "chat"})
+    assert answer.status_code == 302
+    endpoint.refresh_from_db()
+    assert (endpoint.format, endpoint.events) == ("slack", ["app:create"])
+
+    assert client.post(page, {"form": "delete"}).status_code == 302
+    assert not WebhookEndpoint.objects.filter(pk=endpoint.pk).exists()

@@ -1,0 +1,154 @@
+"""The buttons that act on the local rack: members act, viewers cannot, outsiders see nothing."""
+
+import pytest
+from django.test import Client
+
+from notifications.models import Notification
+from racks.local import LocalRack
+from racks.models import App, Build, Formation, Rack, Release, Resource
+from tests.helpers import wait_for
+
+
+@pytest.fixture
+def web(request):
+    def make(who: str | None) -> Client:
+        client = Client()
+        if who is not None:
+            client.force_login(request.getfixturevalue(who))
+        return client
+    return make
+
+
+@pytest.fixture
+def demo(rack) -> App:
+    app = LocalRack().create_app(rack, "demo")
+    LocalRack().set_env(app, {"A": "1"})
+    return app
+
+
+def messages_of(response) -> list[str]:
+    return [str(m) for m in response.context["messages"]] if response.context else []
+
+
+def actions(rack: Rack) -> list[tuple[str, dict]]:
+    app = f"/racks/{rack.pk}/apps/demo/"
+    release = Release.objects.get(app__name="demo")
+    return [
+        (f"/racks/{rack.pk}/apps/", {"name": "another"}),
+        (app + "builds/", {"description": "first"}),
+        (app + "env/", {"env": "A=2"}),
+        (app + f"releases/{release.id}/promote/", {}),
+        (app + "scale/", {"process": "web", "count": "2"}),
+        (f"/racks/{rack.pk}/resources/", {"name": "db", "type": "postgres"}),
+        (app + "delete/", {}),
+    ]
+
+
+def state(rack: Rack) -> tuple:
+    return (App.objects.count(), Build.objects.count(), Release.objects.count(),
+            Release.objects.filter(active=True).count(), Formation.objects.count(),
+            Resource.objects.count(), Notification.objects.count(),
+            Rack.objects.values_list("version", "instance_count").get(pk=rack.pk))
+
+
+@pytest.mark.parametrize("who", ["owner", "admin", "member"])
+def test_acting_roles_use_every_button(web, who, rack, demo):
+    client = web(who)
+    for url, data in actions(rack):
+        before = state(rack)
+        response = client.post(url, data, follow=True)
+        assert response.status_code == 200, url
+        assert not [m for m in response.context["messages"] if m.level_tag == "error"], url
+        assert state(rack) != before, url
+    assert not App.objects.filter(name="demo").exists()
+
+
+def test_a_viewer_gets_403_and_nothing_changes(web, viewer, rack, demo):
+    client = web("viewer")
+    for url, data in [*actions(rack), (f"/racks/{rack.pk}/update/", {"count": "5"}),
+                      (f"/racks/{rack.pk}/resources/db/delete/", {})]:
+        before = state(rack)
+        response = client.post(url, data)
+        assert response.status_code == 403, url
+        assert b"you are a viewer" in response.content, url
+        assert state(rack) == before, url
+
+
+def test_an_outsider_gets_404_and_nothing_changes(web, outsider, rack, demo):
+    client = web("outsider")
+    for url, data in [*actions(rack), (f"/racks/{rack.pk}/update/", {"count": "5"})]:
+        before = state(rack)
+        assert client.post(url, data).status_code == 404, url
+        assert state(rack) == before, url
+
+
+def test_anonymous_is_sent_to_log_in(web, rack, demo):
+    for url, data in actions(rack):
+        response = web(None).post(url, data)
+        assert response.status_code == 302 and "/accounts/login/" in response.url
+
+
+@pytest.mark.parametrize("who", ["owner", "admin"])
+def test_managers_update_the_rack(web, who, rack):
+    response = web(who).post(f"/racks/{rack.pk}/update/",
+                             {"version": "3.25.0", "count": "5", "instance_type": "t3.large"},
+                             follow=True)
+    assert messages_of(response) == ["Asked production to update."]
+    rack.refresh_from_db()
+    assert (rack.version, rack.instance_count, rack.instance_type) == ("3.25.0", 5, "t3.large")
+    assert Notification.objects.filter(action="rack:update").get().message == (
+        "[production] Updating rack to: version 3.25.0, count 5, instance type t3.large")
+
+
+def test_a_member_may_not_update_the_rack(web, member, rack):
+    response = web("member").post(f"/racks/{rack.pk}/update/", {"count": "5"})
+    assert response.status_code == 403 and b"Only owners and admins" in response.content
+
+
+@pytest.mark.parametrize("url_tail,data,message", [
+    ("apps/", {"name": "demo"}, "An app named demo already exists on production."),
+    ("apps/", {"name": "Bad Name"}, "The app name must be lower-case"),
+    ("apps/", {}, "name: This field is required."),
+    ("apps/demo/scale/", {"process": "web", "count": "2"},
+     "demo has no live release yet: promote one before scaling."),
+    ("apps/demo/scale/", {"process": "web", "count": "500"}, "count: Ensure this value"),
+    ("apps/demo/env/", {"env": "no equals sign"}, "env: Line 1 is not NAME=value."),
+    ("resources/", {"name": "db", "type": "oracle"}, "type: Select a valid choice."),
+    ("update/", {"count": "0"}, "count: Ensure this value is greater than or equal to 1."),
+])
+def test_a_refusal_is_shown_as_a_message_and_changes_nothing(web, owner, rack, demo,
+                                                             url_tail, data, message):
+    before = state(rack)
+    response = web("owner").post(f"/racks/{rack.pk}/{url_tail}", data, follow=True)
+    assert response.status_code == 200
+    shown = messages_of(response)
+    assert len(shown) == 1 and shown[0].startswith(message), shown
+    assert state(rack) == before
+
+
+def test_promoting_the_live_release_again_is_refused_politely(web, member, rack, demo):
+    release = Release.objects.get(app=demo)
+    LocalRack().promote(release)
+    response = web("member").post(
+        f"/racks/{rack.pk}/apps/demo/releases/{release.id}/promote/", follow=True)
+    assert messages_of(response) == [f"Release {release.id} is already the live release."]
+
+
+def test_a_build_that_fails_is_reported(web, member, rack, demo, celery_worker):
+    response = web("member").post(f"/racks/{rack.pk}/apps/demo/builds/",
+                                  {"description": "broken", "fail": "on"}, follow=True)
+    assert messages_of(response)[0].startswith("Started build B")
+    build = Build.objects.get(app=demo)
+    wait_for(lambda: Build.objects.get(pk=build.pk).status == "failed")
+    assert Notification.objects.filter(event_type="build:failed").get().message == (
+        f"[production] Build {build.id} failed for app demo")
+    page = web("member").get(f"/racks/{rack.pk}/apps/demo/builds/{build.id}/")
+    assert b"ERROR: tests failed" in page.content
+
+
+def test_deleting_a_resource(web, member, rack):
+    LocalRack().create_resource(rack, "cache", "redis")
+    response = web("member").post(f"/racks/{rack.pk}/resources/cache/delete/", follow=True)
+    assert messages_of(response) == ["Deleted the resource cache."]
+    assert not Resource.objects.exists()
+    assert web("member").post(f"/racks/{rack.pk}/resources/cache/delete/").status_code == 404
