@@ -2,7 +2,7 @@
 
 The consumer joins its user's organization groups and its user group. A notification
 message reaches every socket of the organization once; each socket forwards it only if its
-user's feed holds it (the message lists those users with their new unread count).
+user's feed holds it (the message lists those users; see notifications.live).
 """
 
 import asyncio
@@ -35,19 +35,13 @@ RESUME_LOOKBACK = timedelta(seconds=30)
 RESUME_MAX = 500
 
 
-def in_pool(fn: Any) -> Any:
-    """Run the ORM call on a pool thread: a thousand browsers reconnecting at once (after a
-    deploy) then open in parallel instead of queueing on the one thread-sensitive worker."""
-    return database_sync_to_async(fn, thread_sensitive=False)
-
-
-@in_pool
+@database_sync_to_async
 def organization_ids(user_id: int) -> list[int]:
     return list(Membership.objects.filter(user_id=user_id)
                 .values_list("organization_id", flat=True))
 
 
-@in_pool
+@database_sync_to_async
 def missed_items(user_id: int, after: int) -> list[dict[str, Any]] | None:
     """The user's feed after `after` plus the recent window, oldest first; None if too many."""
     recent = timezone.now() - RESUME_LOOKBACK
@@ -62,7 +56,7 @@ def missed_items(user_id: int, after: int) -> list[dict[str, Any]] | None:
     return [notification_item(e.notification, read=e.read) for e in entries]
 
 
-unread_count = in_pool(live.unread_count)
+unread_count = database_sync_to_async(live.unread_count)
 
 
 # Sockets of this process. When the channel layer's Redis restarts, what was published

@@ -92,10 +92,11 @@ async def test_a_program_connects_with_an_api_token(viewer, rack):
 
 
 @pytest.mark.parametrize("query", ["token=not-a-token", "token=" + "a" * 64, ""])
-async def test_a_socket_without_a_valid_login_is_closed_with_4401(db, query):
+async def test_a_socket_without_a_valid_login_is_closed_with_4401(query):
     socket, connected, _ = await open_socket(query=query)
     assert connected  # accepted only to say why it is closed
     assert await socket.receive_output(timeout=3) == {"type": "websocket.close", "code": 4401}
+    await socket.disconnect()
 
 
 async def test_an_ended_session_is_anonymous(member):
@@ -105,6 +106,7 @@ async def test_an_ended_session_is_anonymous(member):
     await sync_to_async(web.logout)()
     socket, connected, _ = await open_socket(cookie=cookie)
     assert await socket.receive_output(timeout=3) == {"type": "websocket.close", "code": 4401}
+    await socket.disconnect()
 
 
 @pytest.mark.parametrize("origin", [
