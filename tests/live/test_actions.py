@@ -1,22 +1,11 @@
 """The buttons that act on the local rack: members act, viewers cannot, outsiders see nothing."""
 
 import pytest
-from django.test import Client
 
 from notifications.models import Notification
 from racks.local import LocalRack
 from racks.models import App, Build, Formation, Rack, Release, Resource
 from tests.helpers import wait_for
-
-
-@pytest.fixture
-def web(request):
-    def make(who: str | None) -> Client:
-        client = Client()
-        if who is not None:
-            client.force_login(request.getfixturevalue(who))
-        return client
-    return make
 
 
 @pytest.fixture

@@ -15,17 +15,6 @@ ROLES = ["owner", "admin", "member", "viewer"]
 
 
 @pytest.fixture
-def web(request):
-    """A browser-like client logged in as the named fixture user (or anonymous)."""
-    def make(who: str | None) -> Client:
-        client = Client()
-        if who is not None:
-            client.force_login(request.getfixturevalue(who))
-        return client
-    return make
-
-
-@pytest.fixture
 def demo_app(rack) -> App:
     app = LocalRack().create_app(rack, "demo")
     release = LocalRack().set_env(app, {"GREETING": "hello"})
