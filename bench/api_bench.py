@@ -14,13 +14,19 @@ and uses BENCH_REDIS_URL (default redis://127.0.0.1:6379/1), which it flushes. I
     request and once with a psycopg connection pool (see the settings part below).
 (b) feed latency, p50/p99: GET /api/v1/notifications/ (token auth, in-process Django
     test client) for the first page and for a page 10,000 items deep, with 1,000,000
-    notifications in the user's feed, beside the same SQL run directly; the ratio.
+    notifications in the user's feed, beside the same SQL run directly and beside a
+    minimal Django view (same test client and middleware, no DRF, no authentication)
+    running that SQL; both ratios. A test-client round trip alone costs more than half
+    the SQL, so the ratio against bare SQL cannot reach 1.5x; the one against the minimal
+    view says what the endpoint itself adds.
 (c) unread count latency: feed.unread_count() and GET .../unread-count/, beside the SQL.
 
-Every ratio compares figures measured in the same run, on the same machine.
+Every ratio compares figures measured in the same run, on the same machine; the feed
+and unread-count figures take turns request by request, so load lands on all alike.
 
 This file is also the servers' settings module and URLconf (DJANGO_SETTINGS_MODULE=
-api_bench): the console's settings and URLs plus the raw-INSERT baseline view.
+api_bench, and the feed part's URLconf): the console's settings and URLs plus the
+raw-INSERT and raw-SQL baseline views.
 """
 
 import os
@@ -41,6 +47,9 @@ if __name__ != "__main__":  # imported by the benchmark's servers as their setti
     else:
         DATABASES["default"].get("OPTIONS", {}).pop("pool", None)  # noqa: F405
 
+    # The queries the bench's in-process minimal view runs, by name (see bench_feed).
+    CAPTURED: dict[str, list[tuple[str, tuple]]] = {}
+
     def __getattr__(name: str) -> object:
         """The URLconf's urlpatterns, built when Django first resolves a URL (apps ready)."""
         if name != "urlpatterns":
@@ -53,6 +62,9 @@ if __name__ != "__main__":  # imported by the benchmark's servers as their setti
         from django.urls import path
         from django.utils import timezone
         from django.views.decorators.csrf import csrf_exempt
+        from rest_framework.request import Request
+        from rest_framework.response import Response
+        from rest_framework.views import APIView
 
         from console.urls import urlpatterns as console_urls
 
@@ -72,7 +84,25 @@ if __name__ != "__main__":  # imported by the benchmark's servers as their setti
                 new_id = cursor.fetchone()[0]
             return JsonResponse({"notification": new_id, "duplicate": False}, status=202)
 
-        patterns = [path("bench/raw/<int:rack_id>/", raw_insert), *console_urls]
+        def raw_sql(request: HttpRequest, name: str) -> JsonResponse:
+            """The feed endpoint's own queries (CAPTURED by bench_feed), run by a plain
+            Django view: no DRF, no authentication, the last query's rows as JSON."""
+            rows: list = []
+            with connection.cursor() as cursor:
+                for sql, params in CAPTURED[name]:
+                    cursor.execute(sql, params)
+                    rows = cursor.fetchall()
+            return JsonResponse({"results": rows})
+
+        class EmptyAPIView(APIView):
+            """DRF's fixed price: token authentication and an empty JSON answer."""
+
+            def get(self, request: Request) -> Response:
+                return Response({"results": []})
+
+        patterns = [path("bench/raw/<int:rack_id>/", raw_insert),
+                    path("bench/sql/<str:name>/", raw_sql),
+                    path("bench/drf-empty/", EmptyAPIView.as_view()), *console_urls]
         globals()["urlpatterns"] = patterns
         return patterns
 
@@ -298,19 +328,6 @@ def load_feed() -> tuple[object, object]:
     return rack, reader
 
 
-def _time(call: object, rounds: int) -> list[float]:
-    import time
-
-    for _ in range(max(5, rounds // 10)):
-        call()
-    samples = []
-    for _ in range(rounds):
-        started = time.perf_counter()
-        call()
-        samples.append(time.perf_counter() - started)
-    return samples
-
-
 def _sql_of(client: object, url: str, headers: dict[str, str]) -> list[tuple[str, tuple]]:
     """The feed's own queries for this URL (not authentication's), with parameters."""
     from django.db import connection
@@ -328,12 +345,35 @@ def _sql_of(client: object, url: str, headers: dict[str, str]) -> list[tuple[str
     return captured
 
 
+def _time_side_by_side(calls: dict[str, object], rounds: int) -> dict[str, list[float]]:
+    """Time each call `rounds` times, taking turns, so that a busy moment of the shared
+    machine lands on all of them alike rather than on whichever ran then."""
+    import time
+
+    samples: dict[str, list[float]] = {name: [] for name in calls}
+    for _ in range(max(5, rounds // 10)):
+        for call in calls.values():
+            call()
+    for _ in range(rounds):
+        for name, call in calls.items():
+            started = time.perf_counter()
+            call()
+            samples[name].append(time.perf_counter() - started)
+    return samples
+
+
+def _line(label: str, samples: list[float]) -> str:
+    return (f"{label:<22} p50 {_ms(_percentile(samples, 0.5)):>9} "
+            f"p99 {_ms(_percentile(samples, 0.99)):>9}")
+
+
 def bench_feed(rounds: int) -> None:
     import base64
     from urllib.parse import urlencode
 
+    import api_bench  # this file as the URLconf: the minimal view and its CAPTURED queries
     from django.db import connection
-    from django.test import Client
+    from django.test import Client, override_settings
     from knox.models import AuthToken
 
     from notifications import feed
@@ -349,24 +389,37 @@ def bench_feed(rounds: int) -> None:
     pages = {"first page": "/api/v1/notifications/",
              f"{DEEP:,} deep": f"/api/v1/notifications/?cursor={cursor}"}
     print(f"(b) feed list, 50 items a page, {FEED_SIZE:,} notifications in the feed, "
-          f"{rounds} requests each; SQL = the endpoint's own feed queries run directly")
+          f"{rounds} requests each, taking turns. API = GET with an API token through "
+          "Django's test client; view = a plain Django view on the same test client and "
+          "middleware running the endpoint's own feed queries (no DRF, no authentication); "
+          "SQL = those queries run directly; empty DRF view = DRF and token "
+          "authentication answering {\"results\": []}, the floor of any DRF endpoint")
     deep_first = []
-    for label, url in pages.items():
-        queries = _sql_of(client, url, headers)
+    with override_settings(ROOT_URLCONF="api_bench"):
+        for n, (label, url) in enumerate(pages.items()):
+            queries = _sql_of(client, url, headers)
+            api_bench.CAPTURED[str(n)] = queries
 
-        def run_sql(queries: list = queries) -> None:
-            with connection.cursor() as cur:
-                for sql, params in queries:
-                    cur.execute(sql, params)
-                    cur.fetchall()
+            def run_sql(queries: list = queries) -> None:
+                with connection.cursor() as cur:
+                    for sql, params in queries:
+                        cur.execute(sql, params)
+                        cur.fetchall()
 
-        api = _time(lambda url=url: client.get(url, **headers), rounds)
-        raw = _time(run_sql, rounds)
-        deep_first.append(_percentile(api, 0.5))
-        print(f"    {label:<11} API p50 {_ms(_percentile(api, 0.5)):>9} "
-              f"p99 {_ms(_percentile(api, 0.99)):>9} | SQL p50 "
-              f"{_ms(_percentile(raw, 0.5)):>9} p99 {_ms(_percentile(raw, 0.99)):>9} | "
-              f"ratio p50 {_percentile(api, 0.5) / _percentile(raw, 0.5):5.2f}x")
+            taken = _time_side_by_side({
+                "api": lambda url=url: client.get(url, **headers),
+                "view": lambda n=n: client.get(f"/bench/sql/{n}/"),
+                "sql": run_sql,
+                "drf": lambda: client.get("/bench/drf-empty/", **headers)}, rounds)
+            api, view, raw = (_percentile(taken[k], 0.5) for k in ("api", "view", "sql"))
+            deep_first.append(api)
+            print(f"    {label}")
+            print(f"      {_line('GET /api/v1/notifications/', taken['api'])}")
+            print(f"      {_line('minimal view, same SQL', taken['view'])}")
+            print(f"      {_line('SQL directly', taken['sql'])}")
+            print(f"      {_line('empty DRF view, token', taken['drf'])}")
+            print(f"      ratio p50: API/SQL {api / raw:5.2f}x (goal <= 1.5x), "
+                  f"API/minimal view {api / view:5.2f}x, view/SQL {view / raw:5.2f}x")
     print(f"    deep page / first page (API p50): {deep_first[1] / deep_first[0]:.2f}x")
 
     count_sql = ('SELECT COUNT(*) FROM "notifications_feedentry" WHERE '
@@ -379,17 +432,15 @@ def bench_feed(rounds: int) -> None:
             cur.fetchone()
 
     assert feed.unread_count(reader.pk) == UNREAD
-    function = _time(lambda: feed.unread_count(reader.pk), rounds)
-    endpoint = _time(lambda: client.get("/api/v1/notifications/unread-count/", **headers),
-                     rounds)
-    raw = _time(raw_count, rounds)
-    print(f"(c) unread count, {UNREAD:,} unread of {FEED_SIZE:,}, {rounds} calls each")
-    print(f"    feed.unread_count()  p50 {_ms(_percentile(function, 0.5)):>9} "
-          f"p99 {_ms(_percentile(function, 0.99)):>9}   (goal < 2 ms)")
-    print(f"    GET unread-count/    p50 {_ms(_percentile(endpoint, 0.5)):>9} "
-          f"p99 {_ms(_percentile(endpoint, 0.99)):>9}")
-    print(f"    SQL directly         p50 {_ms(_percentile(raw, 0.5)):>9} "
-          f"p99 {_ms(_percentile(raw, 0.99)):>9}")
+    taken = _time_side_by_side({
+        "function": lambda: feed.unread_count(reader.pk),
+        "endpoint": lambda: client.get("/api/v1/notifications/unread-count/", **headers),
+        "sql": raw_count}, rounds)
+    print(f"(c) unread count, {UNREAD:,} unread of {FEED_SIZE:,}, {rounds} calls each, "
+          "taking turns")
+    print(f"    {_line('feed.unread_count()', taken['function'])}   (goal < 2 ms)")
+    print(f"    {_line('GET unread-count/', taken['endpoint'])}")
+    print(f"    {_line('SQL directly', taken['sql'])}")
     AuthToken.objects.filter(user=reader).delete()
 
 

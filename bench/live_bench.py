@@ -3,12 +3,15 @@
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/live_bench \
     REDIS_URL=redis://127.0.0.1:6379/3 .venv/bin/python bench/live_bench.py
 
-The console: one daphne process; N users of one organization each hold one logged-in
-websocket; each event is POSTed to the rack's ingest URL (stored, addressed to N feeds,
-pushed). Latency is from just before the POST to each socket's receipt of the
-notification. The baseline: a bare `websockets` server that relays every Redis PUBLISH to
-all its sockets, fed a notification of the same size, measured with the same clients in
-the same run. Memory per idle connection is the server's RSS growth over N connections.
+The console: one daphne process (as the Procfile runs it, with a connection pool); N
+users of one organization each hold one logged-in websocket; each event is POSTed to the
+rack's ingest URL (stored, addressed to N feeds, pushed). Latency is from just before the
+POST to each socket's receipt of the notification. The baseline: a bare `websockets`
+server that relays every Redis PUBLISH to all its sockets, fed a notification of the same
+size, measured with the same clients in the same run. Memory per idle connection is the
+server's RSS growth over N connections.
+"CPU us/msg" is the server process' CPU time during the burst per message delivered: the
+cost of the rate, whatever else the machine is doing.
 """
 
 import argparse
@@ -110,6 +113,12 @@ class Fleet:
         await asyncio.gather(*(ws.close() for ws in self.sockets), return_exceptions=True)
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time the process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def rss_kib(pid: int) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -183,7 +192,7 @@ async def measure(name: str, pid: int, fleet_url: str, origin: str,
         await asyncio.sleep(0.02)
 
     # Many events at once, eight senders: deliveries per second.
-    started = time.perf_counter()
+    started, cpu_before = time.perf_counter(), cpu_seconds(pid)
     queue = list(range(events, events + burst))
     sent: list[int] = []
 
@@ -195,6 +204,7 @@ async def measure(name: str, pid: int, fleet_url: str, origin: str,
     complete = await fleet.wait_for(sent, n, timeout=120)
     last = max(max(fleet.arrivals[i]) for i in sent if fleet.arrivals[i])
     delivered = sum(len(fleet.arrivals[i]) for i in sent)
+    server_cpu = cpu_seconds(pid) - cpu_before
     await fleet.close()
     return {
         "name": name, "clients": n, "connect_s": connect_seconds,
@@ -203,6 +213,9 @@ async def measure(name: str, pid: int, fleet_url: str, origin: str,
         "missing": missing + (0 if complete else n * burst - delivered),
         "rate": delivered / (last - started), "burst_s": last - started,
         "kib_per_conn": (after - before) / n if measure_memory else None,
+        # The server's CPU time per message delivered in the burst: what the rate costs,
+        # whatever else the machine is doing.
+        "cpu_us_per_msg": server_cpu / max(delivered, 1) * 1e6,
     }
 
 
@@ -256,7 +269,8 @@ async def run(args: argparse.Namespace, rack: object, keys: list[str]) -> list[d
 
     # The console.
     port = free_port()
-    env = {**os.environ, "DEBUG": "false", "LOG_LEVEL": "ERROR"}
+    # As the Procfile runs a web process: with a connection pool.
+    env = {**os.environ, "DEBUG": "false", "LOG_LEVEL": "ERROR", "DATABASE_POOL": "true"}
     daphne = str(Path(sys.executable).with_name("daphne"))
     log = open(BASE_DIR / "var" / "live_bench_daphne.log", "w")  # noqa: SIM115
     process = subprocess.Popen([daphne, "-b", "127.0.0.1", "-p", str(port),
@@ -331,12 +345,13 @@ def report(results: list[dict]) -> str:
     ingest, console, bare = results
     lines = [
         f"{'':32} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'spread':>8} {'msg/s':>9} "
-        f"{'KiB/conn':>9} {'missing':>8}",
+        f"{'KiB/conn':>9} {'missing':>8} {'connect s':>9} {'CPU us/msg':>10}",
     ]
     for r in results:
         memory = "" if r["kib_per_conn"] is None else f"{r['kib_per_conn']:.1f}"
         lines.append(f"{r['name']:32} {r['p50_ms']:8.1f} {r['p99_ms']:8.1f} {r['max_ms']:8.1f} "
-                     f"{r['spread_ms']:8.1f} {r['rate']:9.0f} {memory:>9} {r['missing']:8d}")
+                     f"{r['spread_ms']:8.1f} {r['rate']:9.0f} {memory:>9} {r['missing']:8d} "
+                     f"{r['connect_s']:9.1f} {r['cpu_us_per_msg']:10.1f}")
     lines += [
         "",
         f"clients: {console['clients']}; broadcast rate ratio console/bare: "

@@ -123,14 +123,33 @@ LOGOUT_REDIRECT_URL = "/accounts/login/"
 # Redis carries the channel layer, the broker and the cache when it is configured;
 # without it everything stays in this process.
 REDIS_URL = env("REDIS_URL")
+
+
+def redis_database(url: str) -> int:
+    from urllib.parse import parse_qs, urlsplit
+
+    parts = urlsplit(url)
+    path = parts.path.strip("/")
+    if path.isdigit():
+        return int(path)
+    return int(parse_qs(parts.query).get("db", ["0"])[0] or 0)
+
+
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            # redis-py 8 reads with a 5 s socket timeout, as long as the layer's 5 s
-            # BZPOPMIN: an idle socket's consumer crashed (1011) every ~6 s. Read longer.
-            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 15}],
-                       "capacity": 1000, "expiry": 30},
+            # Pub/sub: a group message is one PUBLISH, heard once by each web process
+            # (notifications.fanout hands it to the process' sockets). The list-based
+            # layer stores a copy per socket and drops what a busy process has not
+            # popped within its expiry. Pub/sub keeps nothing for a process that is
+            # not listening: those sockets catch up by `resume` (a Redis restart closes
+            # them so that they do; notifications.consumers).
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            # Pub/sub channels ignore Redis' database number: two consoles sharing one
+            # Redis would hear each other's organizations. The prefix keeps them apart.
+            "CONFIG": {"hosts": [REDIS_URL],
+                       "prefix": env("CHANNELS_PREFIX",
+                                     default=f"console.{redis_database(REDIS_URL)}.")},
         }
     }
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
@@ -184,7 +203,7 @@ LOCAL_RACK_DEPLOY_SECONDS = env("LOCAL_RACK_DEPLOY_SECONDS")
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "knox.auth.TokenAuthentication",
+        "racks.api.authentication.TokenAuthentication",  # knox's, one query a request
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

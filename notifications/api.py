@@ -46,9 +46,13 @@ class FeedFilter(django_filters.FilterSet):
         return queryset.filter(read=value != "true")
 
 
+FEED_FILTERS = frozenset(FeedFilter.base_filters)
+
+
 class FeedPages(CursorPagination):
     """Pages by notification id, newest first: a page deep in the feed costs the same as
-    the first (an index range on feed_user_recent_idx, never an OFFSET)."""
+    the first (an index range on feed_entry_once_per_user, read backwards; never an
+    OFFSET)."""
 
     ordering = "-notification_id"
     page_size = 50
@@ -83,6 +87,13 @@ class NotificationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
         if self.action == "list":
             return entries.values("notification_id", "read")
         return entries.select_related("notification__rack")
+
+    def filter_queryset(self, queryset: QuerySet[FeedEntry]) -> QuerySet[FeedEntry]:
+        # Most reads (a dashboard scrolling its feed) name no filter: building the filter
+        # form for nothing costs a fifth of such a request.
+        if FEED_FILTERS.isdisjoint(self.request.query_params):
+            return queryset
+        return super().filter_queryset(queryset)
 
     def list(self, request: Request) -> Response:
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))

@@ -1,12 +1,13 @@
 """The live feed: one websocket per open dashboard, fed by notifications.live.
 
-The consumer joins its user's organization groups and its user group. A notification
-message reaches every socket of the organization once; each socket forwards it only if its
-user's feed holds it (the message lists those users; see notifications.live).
+The consumer joins its user group (unread counts, "reconnect") and registers with its
+process' fan-out for each of its user's organizations (notifications.fanout). A
+notification message reaches every socket of the organization once; each socket forwards
+it only if its user's feed holds it (the message lists those users; see
+notifications.live).
 """
 
 import asyncio
-import json
 import weakref
 from datetime import timedelta
 from typing import Any
@@ -20,6 +21,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from notifications import live
+from notifications.fanout import fanout
 from notifications.items import notification_item
 from notifications.models import FeedEntry
 from racks.models import Membership
@@ -33,12 +35,17 @@ CLOSE_RECONNECT = 4000  # memberships or session changed: reconnect to pick up t
 RESUME_LOOKBACK = timedelta(seconds=30)
 # A client that missed more than this reloads its feed instead of replaying it.
 RESUME_MAX = 500
+# The badge follows new notifications after this pause, with one count for all that came
+# in it: during a burst each socket gets one count frame, not one per notification.
+UNREAD_PAUSE_SECONDS = 0.2
 
 
 @database_sync_to_async
-def organization_ids(user_id: int) -> list[int]:
-    return list(Membership.objects.filter(user_id=user_id)
-                .values_list("organization_id", flat=True))
+def organizations_and_unread(user_id: int) -> tuple[list[int], int]:
+    """What a socket needs to start, in one trip to the database thread."""
+    organizations = list(Membership.objects.filter(user_id=user_id)
+                         .values_list("organization_id", flat=True))
+    return organizations, live.unread_count(user_id)
 
 
 @database_sync_to_async
@@ -92,9 +99,12 @@ def watch_redis_restarts() -> None:
 
 class NotificationConsumer(AsyncJsonWebsocketConsumer):
     user: Any = None
+    user_id: int = 0
+    organizations: tuple[int, ...] = ()
     joined: tuple[str, ...] = ()
     # Counted on connect and resume, then kept: +1 per new notification, exact after reads.
     unread: int = 0
+    unread_due: asyncio.TimerHandle | None = None
 
     async def connect(self) -> None:
         user = self.scope.get("user")
@@ -104,26 +114,42 @@ class NotificationConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=CLOSE_NOT_LOGGED_IN)
             return
         live.remember_server_loop(asyncio.get_running_loop())
-        self.user = user
-        groups = [live.org_group(org_id) for org_id in await organization_ids(user.pk)]
-        self.joined = (*groups, live.user_group(user.pk))
+        self.user, self.user_id = user, user.pk
+        organizations, unread = await organizations_and_unread(user.pk)
+        self.organizations = tuple(organizations)
+        for organization_id in self.organizations:
+            await fanout().join(organization_id, self)
+        self.joined = (live.user_group(user.pk),)
         for group in self.joined:
             await self.channel_layer.group_add(group, self.channel_name)
         await self.accept()
-        # Counted after joining: a notification racing the join is counted at worst twice,
-        # and the client's resume, which follows at once, counts again.
-        await self.send_unread(await unread_count(user.pk))
+        # Counted before joining: a notification racing the join may be missing from the
+        # count, and the client's resume, which follows at once, counts again.
+        await self.send_unread(unread)
         _open_sockets.add(self)
         watch_redis_restarts()
 
     async def send_unread(self, count: int) -> None:
         self.unread = count
+        if self.unread_due is not None:
+            self.unread_due.cancel()  # this count supersedes the pending one
+            self.unread_due = None
         await self.send_json({"type": "unread_count", "count": count})
+
+    def count_new_notification(self) -> None:
+        self.unread += 1
+        if self.unread_due is None:
+            self.unread_due = asyncio.get_running_loop().call_later(
+                UNREAD_PAUSE_SECONDS, self._send_pending_unread)
+
+    def _send_pending_unread(self) -> None:
+        self.unread_due = None
+        if self.user is not None:
+            asyncio.ensure_future(self.send_unread(self.unread))
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         # Channels closes stale database connections in a worker thread before every
-        # handler. The feed.* handlers touch no database, and that thread hop per message
-        # per socket is most of the cost of a notification reaching 1,000 sockets.
+        # handler. The feed.* handlers touch no database: no thread hop for them.
         if message["type"].startswith("feed."):
             handler = getattr(self, message["type"].replace(".", "_"))
             await handler(message)
@@ -132,6 +158,12 @@ class NotificationConsumer(AsyncJsonWebsocketConsumer):
 
     async def disconnect(self, code: int) -> None:
         _open_sockets.discard(self)
+        if self.unread_due is not None:
+            self.unread_due.cancel()
+            self.unread_due = None
+        for organization_id in self.organizations:
+            await fanout().leave(organization_id, self)
+        self.organizations = ()
         for group in self.joined:
             await self.channel_layer.group_discard(group, self.channel_name)
         self.joined = ()
@@ -163,25 +195,13 @@ class NotificationConsumer(AsyncJsonWebsocketConsumer):
         except (ValueError, TypeError):
             await self.send_json({"type": "error", "error": "Messages are JSON objects."})
 
-    async def feed_notification(self, event: dict[str, Any]) -> None:
-        if not live.addressed_to(event, self.user.pk):
-            return
-        await self.send(text_data=_encoded(event["item"]))
-        await self.send_unread(self.unread + 1)
+    async def push_notification(self, text: str) -> None:
+        """A new notification of this user's feed, already encoded (notifications.fanout)."""
+        await self.send(text_data=text)
+        self.count_new_notification()
 
     async def feed_unread(self, event: dict[str, Any]) -> None:
         await self.send_unread(event["count"])
 
     async def feed_disconnect(self, event: dict[str, Any]) -> None:
         await self.close(code=CLOSE_RECONNECT)
-
-
-_last_encoded: tuple[int, str] = (0, "")
-
-
-def _encoded(item: dict[str, Any]) -> str:
-    """The notification message as text, encoded once for all the sockets of a process."""
-    global _last_encoded
-    if _last_encoded[0] != item["id"]:
-        _last_encoded = (item["id"], json.dumps({"type": "notification", "notification": item}))
-    return _last_encoded[1]

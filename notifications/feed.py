@@ -46,7 +46,7 @@ def unread_count(user_id: int) -> int:
 def page_items(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The items of one feed page, from its entries ({"notification_id", "read"} rows).
 
-    The page itself is found on the feed's own index (feed_user_recent_idx) without a
+    The page itself is found on the feed's own index (feed_entry_once_per_user) without a
     join, so the plan does not depend on how the planner guesses the user's share of all
     notifications; its notifications are then read by primary key.
     """

@@ -1,12 +1,9 @@
 """The one helper that pushes committed notifications to browsers.
 
-Nobody else calls the channel layer. Each organization has a group; one message per
-notification carries the item and the users it is addressed to, so 1,000 open browsers
-cost one `group_send`, not 1,000.
-
-The users travel packed in one string (" 12 15 "): every socket of the organization
-decodes the message, and a 1,000-entry collection decoded by 1,000 sockets costs
-1,000,000 entries per notification; a string costs a copy and a `find`.
+Nobody else calls the channel layer. Each organization has a group, which each web process
+joins once while it has a socket of that organization open (notifications.fanout); one
+message per notification carries the item and the users whose feed holds it, and each
+process hands it to those users' sockets.
 
 Unread counts are not counted per notification (that is a scan of every unread entry of
 every member, and it grows with the backlog): each socket counts once when it connects and
@@ -102,33 +99,32 @@ def _send(group: str, message: dict[str, Any]) -> None:
             timeout=SEND_TIMEOUT_SECONDS)
 
 
-def pack_users(user_ids: list[int]) -> str:
-    return " " + " ".join(map(str, user_ids)) + " "
-
-
-def addressed_to(message: dict[str, Any], user_id: int) -> bool:
-    """Whether a notification message is in this user's feed."""
-    return f" {user_id} " in message["users"]
-
-
 def unread_count(user_id: int) -> int:
     return FeedEntry.objects.filter(user_id=user_id, read=False).count()
 
 
-def broadcast_notification(notification_id: int) -> None:
-    """Push a committed notification to every browser of every user whose feed holds it."""
-    notification = Notification.objects.select_related("rack").filter(
-        pk=notification_id).first()
+def broadcast_notification(notification_id: int, *, notification: Notification | None = None,
+                           users: list[int] | None = None) -> None:
+    """Push a committed notification to every browser of every user whose feed holds it.
+
+    The pipeline passes what it already holds (the notification, the users it was put in
+    the feed of) so the push costs no query; other callers give the id only.
+    """
     if notification is None:
-        return
-    users = list(FeedEntry.objects.filter(notification_id=notification_id)
-                 .values_list("user_id", flat=True))
+        notification = Notification.objects.select_related("rack").filter(
+            pk=notification_id).first()
+        if notification is None:
+            return
+    if users is None:
+        users = list(FeedEntry.objects.filter(notification_id=notification_id)
+                     .values_list("user_id", flat=True))
     if not users:
         return
     message = {
         "type": "feed.notification",
+        "organization": notification.rack.organization_id,
         "item": notification_item(notification),
-        "users": pack_users(users),
+        "users": users,
     }
     try:
         _send(org_group(notification.rack.organization_id), message)

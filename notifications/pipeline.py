@@ -10,13 +10,13 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db import IntegrityError, transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from notifications.catalogue import event_type_for, render_message
 from notifications.envelope import Envelope
 from notifications.models import Notification, Source
-from notifications.recipients import address_notification
+from notifications.recipients import Addressed, address_notification
 
 # Without a timestamp the event's content is all there is to tell a retry from a new
 # event: identical content within this window is taken as the same event.
@@ -65,24 +65,51 @@ def record_event(
         source=source, dedupe_key=key, occurred_at=envelope.timestamp or received,
     )
     with transaction.atomic():
-        try:
-            with transaction.atomic():
-                notification.save(force_insert=True)
-        except IntegrityError:
-            existing = Notification.objects.filter(rack=rack, dedupe_key=key).first()
-            if existing is None:
-                raise
+        if not store_once(notification):
+            existing = Notification.objects.get(rack=rack, dedupe_key=key)
             return Recorded(existing, duplicate=True)
         apply_event(rack, envelope)
-        address_notification(notification)
-        transaction.on_commit(lambda: notification_committed(notification.pk))
+        addressed = address_notification(notification)
+        transaction.on_commit(lambda: notification_committed(
+            notification.pk, notification=notification, addressed=addressed))
     return Recorded(notification, duplicate=False)
 
 
-def notification_committed(notification_id: int) -> None:
-    """Everything that follows a notification once it is safely stored."""
+def store_once(notification: Notification) -> bool:
+    """Insert the notification unless its rack already has one with its dedupe key.
+
+    `INSERT .. ON CONFLICT DO NOTHING RETURNING id`: one statement and no savepoint. Two
+    transactions inserting the same key at once: the second waits for the first to end,
+    then inserts nothing (it committed) or inserts (it rolled back), so exactly one
+    stores it, and the losers read the winner's row in their next statement.
+    """
+    fields = [f for f in Notification._meta.concrete_fields if not f.primary_key]
+    values = [f.get_db_prep_save(f.pre_save(notification, True), connection) for f in fields]
+    quote = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {quote(Notification._meta.db_table)} "
+            f"({', '.join(quote(f.column) for f in fields)}) "
+            f"VALUES ({', '.join(['%s'] * len(fields))}) "
+            "ON CONFLICT (rack_id, dedupe_key) DO NOTHING RETURNING id", values)
+        row = cursor.fetchone()
+    if row is None:
+        return False
+    notification.pk = row[0]
+    notification._state.adding, notification._state.db = False, connection.alias
+    return True
+
+
+def notification_committed(notification_id: int, *, notification: Notification | None = None,
+                           addressed: Addressed | None = None) -> None:
+    """Everything that follows a notification once it is safely stored.
+
+    The pipeline hands over what it already holds, so the live push and the outbox read
+    nothing back; called with the id alone, they look it up.
+    """
     from notifications.delivery.outbox import queue_deliveries
     from notifications.live import broadcast_notification
 
-    broadcast_notification(notification_id)
-    queue_deliveries(notification_id)
+    broadcast_notification(notification_id, notification=notification,
+                           users=addressed.readers if addressed else None)
+    queue_deliveries(notification_id, delivery_ids=addressed.pending if addressed else None)

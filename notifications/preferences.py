@@ -11,10 +11,11 @@ from collections.abc import Iterable, Sequence
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 
 from notifications.catalogue import BY_KEY, Channel, EventType
 from notifications.models import ANY_EVENT_TYPE, Notification, Preference
+from racks.models import Membership
 
 
 def default_channels(kind: EventType) -> frozenset[str]:
@@ -32,21 +33,43 @@ def channels_wanted(
     users: Sequence[AbstractBaseUser], notification: Notification
 ) -> dict[int, frozenset[str]]:
     """For each user, the channels the notification goes to. One query for everyone."""
-    defaults = default_channels(BY_KEY[notification.event_type])
-    wanted = {user.pk: defaults for user in users}
+    wanted = [user.pk for user in users]
     if not wanted:
-        return wanted
+        return {}
+    return _choose(wanted, _rules(notification, Q(user_id__in=wanted)), notification)
+
+
+def members_channels_wanted(
+    organization_id: int, user_ids: Sequence[int], notification: Notification
+) -> dict[int, frozenset[str]]:
+    """channels_wanted for members of an organization known by id (the pipeline's way).
+
+    Their rules are found through the membership table rather than by a list of every
+    member's id: Django compiles and sends `IN (...)` with 1,000 ids in several ms.
+    """
+    if not user_ids:
+        return {}
+    members = Membership.objects.filter(organization_id=organization_id).values("user_id")
+    return _choose(user_ids, _rules(notification, Q(user_id__in=members)), notification)
+
+
+def _rules(notification: Notification, users: Q) -> QuerySet:
     scope = Q(rack__isnull=True) | Q(rack_id=notification.rack_id, app="")
     if notification.app:
         scope |= Q(rack_id=notification.rack_id, app=notification.app)
-    rules = Preference.objects.filter(
-        scope, user_id__in=list(wanted),
-        event_type__in=[notification.event_type, ANY_EVENT_TYPE],
+    return Preference.objects.filter(
+        scope, users, event_type__in=[notification.event_type, ANY_EVENT_TYPE],
     ).values_list("user_id", "event_type", "rack_id", "app", "channels")
+
+
+def _choose(user_ids: Sequence[int], rules: QuerySet,
+            notification: Notification) -> dict[int, frozenset[str]]:
+    """Each user's channels: their most specific rule's, else the catalogue's defaults."""
+    wanted = dict.fromkeys(user_ids, default_channels(BY_KEY[notification.event_type]))
     best: dict[int, int] = {}
     for user_id, event_type, rack_id, app, channels in rules:
         rank = _rank(event_type, rack_id, app)
-        if rank >= best.get(user_id, -1):
+        if user_id in wanted and rank >= best.get(user_id, -1):
             best[user_id] = rank
             wanted[user_id] = frozenset(channels) & set(Channel.values)
     return wanted

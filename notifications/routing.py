@@ -1,12 +1,14 @@
-"""Websocket routes. Origin and token checks wrap the consumer, so a refused socket never
-reaches it (and never joins a group)."""
+"""Websocket routes. The origin check comes first, so a refused socket costs no database
+query, never reaches the consumer and never joins a group; a token, when given, decides
+who the socket is, else the session cookie does."""
 
 from django.urls import path
 
 from notifications.consumers import NotificationConsumer
-from notifications.ws_auth import SameOriginOnly, TokenAuthMiddleware
+from notifications.ws_auth import SameOriginOnly, SessionAuthMiddleware, TokenAuthMiddleware
 
 websocket_urlpatterns = [
     path("ws/notifications/",
-         SameOriginOnly(TokenAuthMiddleware(NotificationConsumer.as_asgi()))),
+         SameOriginOnly(TokenAuthMiddleware(SessionAuthMiddleware(
+             NotificationConsumer.as_asgi())))),
 ]

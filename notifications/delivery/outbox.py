@@ -79,11 +79,16 @@ def enqueue(delivery_id: int, countdown: float = 0) -> None:
                       delivery_id)
 
 
-def queue_deliveries(notification_id: int) -> None:
-    """Queue the notification's pending deliveries (runs after its transaction commits)."""
-    ids = Delivery.objects.filter(notification_id=notification_id,
-                                  status=DeliveryStatus.PENDING).values_list("pk", flat=True)
-    for delivery_id in ids:
+def queue_deliveries(notification_id: int, delivery_ids: list[int] | None = None) -> None:
+    """Queue the notification's pending deliveries (runs after its transaction commits).
+
+    The pipeline passes the ids it just wrote, sparing a read; other callers give none.
+    """
+    if delivery_ids is None:
+        delivery_ids = list(Delivery.objects.filter(
+            notification_id=notification_id, status=DeliveryStatus.PENDING,
+        ).values_list("pk", flat=True))
+    for delivery_id in delivery_ids:
         enqueue(delivery_id)
 
 

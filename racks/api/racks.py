@@ -120,17 +120,14 @@ class RackListView(APIView):
         return Response(RackSerializer(racks, many=True, context={"request": request}).data)
 
     @extend_schema(request=RackCreateSerializer,
-                   responses={201: RackSerializer, **errors(400, 401, 403)},
+                   responses={201: RackSerializer, **errors(400, 401, 403, 404)},
                    summary="Add a rack to an organization (owners and admins)",
                    tags=["racks"])
     def post(self, request: Request) -> Response:
         given = RackCreateSerializer(data=request.data)
         given.is_valid(raise_exception=True)
-        try:
-            org, role = organization_for(request.user, given.validated_data["organization"])
-        except Http404:
-            raise serializers.ValidationError({"organization": [
-                "You are not a member of an organization with that slug."]}) from None
+        # An organization the caller is not in is 404, as everywhere outside their own.
+        org, role = organization_for(request.user, given.validated_data["organization"])
         require_managing(role, org, "add racks")
         try:
             rack = membership.create_rack(org, given.validated_data["name"])

@@ -57,6 +57,24 @@ def test_a_wrong_token_is_401(db):
     assert client.get("/api/v1/racks/").status_code == 401
 
 
+def test_an_expired_token_is_refused_and_forgotten(member):
+    from datetime import timedelta
+
+    _, token = AuthToken.objects.create(member, expiry=timedelta(seconds=-1))
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    assert client.get("/api/v1/racks/").status_code == 401
+    assert not AuthToken.objects.filter(user=member).exists()
+
+
+def test_a_token_costs_one_query_to_check(member, django_assert_num_queries):
+    _, token = AuthToken.objects.create(member)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    with django_assert_num_queries(2):  # the token (with its user), then the count
+        assert client.get("/api/v1/notifications/unread-count/").json() == {"count": 0}
+
+
 def test_a_user_lists_their_tokens_without_the_secrets(member, owner, token_client):
     client = token_client(member)
     AuthToken.objects.create(owner)  # someone else's token stays invisible

@@ -1,10 +1,7 @@
 """The feed API: each user reads their own notifications, pages, filters and read state."""
 
-import asyncio
 
 import pytest
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 
 from notifications.envelope import Envelope
 from notifications.items import notification_item
@@ -13,6 +10,7 @@ from notifications.models import FeedEntry, Notification
 from notifications.pipeline import record_event
 from notifications.serializers import NotificationItemSerializer
 from racks.local import LocalRack
+from tests.helpers import GroupListener
 
 ROLES = ["owner", "admin", "member", "viewer", "outsider", "anonymous"]
 READERS = {"owner": 200, "admin": 200, "member": 200, "viewer": 200, "outsider": 404,
@@ -113,16 +111,10 @@ def test_unread_count_and_read_all_by_role(people, as_role, some, role):
 
 def test_reading_tells_the_users_browsers_their_new_count(owner, some, client_for,
                                                           django_capture_on_commit_callbacks):
-    layer = get_channel_layer()
-    channel = async_to_sync(layer.new_channel)()
-    async_to_sync(layer.group_add)(user_group(owner.pk), channel)
-    with django_capture_on_commit_callbacks(execute=True):
-        client_for(owner).post(f"/api/v1/notifications/{some[0].pk}/read/")
-
-    async def receive() -> dict:
-        return await asyncio.wait_for(layer.receive(channel), timeout=5)
-
-    assert async_to_sync(receive)() == {"type": "feed.unread", "count": 2}
+    with GroupListener(user_group(owner.pk)) as browser:
+        with django_capture_on_commit_callbacks(execute=True):
+            client_for(owner).post(f"/api/v1/notifications/{some[0].pk}/read/")
+        assert browser.receive() == {"type": "feed.unread", "count": 2}
 
 
 def test_reading_twice_changes_nothing_and_tells_nobody(owner, some, client_for,

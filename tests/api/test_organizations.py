@@ -1,15 +1,13 @@
 """Organizations and members: who sees them, who manages them, and the owner rules."""
 
-import asyncio
 
 import pytest
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 
 from notifications.live import user_group
 from notifications.models import FeedEntry
 from racks.local import LocalRack
 from racks.models import Membership, Role
+from tests.helpers import GroupListener
 
 READERS = {"owner": 200, "admin": 200, "member": 200, "viewer": 200, "outsider": 404,
            "anonymous": 401}
@@ -167,21 +165,15 @@ def test_a_removed_member_loses_the_organizations_feed_and_their_live_sockets(
     LocalRack().create_app(other_rack, "elsewhere")
     assert FeedEntry.objects.filter(user=member).count() == 2
 
-    layer = get_channel_layer()
-    channel = async_to_sync(layer.new_channel)()
-    async_to_sync(layer.group_add)(user_group(member.pk), channel)
-    with django_capture_on_commit_callbacks(execute=True):
-        response = client_for(owner).delete("/api/v1/organizations/acme/members/mia/")
-    assert response.status_code == 204
+    with GroupListener(user_group(member.pk)) as browser:
+        with django_capture_on_commit_callbacks(execute=True):
+            response = client_for(owner).delete("/api/v1/organizations/acme/members/mia/")
+        assert response.status_code == 204
 
-    # The other organization's feed stays; Acme's goes.
-    assert list(FeedEntry.objects.filter(user=member).values_list("rack", flat=True)) == [
-        other_rack.pk]
-
-    async def receive() -> dict:
-        return await asyncio.wait_for(layer.receive(channel), timeout=5)
-
-    assert async_to_sync(receive)()["type"] == "feed.disconnect"
+        # The other organization's feed stays; Acme's goes.
+        assert list(FeedEntry.objects.filter(user=member).values_list("rack", flat=True)) == [
+            other_rack.pk]
+        assert browser.receive()["type"] == "feed.disconnect"
     assert client_for(member).get("/api/v1/organizations/acme/").status_code == 404
 
 

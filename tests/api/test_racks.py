@@ -56,7 +56,7 @@ def test_the_ingest_url_it_shows_accepts_events(owner, rack, client_for):
 def test_adding_a_rack_by_role(people, as_role, role):
     response = as_role(role).post("/api/v1/racks/", {"organization": "acme", "name": "staging"},
                                   format="json")
-    expected = {"owner": 201, "admin": 201, "member": 403, "viewer": 403, "outsider": 400,
+    expected = {"owner": 201, "admin": 201, "member": 403, "viewer": 403, "outsider": 404,
                 "anonymous": 401}[role]
     assert response.status_code == expected
     assert Rack.objects.filter(name="staging").exists() == (expected == 201)
@@ -69,12 +69,21 @@ def test_adding_a_rack_by_role(people, as_role, role):
     ({"organization": "acme", "name": "production"}, "already exists in Acme"),
     ({"organization": "acme", "name": "Bad Name"}, "Lower-case letters"),
     ({"organization": "acme"}, "required"),
-    ({"organization": "nowhere", "name": "x"}, "not a member of an organization"),
 ])
 def test_adding_a_rack_explains_a_mistake(owner, rack, client_for, body, reason):
     response = client_for(owner).post("/api/v1/racks/", body, format="json")
     assert response.status_code == 400
     assert reason in str(response.json())
+
+
+@pytest.mark.parametrize("slug", ["globex", "nowhere"])
+def test_adding_a_rack_to_an_organization_you_are_not_in_is_not_found(owner, other_org,
+                                                                      client_for, slug):
+    response = client_for(owner).post("/api/v1/racks/", {"organization": slug, "name": "x"},
+                                      format="json")
+    assert response.status_code == 404
+    assert response.json() == {"detail": "No such organization."}
+    assert not Rack.objects.filter(name="x").exists()
 
 
 @pytest.mark.parametrize("role", ROLES)

@@ -120,3 +120,66 @@ def test_the_same_event_sent_concurrently_is_stored_exactly_once(rack, owner):
         t.join()
     assert sorted(results) == [False] + [True] * 7
     assert Notification.objects.count() == 1
+
+
+def _organization_of(org, count: int, **extra: object) -> list:
+    """`count` more members (no passwords: hashing 40 of them takes seconds)."""
+    from django.contrib.auth import get_user_model
+
+    from racks.models import Membership
+
+    users = get_user_model().objects.bulk_create(
+        get_user_model()(username=f"crew{n}", email=f"crew{n}@example.com", **extra)
+        for n in range(count))
+    Membership.objects.bulk_create(Membership(organization=org, user=u) for u in users)
+    return users
+
+
+def test_an_event_costs_the_same_queries_for_a_large_organization_as_a_small_one(
+        rack, org, owner, django_capture_on_commit_callbacks):
+    from django.test.utils import CaptureQueriesContext
+
+    def queries_for(name: str) -> int:
+        with CaptureQueriesContext(connection) as queries, \
+                django_capture_on_commit_callbacks(execute=True):
+            record_event(rack, event("build:create", "error", app=name, id="BAAAAAAAAAA"))
+        return len(queries)
+
+    small = queries_for("small")
+    _organization_of(org, 40)
+    assert queries_for("large") == small
+    assert FeedEntry.objects.filter(notification__app="large").count() == 41
+
+
+def test_after_the_commit_its_pending_deliveries_are_queued_without_reading_them_back(
+        rack, org, owner, monkeypatch, django_capture_on_commit_callbacks):
+    from django.test.utils import CaptureQueriesContext
+
+    from notifications.delivery import outbox
+    from notifications.models import Delivery, DeliveryStatus, EmailDigest
+
+    crew = _organization_of(org, 5)
+    EmailDigest.objects.create(user=crew[0], window_minutes=60)  # theirs waits for a digest
+    queued: list[tuple[int, list[int]]] = []
+    monkeypatch.setattr(outbox, "queue_deliveries", lambda notification_id, delivery_ids:
+                        queued.append((notification_id, delivery_ids)))
+    with django_capture_on_commit_callbacks() as after_commit:
+        n = record_event(rack, event("build:create", "error", app="web",
+                                     id="BAAAAAAAAAA")).notification
+    with CaptureQueriesContext(connection) as queries:
+        for callback in after_commit:
+            callback()
+    emails = Delivery.objects.filter(notification=n, channel="email")
+    pending = emails.filter(status=DeliveryStatus.PENDING).values_list("pk", flat=True)
+    assert [(nid, sorted(ids)) for nid, ids in queued] == [(n.pk, sorted(pending))]
+    assert len(pending) == 5 and emails.filter(status=DeliveryStatus.BATCHED).count() == 1
+    assert [q["sql"] for q in queries] == []  # the live push too had all it needed
+
+
+def test_inactive_members_hear_nothing(rack, org, owner):
+    (gone,) = _organization_of(org, 1, is_active=False)
+    n = record_event(rack, event("build:create", "error", app="web",
+                                 id="BAAAAAAAAAA")).notification
+    assert list(FeedEntry.objects.filter(notification=n).values_list("user", flat=True)) == [
+        owner.pk]
+    assert not n.deliveries.filter(user=gone).exists()

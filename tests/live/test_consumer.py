@@ -13,7 +13,7 @@ from django.utils import timezone
 from knox.models import AuthToken
 
 from console.asgi import application
-from notifications import live
+from notifications import consumers, live
 from notifications.models import FeedEntry
 from racks.local import LocalRack
 from racks.membership import remove_member
@@ -268,3 +268,47 @@ async def test_losing_membership_closes_the_socket_and_stops_the_feed(member, or
     await create_app(rack, "after-removal")
     assert await socket.receive_nothing(timeout=0.5)
     await socket.disconnect()
+
+
+async def test_a_burst_of_notifications_moves_the_badge_once(member, rack, monkeypatch):
+    monkeypatch.setattr(consumers, "UNREAD_PAUSE_SECONDS", 2.0)
+    socket = await opened(member)
+    for name in ("one", "two", "three"):
+        await create_app(rack, name)
+    apps = [(await socket.receive_json_from(timeout=3))["notification"]["app"]
+            for _ in range(3)]
+    assert apps == ["one", "two", "three"]
+    assert await socket.receive_json_from(timeout=5) == {"type": "unread_count", "count": 3}
+    assert await socket.receive_nothing(timeout=0.5)
+    await socket.disconnect()
+
+
+async def test_a_page_reloaded_as_the_only_socket_of_its_organization_still_hears(member, rack):
+    """The process leaves the organization's group with its last socket and joins again."""
+    for _ in range(3):
+        socket = await opened(member)
+        await socket.disconnect()
+    socket = await opened(member)
+    await create_app(rack, "after-reloads")
+    item, _ = await receive_notification(socket)
+    assert item["app"] == "after-reloads"
+    await socket.disconnect()
+
+
+async def test_a_socket_that_fails_does_not_cost_the_others_their_notification(
+        member, admin, rack, monkeypatch):
+    first, second = await opened(member), await opened(admin)
+    original = consumers.NotificationConsumer.push_notification
+
+    async def broken_for_member(self, text: str) -> None:
+        if self.user_id == member.pk:
+            raise ConnectionResetError("the browser went away mid-write")
+        await original(self, text)
+
+    monkeypatch.setattr(consumers.NotificationConsumer, "push_notification", broken_for_member)
+    await create_app(rack, "still-delivered")
+    item, _ = await receive_notification(second)
+    assert item["app"] == "still-delivered"
+    assert await first.receive_nothing(timeout=0.5)
+    await first.disconnect()
+    await second.disconnect()

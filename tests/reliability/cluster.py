@@ -220,7 +220,8 @@ class Cluster:
                 process.kill()
 
     def add_web(self, crash_after_commit: bool = False, **extra_env: str) -> WebProcess:
-        env = {**self.env, **extra_env}
+        # As the Procfile runs web processes: with a connection pool.
+        env = {**self.env, "DATABASE_POOL": "true", "DATABASE_POOL_SIZE": "8", **extra_env}
         if crash_after_commit:
             env[CRASH_FLAG] = "1"
         web = WebProcess(f"web{len(self.webs) + 1}", env, self.log_dir, crash_after_commit)
@@ -429,7 +430,7 @@ def crash_after_commit(daphne_args: list[str]) -> None:
     django.setup()
     from notifications import pipeline
 
-    def die(notification_id: int) -> None:
+    def die(notification_id: int, **what_it_holds: object) -> None:
         os.kill(os.getpid(), signal.SIGKILL)
 
     if os.environ.get(CRASH_FLAG) == "1":
