@@ -1,16 +1,21 @@
 """Webhook and email delivery throughput, beside bare senders measured in the same run.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/helper_c \
-    REDIS_URL=redis://127.0.0.1:6379/3 .venv/bin/python bench/delivery_bench.py
+    REDIS_URL=redis://127.0.0.1:6379/7 .venv/bin/python bench/delivery_bench.py
 
 Webhooks: N notifications, each with one webhook delivery to a local receiver, are
-recorded through the pipeline; the clock runs from the first queued task to the last
-delivery marked delivered, with a real Celery worker (threads) on Redis doing the work:
-claim the row, sign, check the address, POST, log the attempt. The baseline posts the
-same bodies to the same receiver with one bare `httpx.AsyncClient` at the same
-concurrency. Email: N notification emails through the same worker and Django's SMTP
-backend to a local aiosmtpd server, beside bare smtplib sending the same messages.
-It works in a throw-away test database (test_<name>), created and dropped here.
+recorded through the pipeline with their tasks held back; then, with a real Celery
+worker (threads) on Redis, the tasks are queued as the pipeline queues them and the
+clock runs until the last delivery is marked delivered: claim, sign, check the address,
+POST, log the attempt. The baseline posts the same bodies to the same receiver with one
+bare `httpx.AsyncClient`, at the worker's concurrency and at as many requests in flight
+as the console may have (threads x batch), the better of the two counting. Bare and
+console runs alternate for --rounds rounds (the deliveries are put back to pending
+between rounds), so both meet the same load on a shared machine; the ratio reported is
+the median of the rounds' ratios. Email: N notification emails through the same worker
+and Django's SMTP backend to a local aiosmtpd server, beside bare smtplib sending the
+same rendered messages over one connection. It works in a throw-away database
+(bench_<name>), created and dropped here, and purges the Celery queue of REDIS_URL.
 """
 
 import argparse
@@ -21,6 +26,7 @@ import multiprocessing
 import os
 import smtplib
 import socket
+import statistics
 import subprocess
 import sys
 import threading
@@ -31,7 +37,7 @@ from pathlib import Path
 BASE_DIR = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(BASE_DIR))
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/helper_c")
-os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/3")
+os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/7")
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "console.settings")
 os.environ["WEBHOOK_ALLOWED_NETWORKS"] = "127.0.0.0/8"
 
@@ -53,9 +59,15 @@ class Receiver(BaseHTTPRequestHandler):
         pass
 
 
+class ReceiverServer(ThreadingHTTPServer):
+    # A real receiver's listen backlog (nginx: 511), not socketserver's 5: with 5, a
+    # sender opening many connections at once has SYNs dropped and waits a second.
+    request_queue_size = 512
+    daemon_threads = True
+
+
 def _serve(ports) -> None:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
-    server.daemon_threads = True
+    server = ReceiverServer(("127.0.0.1", 0), Receiver)
     ports.put(server.server_address[1])
     server.serve_forever()
 
@@ -80,7 +92,8 @@ def worker_process(pool: str, concurrency: int, **env: str):
         [sys.executable, "-m", "celery", "-A", "console", "worker", "--pool", pool,
          "--concurrency", str(concurrency), "--without-heartbeat", "--without-mingle",
          "--without-gossip", "--loglevel", "ERROR"],
-        cwd=BASE_DIR, env={**os.environ, "DATABASE_URL": url, **env})
+        cwd=BASE_DIR, env={**os.environ, "DATABASE_URL": url, **env},
+        stdout=subprocess.DEVNULL)
     try:
         from console.celery import app
 
@@ -98,7 +111,8 @@ async def bare_webhooks(url: str, bodies: list[bytes], concurrency: int) -> floa
     import httpx
 
     queue = list(bodies)
-    async with httpx.AsyncClient(timeout=15) as client:
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(timeout=15, limits=limits) as client:
         async def worker() -> None:
             while queue:
                 body = queue.pop()
@@ -118,12 +132,74 @@ def wait_until(condition, timeout: float) -> None:
         time.sleep(0.02)
 
 
+def hold_tasks(record) -> list[tuple]:
+    """Run `record()` with the pipeline's queue_deliveries calls kept, not sent."""
+    from notifications.delivery import outbox
+
+    held: list[tuple] = []
+    real_queue = outbox.queue_deliveries
+    outbox.queue_deliveries = lambda *args, **kwargs: held.append((args, kwargs))
+    try:
+        record()
+    finally:
+        outbox.queue_deliveries = real_queue
+    return held
+
+
+def release(held: list[tuple]) -> None:
+    """Queue the held tasks as the pipeline would have, one call per notification."""
+    from notifications.delivery import outbox
+
+    for args, kwargs in held:
+        outbox.queue_deliveries(*args, **kwargs)
+
+
+def send_again(deliveries) -> None:
+    """Put delivered rows back to pending, due now, for the next round."""
+    from django.utils import timezone
+
+    from notifications.models import DeliveryAttempt, DeliveryStatus
+
+    DeliveryAttempt.objects.filter(delivery__in=deliveries).delete()
+    deliveries.update(status=DeliveryStatus.PENDING, attempts=0, delivered_at=None,
+                      last_status_code=None, next_attempt_at=timezone.now())
+
+
+def timed_console_run(held: list[tuple], deliveries, count: int, *,
+                      queued_beforehand: bool) -> float:
+    """Deliveries per second. Queued beforehand: the worker stops consuming, the tasks are
+    queued, and the clock starts when it consumes again (the web processes queue tasks in
+    parallel, after each commit). Otherwise the clock also runs while this one thread
+    queues them one after the other."""
+    from console.celery import app
+    from notifications.models import DeliveryStatus
+
+    done = deliveries.filter(status=DeliveryStatus.DELIVERED)
+    queue = app.conf.task_default_queue
+    if queued_beforehand:
+        app.control.cancel_consumer(queue, reply=True)
+        release(held)
+        started = time.perf_counter()
+        app.control.add_consumer(queue, reply=True)
+    else:
+        started = time.perf_counter()
+        release(held)
+    wait_until(lambda: done.count() == count, timeout=600)
+    return count / (time.perf_counter() - started)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--webhooks", type=int, default=1000)
     parser.add_argument("--emails", type=int, default=300)
-    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--settle", type=float, default=3.0,
+                        help="seconds of pause before each timed run (the database's "
+                             "autovacuum and checkpoints after a run)")
+    parser.add_argument("--concurrency", type=int, default=8, help="worker threads (Procfile: 8)")
     parser.add_argument("--pool", default="threads", choices=["threads", "prefork"])
+    parser.add_argument("--batch", type=int, default=None,
+                        help="deliveries per task (DELIVERY_BATCH_SIZE; default: settings)")
     args = parser.parse_args()
 
     import django
@@ -133,21 +209,24 @@ def main() -> None:
     from django.test.utils import setup_databases, teardown_databases
 
     from console.celery import app
-    from notifications.delivery import outbox
     from notifications.delivery.endpoints import create_endpoint
     from notifications.delivery.senders import StandardSender, delivery_item
     from notifications.envelope import Envelope
-    from notifications.models import Delivery, DeliveryStatus
+    from notifications.models import Delivery
     from notifications.pipeline import record_event
     from notifications.preferences import set_preference
     from racks.models import Membership, Organization, Rack
 
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    args.batch = args.batch or settings.DELIVERY_BATCH_SIZE
+    # As many requests in flight as the console may have: each worker thread sends a batch.
+    in_flight = args.concurrency * args.batch
     name = settings.DATABASES["default"]["NAME"]
     settings.DATABASES["default"]["TEST"]["NAME"] = f"bench_{name}"
     databases = setup_databases(verbosity=0, interactive=False)
     receiver, port = start_receiver()
     url = f"http://127.0.0.1:{port}/hook"
+    rounds: list[tuple[float, ...]] = []
     try:
         app.control.purge()
         org = Organization.objects.create(name="Bench", slug="bench")
@@ -159,39 +238,45 @@ def main() -> None:
 
         # Store the notifications first, their tasks held back, so that the clock
         # measures delivery alone.
-        held: list[int] = []
-        real_queue = outbox.queue_deliveries
-        outbox.queue_deliveries = lambda notification_id: held.append(notification_id)
-        for n in range(args.webhooks):
+        held = hold_tasks(lambda: [
             record_event(rack, Envelope("app:create", data={"app": f"app{n}", "rack": "bench"}))
-        outbox.queue_deliveries = real_queue
-        deliveries = list(Delivery.objects.filter(endpoint=endpoint)
-                          .select_related("notification__rack", "endpoint"))
+            for n in range(args.webhooks)])
+        deliveries = Delivery.objects.filter(endpoint=endpoint)
+        count = deliveries.count()
         sender = StandardSender()
-        bodies = [json.dumps(sender.body(d, delivery_item(d))).encode() for d in deliveries]
+        bodies = [json.dumps(sender.body(d, delivery_item(d)), separators=(",", ":"),
+                             ensure_ascii=False).encode()
+                  for d in deliveries.select_related("notification__rack", "endpoint")]
 
-        bare_seconds = asyncio.run(bare_webhooks(url, bodies, args.concurrency))
-        bare_rate = len(bodies) / bare_seconds
-
-        with worker_process(args.pool, args.concurrency):
-            started = time.perf_counter()
-            for notification_id in held:
-                real_queue(notification_id)
-            done = Delivery.objects.filter(endpoint=endpoint, status=DeliveryStatus.DELIVERED)
-            wait_until(lambda: done.count() == len(deliveries), timeout=600)
-            console_seconds = time.perf_counter() - started
-        console_rate = len(deliveries) / console_seconds
+        with worker_process(args.pool, args.concurrency, DELIVERY_BATCH_SIZE=str(args.batch)):
+            for _ in range(args.rounds):
+                time.sleep(args.settle)
+                bare_rate = max(len(bodies) / asyncio.run(bare_webhooks(url, bodies, c))
+                                for c in (args.concurrency, in_flight))
+                rates = [bare_rate]
+                for queued_beforehand in (True, False):
+                    send_again(deliveries)
+                    time.sleep(args.settle)
+                    rates.append(timed_console_run(held, deliveries, count,
+                                                   queued_beforehand=queued_beforehand))
+                rounds.append(tuple(rates))
 
         email_rate, bare_email_rate = bench_email(args, user, rack)
     finally:
         receiver.terminate()
         teardown_databases(databases, verbosity=0)
 
-    print(f"webhooks: {len(deliveries)} deliveries; a {args.pool} worker of concurrency "
-          f"{args.concurrency}; {os.cpu_count()} CPUs")
-    print(f"  bare async httpx sender : {bare_rate:8.1f} posts/s")
-    print(f"  console (Celery worker) : {console_rate:8.1f} deliveries/s")
-    print(f"  ratio console/bare      : {console_rate / bare_rate:8.2f}  (goal >= 0.5)")
+    print(f"webhooks: {count} deliveries x {args.rounds} rounds; a {args.pool} worker of "
+          f"concurrency {args.concurrency}, batches of {args.batch}; {os.cpu_count()} CPUs, "
+          f"load {os.getloadavg()[0]:.1f}")
+    for number, (bare_rate, queued, producing) in enumerate(rounds, 1):
+        print(f"  round {number}: bare httpx {bare_rate:7.1f} posts/s | console, tasks queued "
+              f"beforehand {queued:7.1f}/s ({queued / bare_rate:4.2f}x) | console, queued by "
+              f"one thread as the clock runs {producing:7.1f}/s ({producing / bare_rate:4.2f}x)")
+    for label, column in (("tasks queued beforehand", 1), ("queued by one thread", 2)):
+        ratio = statistics.median(r[column] / r[0] for r in rounds)
+        print(f"  median ratio console/bare, {label:24}: {ratio:5.2f}")
+    print(f"  (bare: the best of concurrency {args.concurrency} and {in_flight}; goal >= 0.5)")
     print(f"email: {args.emails} messages")
     print(f"  bare smtplib, one conn  : {bare_email_rate:8.1f} messages/s")
     print(f"  console (Celery worker) : {email_rate:8.1f} messages/s")
@@ -200,11 +285,10 @@ def main() -> None:
 
 def bench_email(args, user, rack) -> tuple[float, float]:
     from aiosmtpd.controller import Controller
-    from django.conf import settings
 
-    from notifications.delivery import outbox
+    from notifications.delivery.emails import notification_email
     from notifications.envelope import Envelope
-    from notifications.models import Delivery, DeliveryStatus
+    from notifications.models import Delivery
     from notifications.pipeline import record_event
     from notifications.preferences import set_preference
 
@@ -222,32 +306,25 @@ def bench_email(args, user, rack) -> tuple[float, float]:
     controller.start()
     try:
         set_preference(user, event_type="*", channels=["email"])
-        held: list[int] = []
-        real_queue = outbox.queue_deliveries
-        outbox.queue_deliveries = lambda notification_id: held.append(notification_id)
-        for n in range(args.emails):
+        held = hold_tasks(lambda: [
             record_event(rack, Envelope("build:create", "error",
                                         data={"id": "BAAAAAAAAAA", "app": f"app{n}"}))
-        outbox.queue_deliveries = real_queue
+            for n in range(args.emails)])
         emails = Delivery.objects.filter(channel="email")
 
-        message = (f"From: {settings.DEFAULT_FROM_EMAIL}\r\nTo: bench@example.com\r\n"
-                   "Subject: [bench] Build BAAAAAAAAAA failed for app web\r\n\r\n"
-                   + "An app build failed.\r\n" * 20)
+        # The same messages, rendered beforehand: the bare sender only transports them.
+        messages = [notification_email(d).message().as_bytes(linesep="\r\n") for d in
+                    emails.select_related("notification__rack", "user")]
         started = time.perf_counter()
         with smtplib.SMTP("127.0.0.1", port) as smtp:
-            for _ in range(args.emails):
+            for message in messages:
                 smtp.sendmail("console@localhost", ["bench@example.com"], message)
-        bare_rate = args.emails / (time.perf_counter() - started)
+        bare_rate = len(messages) / (time.perf_counter() - started)
 
         with worker_process(args.pool, args.concurrency,
-                            EMAIL_URL=f"smtp://127.0.0.1:{port}"):
-            started = time.perf_counter()
-            for notification_id in held:
-                real_queue(notification_id)
-            done = emails.filter(status=DeliveryStatus.DELIVERED)
-            wait_until(lambda: done.count() == args.emails, timeout=600)
-            rate = args.emails / (time.perf_counter() - started)
+                            EMAIL_URL=f"smtp://127.0.0.1:{port}",
+                            DELIVERY_BATCH_SIZE=str(args.batch)):
+            rate = timed_console_run(held, emails, len(messages), queued_beforehand=True)
     finally:
         controller.stop()
     return rate, bare_rate

@@ -5,6 +5,7 @@ from urllib.parse import quote
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
+from django.core.mail.backends.base import BaseEmailBackend
 from django.template.loader import render_to_string
 
 from notifications.catalogue import BY_KEY
@@ -24,7 +25,17 @@ def notification_link(notification: Notification | None) -> str:
     return rack_page
 
 
-def _send(to: str, subject: str, template: str, context: dict) -> None:
+def email_timeout() -> float:
+    return float(getattr(settings, "EMAIL_TIMEOUT", None) or DEFAULT_EMAIL_TIMEOUT_SECONDS)
+
+
+def mail_connection() -> BaseEmailBackend:
+    """A connection to the mail server; one can carry many messages."""
+    # A mail server that never answers must not hold a delivery past its lease.
+    return get_connection(timeout=email_timeout())
+
+
+def _message(to: str, subject: str, template: str, context: dict) -> EmailMultiAlternatives:
     context = {**context, "console_url": settings.CONSOLE_URL,
                "preferences_url": f"{settings.CONSOLE_URL}/settings/notifications/"}
     text = render_to_string(f"email/{template}.txt", context)
@@ -32,13 +43,13 @@ def _send(to: str, subject: str, template: str, context: dict) -> None:
     subject = " ".join(subject.split())
     if len(subject) > SUBJECT_MAX:
         subject = subject[: SUBJECT_MAX - 1] + "…"
-    # A mail server that never answers must not hold a delivery past its lease.
-    connection = get_connection(timeout=getattr(settings, "EMAIL_TIMEOUT", None)
-                                or DEFAULT_EMAIL_TIMEOUT_SECONDS)
-    message = EmailMultiAlternatives(subject, text, settings.DEFAULT_FROM_EMAIL, [to],
-                                     connection=connection)
+    message = EmailMultiAlternatives(subject, text, settings.DEFAULT_FROM_EMAIL, [to])
     message.attach_alternative(html, "text/html")
-    message.send()
+    return message
+
+
+def _send(to: str, subject: str, template: str, context: dict) -> None:
+    mail_connection().send_messages([_message(to, subject, template, context)])
 
 
 def _entry(notification: Notification) -> dict:
@@ -47,10 +58,10 @@ def _entry(notification: Notification) -> dict:
             "severity": notification.severity, "link": notification_link(notification)}
 
 
-def send_notification_email(delivery: Delivery) -> None:
+def notification_email(delivery: Delivery) -> EmailMultiAlternatives:
     notification = delivery.notification
-    _send(delivery.user.email, notification.message, "notification",
-          {"user": delivery.user, **_entry(notification)})
+    return _message(delivery.user.email, notification.message, "notification",
+                    {"user": delivery.user, **_entry(notification)})
 
 
 def send_digest_email(user, notifications: Sequence[Notification]) -> None:

@@ -1,26 +1,43 @@
 """The one helper all outgoing HTTP goes through.
 
-Each request resolves its host once, checks every address (safety.py), and connects to
-a checked address while keeping the URL's host name for the Host header and TLS (SNI
-and certificate check), so a name that re-resolves elsewhere cannot redirect it. The
-whole attempt, from resolving to the last byte read, has one deadline; at most
-WEBHOOK_MAX_RESPONSE_BYTES of the answer are read; redirects are not followed.
+Each request's host is resolved and every address checked (safety.py); the request then
+connects to a checked address itself, checks the address the socket actually reached,
+and keeps the URL's host name for the Host header and TLS (SNI and certificate check),
+so a name that re-resolves elsewhere cannot redirect it. The whole attempt, from
+resolving to the last byte read, has one deadline; at most WEBHOOK_MAX_RESPONSE_BYTES of
+the answer are read; redirects are not followed (a 3xx is just an answer).
+
+HTTP/1.1 is spoken with h11 over a plain asyncio connection, one per request: a
+general-purpose client's pool costs more than a webhook's whole exchange when a batch
+posts many requests at once. A Session sends a batch on one event loop and resolves
+each host name once for the whole batch.
 """
 
 import asyncio
+import base64
 import functools
 import ipaddress
 import ssl
 from dataclasses import dataclass
+from types import TracebackType
+from urllib.parse import quote, unquote, urlsplit
 
+import h11
 import httpx
 from django.conf import settings
 
-from notifications.delivery.safety import UnsafeURL, checked_addresses, parse_target
+from notifications.delivery.safety import (
+    IPAddress,
+    Target,
+    UnsafeURL,
+    checked_addresses,
+    parse_target,
+)
 
 DEFAULT_TIMEOUT_SECONDS = 15.0
 DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024
 USER_AGENT = "RackConsole-Webhooks/1.0"
+READ_SIZE = 16 * 1024
 
 
 class Unreachable(Exception):
@@ -30,7 +47,7 @@ class Unreachable(Exception):
 @dataclass(frozen=True)
 class Reply:
     status_code: int
-    headers: httpx.Headers
+    headers: dict[str, str]  # names in lower case
     body: bytes
     truncated: bool
 
@@ -38,7 +55,7 @@ class Reply:
 @functools.cache
 def _tls_context() -> ssl.SSLContext:
     """One verifying TLS context for every request: loading the CA bundle is slow."""
-    return httpx.create_ssl_context()
+    return httpx.create_ssl_context()  # certifi's CA bundle, as before
 
 
 def timeout_seconds() -> float:
@@ -57,69 +74,131 @@ def _is_ip_literal(host: str) -> bool:
     return True
 
 
-def _pinned_url(url: httpx.URL, ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> httpx.URL:
-    return url.copy_with(host=str(ip))
+def _check_peer(peer: tuple | None, addresses: list[IPAddress]) -> None:
+    """The socket must have reached one of the addresses checked for this request."""
+    if not peer or ipaddress.ip_address(str(peer[0]).split("%")[0]) not in addresses:
+        where = peer[0] if peer else "an unknown address"
+        raise UnsafeURL(f"Connected to {where}, which is not an address that was checked.")
 
 
-async def _post(url: str, body: bytes, headers: dict[str, str], limit: int,
-                client: httpx.AsyncClient) -> Reply:
-    target = parse_target(url)
-    if _is_ip_literal(target.host):
-        addresses = checked_addresses(target)
-    else:  # a name lookup blocks: keep it off the event loop (the deadline still applies)
-        addresses = await asyncio.to_thread(checked_addresses, target)
-    original = httpx.URL(url)
-    last_error: Exception | None = None
-    for ip in addresses:
-        extensions = {}
-        if target.scheme == "https":
-            extensions["sni_hostname"] = target.host
-        request_headers = {"Host": original.netloc.decode("ascii"), "User-Agent": USER_AGENT,
-                           **headers}
+# Printable ASCII stays as it is in the path and query; spaces and the rest are %-encoded.
+_URL_SAFE = "".join(chr(c) for c in range(0x21, 0x7F))
+
+
+def _request(url: str, target: Target, body: bytes, headers: dict[str, str]) -> h11.Request:
+    parts = urlsplit(url)
+    userinfo = parts.netloc.rpartition("@")[0]
+    try:
+        host = f"[{target.host}]" if ":" in target.host else target.host.encode("idna").decode()
+    except UnicodeError:
+        raise UnsafeURL("This is not a valid URL.") from None
+    if parts.port is not None:
+        host += f":{parts.port}"
+    fields = {"Host": host, "User-Agent": USER_AGENT, **headers,
+              "Content-Length": str(len(body)), "Connection": "close"}
+    if userinfo:  # credentials in the URL, as a browser or curl would send them
+        user, _, password = userinfo.partition(":")
+        token = base64.b64encode(f"{unquote(user)}:{unquote(password)}".encode()).decode()
+        fields["Authorization"] = f"Basic {token}"
+    path = quote((parts.path or "/") + (f"?{parts.query}" if parts.query else ""), _URL_SAFE)
+    try:
+        return h11.Request(method="POST", target=path, headers=list(fields.items()))
+    except (h11.LocalProtocolError, UnicodeError):
+        raise UnsafeURL("This is not a valid URL.") from None
+
+
+class Session:
+    """Outgoing requests sent together on one event loop (`async with Session() as s`)."""
+
+    def __init__(self, timeout: float | None = None) -> None:
+        self.timeout = timeout_seconds() if timeout is None else timeout
+        self.limit = max_response_bytes()
+        self._lookups: dict[Target, asyncio.Future[list[IPAddress]]] = {}
+
+    async def __aenter__(self) -> "Session":
+        return self
+
+    async def __aexit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                        traceback: TracebackType | None) -> None:
+        self._lookups.clear()
+
+    async def post(self, url: str, body: bytes, headers: dict[str, str]) -> Reply:
+        """POST `body` to `url` safely; raises UnsafeURL or Unreachable, else the reply."""
         try:
-            async with client.stream("POST", _pinned_url(original, ip), content=body,
-                                     headers=request_headers,
-                                     extensions=extensions) as response:
-                _check_peer(response, addresses)
-                received = bytearray()
-                truncated = False
-                async for chunk in response.aiter_raw():
-                    received += chunk
-                    if len(received) > limit:
-                        truncated = True
-                        del received[limit:]
-                        break
-                return Reply(response.status_code, response.headers, bytes(received), truncated)
-        except (httpx.ConnectError, httpx.ConnectTimeout) as error:
-            last_error = error  # try the host's next address
-        except httpx.TimeoutException as error:
-            raise Unreachable(f"The receiver did not answer in time ({error}).") from None
-        except httpx.HTTPError as error:
-            raise Unreachable(f"The connection failed: {error}") from None
-    raise Unreachable(f"Could not connect to {target.host}: {last_error}")
+            return await asyncio.wait_for(self._post(url, body, headers), self.timeout)
+        except TimeoutError:
+            raise Unreachable(
+                f"The receiver did not answer within {self.timeout:g} s.") from None
 
+    async def _addresses(self, target: Target) -> list[IPAddress]:
+        if _is_ip_literal(target.host):
+            return checked_addresses(target)
+        lookup = self._lookups.get(target)
+        if lookup is None:  # a name lookup blocks: keep it off the event loop
+            lookup = self._lookups[target] = asyncio.ensure_future(
+                asyncio.to_thread(checked_addresses, target))
+        # One request's deadline must not cancel the lookup the others wait for.
+        return await asyncio.shield(lookup)
 
-def _check_peer(response: httpx.Response, addresses: list) -> None:
-    stream = response.extensions.get("network_stream")
-    peer = stream.get_extra_info("server_addr") if stream is not None else None
-    if peer and ipaddress.ip_address(peer[0].split("%")[0]) not in addresses:
-        raise UnsafeURL(f"Connected to {peer[0]}, which is not an address that was checked.")
+    async def _post(self, url: str, body: bytes, headers: dict[str, str]) -> Reply:
+        target = parse_target(url)
+        request = _request(url, target, body, headers)
+        addresses = await self._addresses(target)
+        tls = _tls_context() if target.scheme == "https" else None
+        last_error: Exception | None = None
+        for ip in addresses:
+            try:
+                reader, writer = await asyncio.open_connection(
+                    str(ip), target.port, ssl=tls,
+                    server_hostname=target.host if tls else None)
+            except (OSError, ssl.SSLError) as error:
+                last_error = error  # try the host's next address
+                continue
+            try:
+                _check_peer(writer.get_extra_info("peername"), addresses)
+                return await self._exchange(reader, writer, request, body)
+            finally:
+                writer.transport.abort()  # one request per connection; never wait on a close
+        raise Unreachable(f"Could not connect to {target.host}: {last_error}")
+
+    async def _exchange(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                        request: h11.Request, body: bytes) -> Reply:
+        conn = h11.Connection(h11.CLIENT)
+        try:
+            writer.write(conn.send(request) + conn.send(h11.Data(data=body))
+                         + conn.send(h11.EndOfMessage()))
+            await writer.drain()
+            status, answer_headers = 0, {}
+            received = bytearray()
+            while True:
+                event = conn.next_event()
+                if event is h11.NEED_DATA:
+                    conn.receive_data(await reader.read(READ_SIZE))
+                elif isinstance(event, h11.Response):
+                    status = event.status_code
+                    answer_headers = {name.decode("latin-1"): value.decode("latin-1")
+                                      for name, value in event.headers}
+                elif isinstance(event, h11.Data):
+                    received += event.data
+                    if len(received) > self.limit:
+                        del received[self.limit:]
+                        return Reply(status, answer_headers, bytes(received), True)
+                elif isinstance(event, h11.EndOfMessage | h11.ConnectionClosed):
+                    return Reply(status, answer_headers, bytes(received), False)
+                # An InformationalResponse (1xx) is followed by the real one.
+        except (OSError, ssl.SSLError, h11.ProtocolError) as error:
+            raise Unreachable(f"The connection failed: {error or type(error).__name__}") \
+                from None
 
 
 async def post_async(url: str, body: bytes, headers: dict[str, str], *,
                      timeout: float | None = None) -> Reply:
-    """POST `body` to `url` safely; raises UnsafeURL or Unreachable, else the reply."""
-    timeout = timeout_seconds() if timeout is None else timeout
-    async with httpx.AsyncClient(timeout=httpx.Timeout(timeout), follow_redirects=False,
-                                 trust_env=False, verify=_tls_context()) as client:
-        try:
-            return await asyncio.wait_for(
-                _post(url, body, headers, max_response_bytes(), client), timeout)
-        except TimeoutError:
-            raise Unreachable(f"The receiver did not answer within {timeout:g} s.") from None
+    """POST one request safely; raises UnsafeURL or Unreachable, else the reply."""
+    async with Session(timeout) as session:
+        return await session.post(url, body, headers)
 
 
 def post(url: str, body: bytes, headers: dict[str, str], *,
          timeout: float | None = None) -> Reply:
-    """The blocking form of post_async, for Celery tasks and views."""
+    """The blocking form of post_async, for views and tests."""
     return asyncio.run(post_async(url, body, headers, timeout=timeout))

@@ -1,29 +1,32 @@
 """The life of a delivery: queued after commit, attempted, retried, logged, recovered.
 
 A delivery row is written in its notification's transaction (recipients.py), so the row,
-not the broker message, is the truth: a task only says "look at delivery N now". An
-attempt first claims the row (PENDING -> SENDING, with a lease in `next_attempt_at`) in
-one UPDATE, so a stale or duplicated task finds nothing to do, and a delivered row is
-never sent again. The sweeper re-queues rows whose task was lost (still due a while
-after they should have been claimed, or a lease that ran out because a worker died).
+not the broker message, is the truth: a task only says "look at deliveries N, M now".
+A task first claims its rows, and other due ones up to a batch (PENDING -> SENDING, with
+a lease in `next_attempt_at`), in one short transaction, so a stale or duplicated task
+finds nothing to do, and a delivered row is never sent again. The batch is sent at once
+(batch.py), then every attempt is logged and every row settled in one transaction. The
+sweeper re-queues rows whose task was lost (still due a while after they should have
+been claimed, or a lease that ran out because a worker died).
 """
 
 import logging
 import random
 import time
+from collections import defaultdict
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Min, Q
 from django.utils import timezone
 
 from notifications.catalogue import Channel
 from notifications.delivery import http
-from notifications.delivery.emails import send_digest_email
+from notifications.delivery.batch import EMAILS_PER_CONNECTION, Outcome, send_batch
+from notifications.delivery.emails import email_timeout, send_digest_email
 from notifications.delivery.endpoints import note_endpoint_failure, note_endpoint_success
-from notifications.delivery.senders import DeliveryError, sender_for
 from notifications.models import (
     Delivery,
     DeliveryAttempt,
@@ -42,6 +45,8 @@ EARLY_TOLERANCE = timedelta(seconds=1)
 DEFAULT_LEASE_MARGIN_SECONDS = 30.0
 DEFAULT_SWEEP_GRACE_SECONDS = 120.0
 SWEEP_BATCH = 1000
+# Deliveries one task claims and sends at once (webhooks all concurrently).
+DEFAULT_BATCH_SIZE = 50
 ERROR_MAX = 2000
 
 
@@ -59,6 +64,12 @@ def lease_length() -> timedelta:
     return timedelta(seconds=http.timeout_seconds() + margin)
 
 
+def email_lease() -> timedelta:
+    """An email batch's connection carries its messages one after the other."""
+    margin = getattr(settings, "DELIVERY_LEASE_MARGIN_SECONDS", DEFAULT_LEASE_MARGIN_SECONDS)
+    return timedelta(seconds=email_timeout() * EMAILS_PER_CONNECTION + margin)
+
+
 def backoff_seconds(attempts_done: int, retry_after: float | None = None) -> float:
     """The wait before the next attempt, with jitter; a receiver's Retry-After counts."""
     schedule = retry_schedule()
@@ -68,15 +79,25 @@ def backoff_seconds(attempts_done: int, retry_after: float | None = None) -> flo
     return delay
 
 
-def enqueue(delivery_id: int, countdown: float = 0) -> None:
-    """Ask a worker to attempt the delivery; a lost message is the sweeper's to find."""
-    from notifications.delivery.tasks import deliver
+def batch_size() -> int:
+    return int(getattr(settings, "DELIVERY_BATCH_SIZE", DEFAULT_BATCH_SIZE))
 
-    try:
-        deliver.apply_async(args=[delivery_id], countdown=countdown or None)
-    except Exception:
-        log.exception("queueing delivery %s failed; the sweeper will re-queue it",
-                      delivery_id)
+
+def _batches(ids: list[int]) -> list[list[int]]:
+    size = batch_size()
+    return [ids[i:i + size] for i in range(0, len(ids), size)]
+
+
+def enqueue(delivery_ids: list[int], countdown: float = 0) -> None:
+    """Ask a worker to attempt the deliveries; a lost message is the sweeper's to find."""
+    from notifications.delivery.tasks import deliver_batch
+
+    for ids in _batches(list(delivery_ids)):
+        try:
+            deliver_batch.apply_async(args=[ids], countdown=countdown or None)
+        except Exception:
+            log.exception("queueing deliveries %s failed; the sweeper will re-queue them",
+                          ids)
 
 
 def queue_deliveries(notification_id: int, delivery_ids: list[int] | None = None) -> None:
@@ -88,41 +109,55 @@ def queue_deliveries(notification_id: int, delivery_ids: list[int] | None = None
         delivery_ids = list(Delivery.objects.filter(
             notification_id=notification_id, status=DeliveryStatus.PENDING,
         ).values_list("pk", flat=True))
-    for delivery_id in delivery_ids:
-        enqueue(delivery_id)
+    enqueue(delivery_ids)
 
 
-def _claim(delivery_id: int) -> Delivery | None:
+def _claim(delivery_ids: list[int]) -> list[Delivery]:
+    """Take the given deliveries that are due, and other due ones up to a batch.
+
+    One UPDATE .. RETURNING marks them SENDING with a lease, so a stale or twin task finds
+    nothing left to do. The task's own rows come first; other due rows fill the batch,
+    so a busy outbox goes out in batches even when each task names one delivery (their
+    own tasks then find them taken, at the cost of this one statement). Rows another
+    worker is claiming at that moment are skipped, not waited for.
+    """
     now = timezone.now()
-    claimed = Delivery.objects.filter(
-        pk=delivery_id, status=DeliveryStatus.PENDING, next_attempt_at__lte=now + EARLY_TOLERANCE,
-    ).update(status=DeliveryStatus.SENDING, next_attempt_at=now + lease_length(),
-             attempts=F("attempts") + 1, updated_at=now)
-    if not claimed:
-        return None
-    return (Delivery.objects.select_related("notification__rack", "endpoint__user", "user")
-            .get(pk=delivery_id))
+    table = connection.ops.quote_name(Delivery._meta.db_table)
+    own = ", ".join(["%s"] * len(delivery_ids))
+    is_own = f"id IN ({own})" if delivery_ids else "1 = 0"
+    skip_locked = (" FOR UPDATE SKIP LOCKED"
+                   if connection.features.has_select_for_update_skip_locked else "")
+    at = connection.ops.adapt_datetimefield_value
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET status = %s, attempts = attempts + 1, updated_at = %s, "
+            f"next_attempt_at = CASE WHEN channel = %s THEN %s ELSE %s END "
+            f"WHERE id IN (SELECT id FROM {table} WHERE status = %s AND "
+            f"(next_attempt_at <= %s OR ({is_own} AND next_attempt_at <= %s)) "
+            f"ORDER BY CASE WHEN {is_own} THEN 0 ELSE 1 END, next_attempt_at "
+            f"LIMIT %s{skip_locked}) RETURNING id",
+            [DeliveryStatus.SENDING, at(now), Channel.EMAIL, at(now + email_lease()),
+             at(now + lease_length()), DeliveryStatus.PENDING, at(now), *delivery_ids,
+             at(now + EARLY_TOLERANCE), *delivery_ids,
+             max(batch_size(), len(delivery_ids))])
+        ids = [row[0] for row in cursor.fetchall()]
+    if not ids:
+        return []
+    return list(Delivery.objects.select_related("notification__rack", "endpoint__user", "user")
+                .filter(pk__in=ids))
 
 
-def attempt_delivery(delivery_id: int) -> None:
+def attempt_deliveries(delivery_ids: list[int]) -> int:
+    """Try each due delivery once (and more due ones, see _claim); answers how many."""
+    claimed = _claim(delivery_ids)
+    if claimed:
+        _record(send_batch(claimed))
+    return len(claimed)
+
+
+def attempt_delivery(delivery_id: int) -> int:
     """Try the delivery once if it is due and nobody else is sending it."""
-    delivery = _claim(delivery_id)
-    if delivery is None:
-        return
-    started_at, started = timezone.now(), time.monotonic()
-    try:
-        if delivery.endpoint is not None and not delivery.endpoint.enabled:
-            raise DeliveryError("The endpoint is disabled: enable it, then recover what "
-                                "failed meanwhile.", permanent=True)
-        status_code = sender_for(delivery).send(delivery)
-    except DeliveryError as error:
-        _record_failure(delivery, error, started_at, time.monotonic() - started)
-    except Exception as error:
-        log.exception("delivery %s: unexpected error", delivery_id)
-        _record_failure(delivery, DeliveryError(f"Unexpected error: {error}", permanent=False),
-                        started_at, time.monotonic() - started)
-    else:
-        _record_success(delivery, status_code, started_at, time.monotonic() - started)
+    return attempt_deliveries([delivery_id])
 
 
 # A lease may have run out and the sweeper put the row back to PENDING meanwhile: the
@@ -130,38 +165,68 @@ def attempt_delivery(delivery_id: int) -> None:
 _IN_FLIGHT = Q(status__in=[DeliveryStatus.SENDING, DeliveryStatus.PENDING])
 
 
-def _record_success(delivery: Delivery, status_code: int | None, started_at: datetime,
-                    duration: float) -> None:
+def _record(outcomes: list[Outcome]) -> None:
+    """Log every attempt and settle every delivery of a batch, in one transaction."""
     now = timezone.now()
-    with transaction.atomic():
-        DeliveryAttempt.objects.create(delivery=delivery, started_at=started_at,
-                                       duration_ms=int(duration * 1000),
-                                       status_code=status_code, succeeded=True)
-        Delivery.objects.filter(_IN_FLIGHT, pk=delivery.pk).update(
-            status=DeliveryStatus.DELIVERED, delivered_at=now, next_attempt_at=None,
-            last_status_code=status_code, last_error="", updated_at=now)
-        if delivery.endpoint is not None:
-            note_endpoint_success(delivery.endpoint)
-
-
-def _record_failure(delivery: Delivery, error: DeliveryError, started_at: datetime,
-                    duration: float) -> None:
-    now = timezone.now()
-    retry = not error.permanent and delivery.attempts < len(retry_schedule())
-    delay = backoff_seconds(delivery.attempts, error.retry_after) if retry else 0.0
-    message = str(error)[:ERROR_MAX]
-    with transaction.atomic():
-        DeliveryAttempt.objects.create(delivery=delivery, started_at=started_at,
-                                       duration_ms=int(duration * 1000),
-                                       status_code=error.status_code, error=message)
-        Delivery.objects.filter(_IN_FLIGHT, pk=delivery.pk).update(
-            status=DeliveryStatus.PENDING if retry else DeliveryStatus.FAILED,
-            next_attempt_at=now + timedelta(seconds=delay) if retry else None,
-            last_status_code=error.status_code, last_error=message, updated_at=now)
-        if delivery.endpoint is not None and delivery.endpoint.enabled:
-            note_endpoint_failure(delivery.endpoint, gone=error.gone)
+    attempts: list[DeliveryAttempt] = []
+    delivered: dict[int | None, list[int]] = defaultdict(list)
+    unsettled: list[Delivery] = []
+    retries: list[tuple[int, float]] = []
+    for outcome in outcomes:
+        delivery, error = outcome.delivery, outcome.error
+        message = str(error)[:ERROR_MAX] if error else ""
+        attempts.append(DeliveryAttempt(
+            delivery=delivery, started_at=outcome.started_at,
+            duration_ms=int(outcome.duration * 1000), succeeded=error is None,
+            status_code=error.status_code if error else outcome.status_code, error=message))
+        if error is None:
+            delivered[outcome.status_code].append(delivery.pk)
+            continue
+        retry = not error.permanent and delivery.attempts < len(retry_schedule())
+        delay = backoff_seconds(delivery.attempts, error.retry_after) if retry else 0.0
+        delivery.status = DeliveryStatus.PENDING if retry else DeliveryStatus.FAILED
+        delivery.next_attempt_at = now + timedelta(seconds=delay) if retry else None
+        delivery.last_status_code, delivery.last_error = error.status_code, message
+        delivery.updated_at = now
+        unsettled.append(delivery)
         if retry:
-            transaction.on_commit(lambda: enqueue(delivery.pk, countdown=delay))
+            retries.append((delivery.pk, delay))
+    with transaction.atomic():
+        DeliveryAttempt.objects.bulk_create(attempts)
+        for status_code, ids in delivered.items():
+            Delivery.objects.filter(_IN_FLIGHT, pk__in=ids).update(
+                status=DeliveryStatus.DELIVERED, delivered_at=now, next_attempt_at=None,
+                last_status_code=status_code, last_error="", updated_at=now)
+        if unsettled:
+            Delivery.objects.filter(_IN_FLIGHT).bulk_update(
+                unsettled, ["status", "next_attempt_at", "last_status_code", "last_error",
+                            "updated_at"])
+        _note_endpoints(outcomes)
+        if retries:
+            transaction.on_commit(lambda: _enqueue_retries(retries))
+
+
+def _enqueue_retries(retries: list[tuple[int, float]]) -> None:
+    """Each retry is its own task, due when its own backoff (with jitter) ends."""
+    for delivery_id, delay in retries:
+        enqueue([delivery_id], countdown=delay)
+
+
+def _note_endpoints(outcomes: list[Outcome]) -> None:
+    """What a batch says of each endpoint: a 410 ends it, a success clears its failing."""
+    seen: dict[int, tuple[WebhookEndpoint, list[Outcome]]] = {}
+    for outcome in outcomes:
+        endpoint = outcome.delivery.endpoint
+        if endpoint is not None:
+            seen.setdefault(endpoint.pk, (endpoint, []))[1].append(outcome)
+    for endpoint, its in seen.values():
+        errors = [o.error for o in its if o.error is not None]
+        if any(error.gone for error in errors) and endpoint.enabled:
+            note_endpoint_failure(endpoint, gone=True)
+        elif len(errors) < len(its):
+            note_endpoint_success(endpoint)
+        elif endpoint.enabled:
+            note_endpoint_failure(endpoint, gone=False)
 
 
 def _send_again(deliveries: Q) -> list[int]:
@@ -173,7 +238,7 @@ def _send_again(deliveries: Q) -> list[int]:
     ids = list(movable.select_for_update().values_list("pk", flat=True))
     Delivery.objects.filter(pk__in=ids).update(
         status=DeliveryStatus.PENDING, attempts=0, next_attempt_at=now, updated_at=now)
-    transaction.on_commit(lambda: [enqueue(pk) for pk in ids])
+    transaction.on_commit(lambda: enqueue(ids))
     return ids
 
 
@@ -204,7 +269,7 @@ def send_test_event(endpoint: WebhookEndpoint) -> Delivery:
     with transaction.atomic():
         delivery = Delivery.objects.create(user=endpoint.user, channel=Channel.WEBHOOK,
                                            endpoint=endpoint, next_attempt_at=timezone.now())
-        transaction.on_commit(lambda: enqueue(delivery.pk))
+        transaction.on_commit(lambda: enqueue([delivery.pk]))
     return delivery
 
 
@@ -221,8 +286,7 @@ def sweep_lost_deliveries() -> int:
     # A SENDING row here is one whose worker died: its lease ran out long ago.
     Delivery.objects.filter(lost, pk__in=ids).update(
         status=DeliveryStatus.PENDING, next_attempt_at=now, updated_at=now)
-    for delivery_id in ids:
-        enqueue(delivery_id)
+    enqueue(ids)
     log.warning("re-queued %d deliveries whose task was lost", len(ids))
     return len(ids)
 

@@ -1,23 +1,28 @@
-"""One small sender per kind of delivery, each with a single `send(delivery)`.
+"""One small sender per kind of delivery.
 
-`send` returns the receiver's status code (None for email) or raises DeliveryError,
-which says whether trying again could help. SENDERS maps a kind to its class.
+A webhook sender's `send` posts one delivery through a batch's http.Session and returns
+the receiver's status code; the email sender's `send` passes one delivery to an open
+mail connection. Both raise DeliveryError, which says whether trying again could help.
+WEBHOOK_SENDERS maps a webhook format to its class.
 """
 
 import json
+import logging
 import smtplib
 from email.utils import parsedate_to_datetime
 from typing import Any
 
 from django.utils import timezone
 
-from notifications.catalogue import BY_KEY, Channel, Severity
+from notifications.catalogue import BY_KEY, Severity
 from notifications.delivery import http
-from notifications.delivery.emails import notification_link, send_notification_email
+from notifications.delivery.emails import mail_connection, notification_email, notification_link
 from notifications.delivery.safety import UnsafeURL
-from notifications.delivery.signing import signature_headers, signing_secrets
+from notifications.delivery.signing import Signer
 from notifications.items import notification_item
 from notifications.models import Delivery, WebhookFormat
+
+log = logging.getLogger(__name__)
 
 SLACK_TEXT_MAX = 3000
 DISCORD_CONTENT_MAX = 2000
@@ -71,39 +76,43 @@ class WebhookSender:
     def body(self, delivery: Delivery, item: dict[str, Any]) -> dict[str, Any]:
         raise NotImplementedError
 
-    def send(self, delivery: Delivery) -> int:
+    async def send(self, delivery: Delivery, session: http.Session, signer: Signer) -> int:
         endpoint = delivery.endpoint
         item = delivery_item(delivery)
         text = json.dumps(self.body(delivery, item), separators=(",", ":"),
                           ensure_ascii=False)
         headers = {"Content-Type": "application/json", "Accept-Encoding": "identity",
-                   **signature_headers(signing_secrets(endpoint), delivery.webhook_id,
-                                       timezone.now(), text)}
+                   **signer.headers(delivery.webhook_id, timezone.now(), text)}
         try:
-            reply = http.post(endpoint.url, text.encode(), headers)
+            reply = await session.post(endpoint.url, text.encode(), headers)
         except UnsafeURL as error:
             raise DeliveryError(str(error), permanent=True) from None
         except http.Unreachable as error:
             raise DeliveryError(str(error), permanent=False) from None
-        code = reply.status_code
-        if 200 <= code < 300:
-            return code
-        said = reply.body[:200].decode("utf-8", "replace").strip()
-        said = f": {said}" if said else ""
-        if code == 410:
-            raise DeliveryError(f"The receiver answered 410 Gone{said}", permanent=True,
-                                status_code=code, gone=True)
-        if code == 429 or code >= 500:
-            raise DeliveryError(f"The receiver answered {code}{said}", permanent=False,
-                                status_code=code,
-                                retry_after=_retry_after_seconds(reply.headers.get("retry-after")))
-        if 300 <= code < 400:
-            where = reply.headers.get("location", "")
-            raise DeliveryError(f"The receiver answered {code} (redirect to {where or '?'}); "
-                                "redirects are not followed: update the URL.",
-                                permanent=True, status_code=code)
-        raise DeliveryError(f"The receiver refused it with {code}{said}", permanent=True,
-                            status_code=code)
+        return judge_reply(reply)
+
+
+def judge_reply(reply: http.Reply) -> int:
+    """The status code of an answer that means delivered; else why not, as DeliveryError."""
+    code = reply.status_code
+    if 200 <= code < 300:
+        return code
+    said = reply.body[:200].decode("utf-8", "replace").strip()
+    said = f": {said}" if said else ""
+    if code == 410:
+        raise DeliveryError(f"The receiver answered 410 Gone{said}", permanent=True,
+                            status_code=code, gone=True)
+    if code == 429 or code >= 500:
+        raise DeliveryError(f"The receiver answered {code}{said}", permanent=False,
+                            status_code=code,
+                            retry_after=_retry_after_seconds(reply.headers.get("retry-after")))
+    if 300 <= code < 400:
+        where = reply.headers.get("location", "")
+        raise DeliveryError(f"The receiver answered {code} (redirect to {where or '?'}); "
+                            "redirects are not followed: update the URL.",
+                            permanent=True, status_code=code)
+    raise DeliveryError(f"The receiver refused it with {code}{said}", permanent=True,
+                        status_code=code)
 
 
 def _timestamp(item: dict[str, Any]) -> str:
@@ -165,11 +174,32 @@ class DiscordSender(WebhookSender):
 
 
 class EmailSender:
-    """One notification email to its recipient, through Django's email framework."""
+    """Notification emails through Django's email framework, many on one connection.
+
+    `open` may raise DeliveryError (the mail server cannot be reached); `send` passes one
+    delivery's email; a connection the server dropped is opened again by the next send.
+    """
+
+    def __init__(self) -> None:
+        self.connection = mail_connection()
+
+    def open(self) -> None:
+        try:
+            self.connection.open()  # a no-op while it is open
+        except (smtplib.SMTPException, OSError) as error:
+            raise DeliveryError(f"Could not reach the mail server: {error}",
+                                permanent=False) from None
+
+    def close(self) -> None:
+        try:
+            self.connection.close()
+        except Exception:
+            log.warning("closing the mail connection failed", exc_info=True)
 
     def send(self, delivery: Delivery) -> None:
+        self.open()
         try:
-            send_notification_email(delivery)
+            self.connection.send_messages([notification_email(delivery)])
         except (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused) as error:
             raise DeliveryError(f"The mail server refused it: {error}", permanent=True) from None
         except smtplib.SMTPResponseException as error:
@@ -177,18 +207,13 @@ class EmailSender:
             raise DeliveryError(f"The mail server answered {error.smtp_code}: "
                                 f"{error.smtp_error!r}", permanent=permanent) from None
         except (smtplib.SMTPException, OSError) as error:
+            self.close()  # the next send starts on a new connection
             raise DeliveryError(f"Could not reach the mail server: {error}",
                                 permanent=False) from None
 
 
-SENDERS: dict[str, type] = {
+WEBHOOK_SENDERS: dict[str, type[WebhookSender]] = {
     WebhookFormat.STANDARD: StandardSender,
     WebhookFormat.SLACK: SlackSender,
     WebhookFormat.DISCORD: DiscordSender,
-    Channel.EMAIL: EmailSender,
 }
-
-
-def sender_for(delivery: Delivery) -> WebhookSender | EmailSender:
-    kind = delivery.endpoint.format if delivery.channel == Channel.WEBHOOK else delivery.channel
-    return SENDERS[kind]()

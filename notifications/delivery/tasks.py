@@ -6,8 +6,15 @@ from notifications.delivery import outbox
 
 
 @shared_task(acks_late=True, ignore_result=True)
-def deliver(delivery_id: int) -> None:
-    outbox.attempt_delivery(delivery_id)
+def deliver_batch(delivery_ids: list[int]) -> int:
+    """Attempt these deliveries (and other due ones, up to a batch) at once."""
+    return outbox.attempt_deliveries(delivery_ids)
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def deliver(delivery_id: int) -> int:
+    """One delivery: what the console queued before batches; kept for queued messages."""
+    return outbox.attempt_deliveries([delivery_id])
 
 
 @shared_task(acks_late=True, ignore_result=True)

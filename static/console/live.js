@@ -94,7 +94,11 @@
       resumeFrom = Math.max(resumeFrom, item.id);
       // Fresh: newer than anything this page knew of (not a replay of the recent window).
       emit("notification", item, fresh);
-      if (fresh && !item.read) { alertDesktop(item); }
+      if (fresh && !item.read) {
+        // The server sends the exact count a moment later, once for a burst.
+        setBadge(Number((badge && badge.dataset.count) || 0) + 1);
+        alertDesktop(item);
+      }
     } else if (message.type === "resync") {
       emit("resync", null);
     }

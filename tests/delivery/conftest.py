@@ -147,6 +147,7 @@ class Mailbox:
     def __init__(self) -> None:
         self.messages: list = []
         self.refuse: set[str] = set()
+        self.peers: list[tuple] = []  # the client end of the connection each came over
 
     async def handle_RCPT(self, server, session, envelope, address,  # noqa: N802
                           rcpt_options):
@@ -159,6 +160,7 @@ class Mailbox:
         from email import message_from_bytes, policy
 
         self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
+        self.peers.append(session.peer)
         return "250 Message accepted for delivery"
 
 

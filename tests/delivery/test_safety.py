@@ -159,15 +159,13 @@ def test_the_api_refuses_a_private_url_with_a_message(client_for, member, settin
 
 
 def test_a_connection_to_an_unchecked_address_is_refused():
-    """Unit: the peer the connection reached must be one of the checked addresses."""
-    from unittest import mock
-
-    stream = mock.Mock()
-    stream.get_extra_info.return_value = ("127.0.0.1", 443)
-    response = mock.Mock(extensions={"network_stream": stream})
-    http._check_peer(response, [ipaddress.ip_address("127.0.0.1")])
+    """Unit: the peer the socket reached must be one of the checked addresses."""
+    checked = [ipaddress.ip_address("127.0.0.1")]
+    http._check_peer(("127.0.0.1", 443), checked)
     with pytest.raises(safety.UnsafeURL, match="not an address that was checked"):
-        http._check_peer(response, [ipaddress.ip_address("127.0.0.2")])
+        http._check_peer(("127.0.0.2", 443), checked)
+    with pytest.raises(safety.UnsafeURL, match="not an address that was checked"):
+        http._check_peer(None, checked)
 
 
 def _self_signed(host: str, tmp_path) -> tuple[str, str]:
@@ -221,3 +219,15 @@ def test_https_to_the_pinned_address_checks_the_certificate_of_the_host_name(
     with pytest.raises(http.Unreachable, match="certificate"):
         http.post(f"https://other.example.test:{tls_receiver.port}/hook", b"{}", {})
     assert len(tls_receiver.requests) == 1
+
+
+def test_the_url_path_query_and_credentials_reach_the_receiver(receiver):
+    import base64
+
+    reply = http.post(f"http://hook:s%20cret@127.0.0.1:{receiver.port}/in/caf\u00e9 au lait?to=ops",
+                      b"{}", {"Content-Type": "application/json"})
+    assert reply.status_code == 200 and reply.body == b"ok"
+    [request] = receiver.requests
+    assert request.path == "/in/caf%C3%A9%20au%20lait?to=ops"
+    assert request.headers["authorization"] == "Basic " + base64.b64encode(b"hook:s cret").decode()
+    assert request.headers["host"] == f"127.0.0.1:{receiver.port}"
