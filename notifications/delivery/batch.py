@@ -1,7 +1,7 @@
 """Sending a claimed batch of deliveries at once, each with its own outcome.
 
 Webhooks go out concurrently on one event loop through one http.Session (a host name
-resolved once per batch, connections reused per host name and checked address), each
+resolved once per batch, each request on its own connection to a checked address), each
 endpoint's secrets decrypted once. Emails go over one mail connection per
 EMAILS_PER_CONNECTION messages, those connections side by side in threads. One failing
 receiver changes nothing for the others: every delivery gets its own Outcome.
