@@ -19,6 +19,8 @@ from notifications.live import org_group
 
 log = logging.getLogger(__name__)
 
+RECEIVE_RETRY_SECONDS = 1.0
+
 
 class Listener(Protocol):
     user_id: int
@@ -31,7 +33,6 @@ class Fanout:
 
     def __init__(self) -> None:
         self.layer = get_channel_layer()
-        self.loop = asyncio.get_running_loop()
         self.sockets: dict[int, set[Listener]] = {}
         self.channel: str | None = None
         self.task: asyncio.Task | None = None
@@ -56,8 +57,23 @@ class Fanout:
             await self.layer.group_discard(org_group(organization_id), self.channel)
 
     async def _listen(self, channel: str) -> None:
+        lost = False
         while True:
-            message = await self.layer.receive(channel)
+            try:
+                if lost:
+                    # A restarted Redis has forgotten which groups this process is in.
+                    for organization_id in list(self.sockets):
+                        await self.layer.group_add(org_group(organization_id), channel)
+                    lost = False
+                message = await self.layer.receive(channel)
+            except Exception:
+                # Redis away or restarted: this task is the process' only listener, so it
+                # must outlive the outage rather than end with it.
+                log.warning("live fan-out lost the channel layer; listening again",
+                            exc_info=True)
+                lost = True
+                await asyncio.sleep(RECEIVE_RETRY_SECONDS)
+                continue
             sockets = self.sockets.get(message.get("organization"))
             if not sockets or message.get("type") != "feed.notification":
                 continue
