@@ -165,7 +165,7 @@ def _people(org_name: str, usernames: list[str]) -> tuple[object, list[object]]:
     org, _ = Organization.objects.get_or_create(slug=org_name, defaults={"name": org_name})
     users = []
     for n, username in enumerate(usernames):
-        user, created = User.objects.get_or_create(username=username,
+        user, _ = User.objects.get_or_create(username=username,
                                                    defaults={"email": f"{username}@x.test"})
         Membership.objects.get_or_create(organization=org, user=user,
                                          defaults={"role": Role.OWNER if n == 0 else

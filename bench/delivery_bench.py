@@ -1,6 +1,6 @@
 """Webhook and email delivery throughput, beside bare senders measured in the same run.
 
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/helper_c \
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/delivery_bench \
     REDIS_URL=redis://127.0.0.1:6379/7 .venv/bin/python bench/delivery_bench.py
 
 Webhooks: N notifications, each with one webhook delivery to a local receiver, are
@@ -36,7 +36,7 @@ from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(BASE_DIR))
-os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/helper_c")
+os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/delivery_bench")
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/7")
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "console.settings")
 os.environ["WEBHOOK_ALLOWED_NETWORKS"] = "127.0.0.0/8"

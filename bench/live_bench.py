@@ -288,6 +288,9 @@ async def run(args: argparse.Namespace, rack: object, keys: list[str]) -> list[d
                 t0 = time.perf_counter()
                 response = await http.post(rack.ingest_path, content=body,
                                            headers={"Idempotency-Key": f"bench-{seq}"})
+                if response.status_code != 202:
+                    raise SystemExit(f"the ingest URL answered {response.status_code}: "
+                                     f"{response.text[:200]}")
                 return t0, response.json()["notification"]
             sockets = [{"Cookie": f"sessionid={k}"} for k in keys]
             ws_url = f"ws://127.0.0.1:{port}/ws/notifications/"

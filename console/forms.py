@@ -4,7 +4,7 @@ from django import forms
 from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import UserCreationForm
 
-from racks.models import ResourceType
+from racks.models import NAME_RE, ResourceType
 
 ENV_HELP = "One NAME=value per line."
 
@@ -22,7 +22,7 @@ class OrganizationForm(forms.Form):
 
 
 class RackForm(forms.Form):
-    name = forms.RegexField(regex=r"^[a-z][a-z0-9-]{0,62}$", max_length=63, error_messages={
+    name = forms.RegexField(regex=NAME_RE, max_length=63, error_messages={
         "invalid": "Use lower-case letters, digits and dashes, starting with a letter."})
 
 

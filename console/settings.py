@@ -211,10 +211,9 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    # JSON that PostgreSQL can store and Python can parse without a RecursionError (a 500).
-    "DEFAULT_PARSER_CLASSES": ["racks.api.parsers.StrictJSONParser",
-                               "rest_framework.parsers.FormParser",
-                               "rest_framework.parsers.MultiPartParser"],
+    # JSON only (the API contract), and JSON that PostgreSQL can store and Python can parse
+    # without a RecursionError (a 500).
+    "DEFAULT_PARSER_CLASSES": ["racks.api.parsers.StrictJSONParser"],
     "DEFAULT_THROTTLE_RATES": {"ingest": env("INGEST_RATE"), "login": "10/min",
                                "login_address": "300/min",
                                "register": "30/min"},

@@ -146,8 +146,7 @@ class NotificationConsumer(AsyncJsonWebsocketConsumer):
 
     def _send_pending_unread(self) -> None:
         self.unread_due = None
-        if self.user is not None:
-            asyncio.ensure_future(self.send_unread(self.unread))
+        asyncio.ensure_future(self.send_unread(self.unread))
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         # Channels closes stale database connections in a worker thread before every

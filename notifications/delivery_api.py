@@ -5,7 +5,7 @@ Everything here is the requesting user's own: another user's endpoint or deliver
 """
 
 from django.db import transaction
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from drf_spectacular.utils import (
@@ -36,9 +36,13 @@ from notifications.models import (
     WebhookEndpoint,
     WebhookFormat,
 )
-from notifications.preferences import default_channels, replace_preferences
+from notifications.preferences import (
+    default_channels,
+    replace_preferences,
+    set_email_digest,
+)
 from racks.api.common import StrictJSONParser, errors
-from racks.models import Rack
+from racks.permissions import visible_racks
 
 # A delivery's attempts, oldest first, fetched for a whole page of deliveries at once.
 ATTEMPTS_IN_ORDER = Prefetch("attempt_log", queryset=DeliveryAttempt.objects.order_by("id"))
@@ -47,8 +51,11 @@ MAX_RULES = 500
 MAX_ENDPOINTS_PER_USER = 20
 
 
-def racks_of(user) -> QuerySet[Rack]:
-    return Rack.objects.filter(organization__memberships__user=user)
+def endpoint_limit_reached(user) -> str | None:
+    """Why the user may not add another webhook now, or None."""
+    if WebhookEndpoint.objects.filter(user=user).count() >= MAX_ENDPOINTS_PER_USER:
+        return f"You have {MAX_ENDPOINTS_PER_USER} webhooks already; delete one first."
+    return None
 
 
 # -- Preferences ----------------------------------------------------------------------------
@@ -87,7 +94,7 @@ class PreferencesSerializer(serializers.Serializer):
     def validate_preferences(self, rules: list[dict]) -> list[dict]:
         user = self.context["request"].user
         wanted_racks = {r["rack"] for r in rules if r["rack"] is not None}
-        racks = {rack.pk: rack for rack in racks_of(user).filter(pk__in=wanted_racks)}
+        racks = {rack.pk: rack for rack in visible_racks(user).filter(pk__in=wanted_racks)}
         seen = set()
         for rule in rules:
             if rule["rack"] is not None:
@@ -114,10 +121,6 @@ def preferences_payload(user) -> dict:
                          "meaning": t.meaning, "default_channels": sorted(default_channels(t))}
                         for t in EVENT_TYPES],
     }
-
-
-def set_email_digest(user, minutes: int) -> None:
-    EmailDigest.objects.update_or_create(user=user, defaults={"window_minutes": minutes})
 
 
 class PreferencesView(APIView):
@@ -256,9 +259,9 @@ class WebhookViewSet(mixins.ListModelMixin, mixins.CreateModelMixin,
     def create(self, request, *args, **kwargs):
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        if self.get_queryset().count() >= MAX_ENDPOINTS_PER_USER:
-            return Response({"error": f"You have {MAX_ENDPOINTS_PER_USER} webhooks already; "
-                                      "delete one first."}, status=status.HTTP_400_BAD_REQUEST)
+        refused = endpoint_limit_reached(request.user)
+        if refused:
+            return Response({"error": refused}, status=status.HTTP_400_BAD_REQUEST)
         data = serializer.validated_data
         endpoint, secret = endpoint_actions.create_endpoint(
             request.user, url=data["url"], events=data["events"], format=data["format"],

@@ -7,9 +7,10 @@ from typing import Any
 
 from django.db import transaction
 
+from notifications.items import ITEM_COLUMNS, item_from_row
 from notifications.live import broadcast_unread_count
+from notifications.live import unread_count as unread_count  # the badge, counted in one place
 from notifications.models import FeedEntry, Notification
-from notifications.serializers import ITEM_COLUMNS, item_from_row
 
 
 def _tell_browsers(user_id: int) -> None:
@@ -36,11 +37,6 @@ def mark_all_read(user_id: int) -> int:
     if changed:
         _tell_browsers(user_id)
     return changed
-
-
-def unread_count(user_id: int) -> int:
-    # Served by the partial index feed_user_unread_idx.
-    return FeedEntry.objects.filter(user_id=user_id, read=False).count()
 
 
 def page_items(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:

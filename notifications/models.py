@@ -128,8 +128,8 @@ class Preference(models.Model):
                                    name="preference_app_has_rack"),
         ]
         indexes = [
-            # channels_wanted: the rules of an organization's members for one event type
-            # and "*" (user_id IN ..., event_type IN ...), in the ingest transaction.
+            # members_channels_wanted: the rules of an organization's members for one event
+            # type and "*" (user_id IN members, event_type IN ...), in the ingest transaction.
             models.Index(fields=["user", "event_type"], name="preference_lookup_idx"),
         ]
 

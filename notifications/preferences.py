@@ -14,7 +14,7 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 
 from notifications.catalogue import BY_KEY, Channel, EventType
-from notifications.models import ANY_EVENT_TYPE, Notification, Preference
+from notifications.models import ANY_EVENT_TYPE, EmailDigest, Notification, Preference
 from racks.models import Membership
 
 
@@ -94,3 +94,8 @@ def set_preference(user: AbstractBaseUser, *, event_type: str, channels: Iterabl
         defaults={"channels": sorted(set(channels))},
     )
     return preference
+
+
+def set_email_digest(user: AbstractBaseUser, minutes: int) -> None:
+    """Send the user's emails as they happen (0) or batched into one every `minutes`."""
+    EmailDigest.objects.update_or_create(user=user, defaults={"window_minutes": minutes})

@@ -1,6 +1,5 @@
 """The feed item as the API documents it: the same dict as notifications.items builds."""
 
-from datetime import datetime
 from typing import Any
 
 from rest_framework import serializers
@@ -8,34 +7,6 @@ from rest_framework import serializers
 from notifications.catalogue import Severity
 from notifications.items import notification_item
 from notifications.models import FeedEntry
-
-# The columns of a notification a feed item shows, read as `.values()` rows: a page of 50
-# costs one narrow query by primary key and no model instances (see bench/api_bench.py).
-ITEM_COLUMNS = ("id", "message", "action", "status", "severity", "event_type", "rack_id",
-                "rack__name", "app", "data", "occurred_at", "created_at")
-
-
-def _when(value: datetime) -> str:
-    return value.isoformat().replace("+00:00", "Z")
-
-
-def item_from_row(row: dict[str, Any], *, read: bool) -> dict[str, Any]:
-    """notification_item's dict, from an ITEM_COLUMNS row (tests hold the two equal)."""
-    return {
-        "id": row["id"],
-        "message": row["message"],
-        "action": row["action"],
-        "status": row["status"],
-        "severity": row["severity"],
-        "event_type": row["event_type"],
-        "rack": row["rack_id"],
-        "rack_name": row["rack__name"],
-        "app": row["app"],
-        "data": row["data"],
-        "occurred_at": _when(row["occurred_at"]),
-        "created_at": _when(row["created_at"]),
-        "read": read,
-    }
 
 
 class NotificationItemSerializer(serializers.Serializer):

@@ -15,16 +15,11 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
-from notifications.catalogue import BY_KEY, EVENT_TYPES, OBJECTS, Channel
+from notifications.catalogue import BY_KEY, EVENT_TYPES, OBJECTS, Channel, EventType
 from notifications.delivery import endpoints as endpoint_actions
 from notifications.delivery import outbox
 from notifications.delivery.safety import UnsafeURL, check_url
-from notifications.delivery_api import (
-    ATTEMPTS_IN_ORDER,
-    MAX_ENDPOINTS_PER_USER,
-    racks_of,
-    set_email_digest,
-)
+from notifications.delivery_api import ATTEMPTS_IN_ORDER, endpoint_limit_reached
 from notifications.models import (
     ANY_EVENT_TYPE,
     Delivery,
@@ -34,7 +29,8 @@ from notifications.models import (
     WebhookEndpoint,
     WebhookFormat,
 )
-from notifications.preferences import default_channels, set_preference
+from notifications.preferences import default_channels, set_email_digest, set_preference
+from racks.permissions import visible_racks
 
 LOG_LENGTH = 50
 _SECRET_KEY = "webhook-secret-once"
@@ -55,7 +51,7 @@ class OverrideForm(forms.Form):
 
     def __init__(self, *args, user, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["rack"].queryset = racks_of(user).order_by("name")
+        self.fields["rack"].queryset = visible_racks(user).order_by("name")
 
 
 class DigestForm(forms.Form):
@@ -63,27 +59,34 @@ class DigestForm(forms.Form):
                                             label="Emails")
 
 
+def _everywhere_rules(user) -> dict[str, set[str]]:
+    """The user's rules that apply everywhere, by event type ("*" included)."""
+    return {p.event_type: set(p.channels) for p in
+            Preference.objects.filter(user=user, rack__isnull=True)}
+
+
+def _without_own_rule(kind: EventType, rules: dict[str, set[str]]) -> set[str]:
+    """The channels of an event type with no rule of its own: "*"'s, else the defaults."""
+    return rules.get(ANY_EVENT_TYPE, set(default_channels(kind)))
+
+
 def _global_rows(user) -> list[dict]:
     """Each event type with the channels the user gets for it outside any override."""
-    rules = {p.event_type: set(p.channels) for p in
-             Preference.objects.filter(user=user, rack__isnull=True)}
+    rules = _everywhere_rules(user)
     rows = []
     for kind in EVENT_TYPES:
-        base = rules.get(ANY_EVENT_TYPE, set(default_channels(kind)))
-        chosen = rules.get(kind.key, base)
+        chosen = rules.get(kind.key, _without_own_rule(kind, rules))
         rows.append({"kind": kind, "channels": [(c, label, c in chosen)
                                                 for c, label in Channel.choices]})
     return rows
 
 
 def _save_global(user, posted) -> None:
-    rules = {p.event_type: set(p.channels) for p in
-             Preference.objects.filter(user=user, rack__isnull=True)}
+    rules = _everywhere_rules(user)
     with transaction.atomic():
         for kind in EVENT_TYPES:
             chosen = {c for c in Channel.values if posted.get(f"{kind.key}:{c}")}
-            base = rules.get(ANY_EVENT_TYPE, set(default_channels(kind)))
-            if chosen == base:
+            if chosen == _without_own_rule(kind, rules):
                 Preference.objects.filter(user=user, rack__isnull=True,
                                           event_type=kind.key).delete()
             else:
@@ -180,9 +183,9 @@ def webhook_list(request: HttpRequest) -> HttpResponse:
     mine = WebhookEndpoint.objects.filter(user=request.user).order_by("id")
     form = EndpointForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        if mine.count() >= MAX_ENDPOINTS_PER_USER:
-            form.add_error(None, f"You have {MAX_ENDPOINTS_PER_USER} webhooks already; "
-                                 "delete one first.")
+        refused = endpoint_limit_reached(request.user)
+        if refused:
+            form.add_error(None, refused)
         else:
             data = form.cleaned_data
             endpoint, secret = endpoint_actions.create_endpoint(

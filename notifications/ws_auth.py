@@ -16,6 +16,7 @@ from channels.db import database_sync_to_async
 from channels.security.websocket import WebsocketDenier
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
+from django.http.cookie import parse_cookie
 from django.utils.module_loading import import_string
 from knox.auth import TokenAuthentication
 from rest_framework.exceptions import AuthenticationFailed
@@ -57,17 +58,6 @@ class SameOriginOnly:
         return await self.app(scope, receive, send)
 
 
-def _cookie(scope: Scope, name: str) -> str | None:
-    header = _header(scope, b"cookie")
-    if not header:
-        return None
-    for pair in header.split(";"):
-        key, _, value = pair.strip().partition("=")
-        if key == name:
-            return value
-    return None
-
-
 class SessionAuthMiddleware:
     """The logged-in user of the session cookie, read once when the socket opens.
 
@@ -83,7 +73,7 @@ class SessionAuthMiddleware:
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> Any:
         if "user" in scope:  # a token said who it is
             return await self.app(scope, receive, send)
-        key = _cookie(scope, settings.SESSION_COOKIE_NAME)
+        key = parse_cookie(_header(scope, b"cookie") or "").get(settings.SESSION_COOKIE_NAME)
         user = AnonymousUser()
         if key:
             user = await get_user({"session": self.session_store(key)})

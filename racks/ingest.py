@@ -170,7 +170,7 @@ INGEST_PATH = {
             "401": _error_response("The signature is missing, stale or does not match."),
             "404": _error_response("No rack has this ingest URL."),
             "405": _error_response("Only POST is accepted."),
-            "413": _error_response("The body is larger than 256 KiB."),
+            "413": _error_response(f"The body is larger than {MAX_BODY_BYTES // 1024} KiB."),
             "429": _error_response("Too many events from this rack; see Retry-After."),
         },
     },

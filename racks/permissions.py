@@ -26,12 +26,6 @@ def visible_racks(user: AbstractBaseUser) -> QuerySet[Rack]:
             .filter(caller_role__isnull=False))
 
 
-def role_in(user: AbstractBaseUser, organization_id: int) -> Role | None:
-    role = (Membership.objects.filter(user=user, organization_id=organization_id)
-            .values_list("role", flat=True).first())
-    return Role(role) if role else None
-
-
 def organization_for(user: AbstractBaseUser, slug: str) -> tuple[Organization, Role]:
     """The organization and the caller's role in it, or 404 if they are not a member."""
     row = (Membership.objects.select_related("organization")
@@ -43,11 +37,10 @@ def organization_for(user: AbstractBaseUser, slug: str) -> tuple[Organization, R
 
 def rack_for(user: AbstractBaseUser, rack_id: int) -> tuple[Rack, Role]:
     """The rack and the caller's role in its organization, or 404 if it is not theirs."""
-    rack = Rack.objects.select_related("organization").filter(pk=rack_id).first()
-    role = role_in(user, rack.organization_id) if rack is not None else None
-    if rack is None or role is None:
+    rack = visible_racks(user).filter(pk=rack_id).first()
+    if rack is None:
         raise Http404("No such rack.")
-    return rack, role
+    return rack, Role(rack.caller_role)
 
 
 def _who(roles: Iterable[Role]) -> str:

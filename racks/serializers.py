@@ -33,10 +33,6 @@ ENV_MAX_VALUE = 10_000
 NAME_HELP = "Lower-case letters, digits and dashes, starting with a letter (at most 63)."
 
 
-class ErrorSerializer(serializers.Serializer):
-    error = serializers.CharField(help_text="What is wrong, for a person to read.")
-
-
 class DetailSerializer(serializers.Serializer):
     detail = serializers.CharField()
 

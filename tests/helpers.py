@@ -1,11 +1,12 @@
 """Small helpers the tests share."""
 
+import socket
 import time
 from collections.abc import Callable
 
 
 def wait_for(condition: Callable[[], object], timeout: float = 10.0,
-              interval: float = 0.05) -> object:
+              interval: float = 0.05, what: str = "condition not met") -> object:
     """Poll until the condition is truthy; fail the test with a clear message if not."""
     deadline = time.monotonic() + timeout
     while True:
@@ -13,8 +14,31 @@ def wait_for(condition: Callable[[], object], timeout: float = 10.0,
         if value:
             return value
         if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s")
+            raise AssertionError(f"{what} within {timeout:g} s")
         time.sleep(interval)
+
+
+def all_at_once(count: int, work: Callable[[], object]) -> None:
+    """Run `work` in `count` threads released together, as simultaneous requests would be;
+    each thread closes its own database connection when done."""
+    import threading
+
+    from django.db import connection
+
+    barrier = threading.Barrier(count)
+
+    def run() -> None:
+        barrier.wait()
+        try:
+            work()
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
 
 
 class GroupListener:
@@ -57,3 +81,24 @@ class GroupListener:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def database_url() -> str:
+    """The pytest test database, as a DATABASE_URL for another process.
+
+    Without persistent connections: daphne runs each request in a thread of its own, so
+    with CONN_MAX_AGE=60 every request left a connection open (22 after 300 requests to
+    one process), and a few processes under load exhausted PostgreSQL's 100.
+    """
+    from django.db import connection
+
+    db = connection.settings_dict
+    password = f":{db['PASSWORD']}" if db["PASSWORD"] else ""
+    return (f"postgres://{db['USER']}{password}@{db['HOST'] or '127.0.0.1'}:"
+            f"{db['PORT'] or 5432}/{db['NAME']}?conn_max_age=0")

@@ -3,6 +3,7 @@
 from django import template
 from django.http import HttpRequest
 
+from notifications.models import FeedEntry
 from racks.models import Organization
 
 register = template.Library()
@@ -20,9 +21,8 @@ def nav_organizations(context: template.Context) -> list[Organization]:
 def latest_feed_id(context: template.Context) -> int:
     """The newest notification id of the visitor's feed: the page's live connection resumes
     after it, so nothing made while the page loads slips by."""
-    from console.views.pages import newest_feed_id
-
     request: HttpRequest | None = context.get("request")
     if request is None or not request.user.is_authenticated:
         return 0
-    return newest_feed_id(request.user)
+    return (FeedEntry.objects.filter(user=request.user).order_by("-notification_id")
+            .values_list("notification_id", flat=True).first()) or 0

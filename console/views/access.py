@@ -6,11 +6,10 @@ from django.http import Http404
 from rest_framework.exceptions import PermissionDenied as ApiPermissionDenied
 
 from racks import permissions
-from racks.models import ACTING_ROLES, MANAGING_ROLES, App, Organization, Rack, Role
+from racks.models import ACTING_ROLES, MANAGING_ROLES, App, Organization, Role
+from racks.permissions import rack_for
 
-
-def rack_for(user: AbstractBaseUser, rack_id: int) -> tuple[Rack, Role]:
-    return permissions.rack_for(user, rack_id)
+__all__ = ["rack_for", "app_for", "require", "may_act", "may_manage"]
 
 
 def app_for(user: AbstractBaseUser, rack_id: int, name: str) -> tuple[App, Role]:

@@ -6,41 +6,23 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
-from console.forms import (
-    AppForm,
-    BuildForm,
-    EnvForm,
-    OrganizationForm,
-    RackForm,
-    RackUpdateForm,
-    ResourceForm,
-    ScaleForm,
-)
+from console.forms import EnvForm, OrganizationForm, RackForm, RackUpdateForm, ResourceForm
 from console.views.access import app_for, may_act, may_manage, rack_for, require
 from console.views.timeline import build_timeline
 from notifications.catalogue import EVENT_TYPES
 from notifications.models import FeedEntry
 from racks import permissions
 from racks.membership import MembershipError, create_organization, create_rack
-from racks.models import Role
 
 TIMELINE_LENGTH = 100
 STATUSES = ("success", "start", "error", "skipped", "cancel")
 
 
-def newest_feed_id(user: object) -> int:
-    """Where a page's live feed starts: it resumes after this id, so nothing slips by."""
-    return (FeedEntry.objects.filter(user=user).order_by("-notification_id")
-            .values_list("notification_id", flat=True).first()) or 0
-
-
 def _feed_context(request: HttpRequest, **fixed: object) -> dict[str, object]:
     return {
-        "racks": permissions.visible_racks(request.user).select_related("organization")
-        .order_by("organization__name", "name"),
+        "racks": permissions.visible_racks(request.user).order_by("organization__name", "name"),
         "actions": sorted({action for t in EVENT_TYPES for action, _ in t.pairs}),
         "statuses": STATUSES,
-        "latest_id": newest_feed_id(request.user),
         "fixed": fixed,
     }
 
@@ -94,8 +76,7 @@ def organization(request: HttpRequest, slug: str) -> HttpResponse:
 @login_required
 @require_GET
 def racks(request: HttpRequest) -> HttpResponse:
-    rows = (permissions.visible_racks(request.user).select_related("organization")
-            .order_by("organization__name", "name"))
+    rows = permissions.visible_racks(request.user).order_by("organization__name", "name")
     return render(request, "console/racks.html", {"racks": rows})
 
 
@@ -105,12 +86,11 @@ def rack(request: HttpRequest, rack_id: int) -> HttpResponse:
     rack, role = rack_for(request.user, rack_id)
     context = _feed_context(request, rack=rack.pk)
     context.update({
-        "rack": rack, "role": role, "may_act": may_act(role), "may_manage": may_manage(role),
-        "ingest_url": request.build_absolute_uri(rack.ingest_path)
-        if role != Role.VIEWER else "",
+        "rack": rack, "may_act": may_act(role), "may_manage": may_manage(role),
+        "ingest_url": request.build_absolute_uri(rack.ingest_path) if may_act(role) else "",
         "apps": rack.apps.order_by("name"),
         "resources": rack.resources.order_by("name"),
-        "app_form": AppForm(), "resource_form": ResourceForm(),
+        "resource_form": ResourceForm(),
         "update_form": RackUpdateForm(initial={
             "version": rack.version, "count": rack.instance_count,
             "instance_type": rack.instance_type}),
@@ -129,23 +109,21 @@ def app(request: HttpRequest, rack_id: int, name: str) -> HttpResponse:
                [:TIMELINE_LENGTH])
     latest_env = releases[0].env if releases else {}
     return render(request, "console/app.html", {
-        "app": app, "rack": app.rack, "role": role, "may_act": may_act(role),
+        "app": app, "rack": app.rack, "may_act": may_act(role),
         "builds": app.builds.order_by("-created_at")[:30],
         "releases": releases,
         "formation": app.formation.order_by("process"),
         "timeline": build_timeline([(e.notification, e.read) for e in entries]),
-        "build_form": BuildForm(), "scale_form": ScaleForm(),
         "env_form": EnvForm(initial={"env": EnvForm.as_text(latest_env)}),
-        "latest_id": newest_feed_id(request.user),
     })
 
 
 @login_required
 @require_GET
 def build(request: HttpRequest, rack_id: int, name: str, build_id: str) -> HttpResponse:
-    app, role = app_for(request.user, rack_id, name)
+    app, _ = app_for(request.user, rack_id, name)
     build = app.builds.filter(pk=build_id).first()
     if build is None:
         raise Http404(f"There is no build {build_id} of {app.name}.")
     return render(request, "console/build.html",
-                  {"app": app, "rack": app.rack, "build": build, "role": role})
+                  {"app": app, "rack": app.rack, "build": build})

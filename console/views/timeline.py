@@ -34,8 +34,8 @@ class TimelineEntry:
 
     @property
     def severity(self) -> str:
-        return (self.ended or self.notification).severity if self.is_deploy \
-            else self.notification.severity
+        """A deploy reads as its end once it has one."""
+        return (self.ended or self.notification).severity
 
 
 def build_timeline(rows: list[tuple[Notification, bool]]) -> list[TimelineEntry]:

@@ -77,10 +77,10 @@ async def _send_side_by_side(webhooks: list[Delivery],
 
 
 async def send_webhooks(deliveries: list[Delivery]) -> list[Outcome]:
+    session = http.Session()
     signers: dict[int, Signer] = {}
-    async with http.Session() as session:
-        return list(await asyncio.gather(
-            *(_send_webhook(delivery, session, signers) for delivery in deliveries)))
+    return list(await asyncio.gather(
+        *(_send_webhook(delivery, session, signers) for delivery in deliveries)))
 
 
 async def _send_webhook(delivery: Delivery, session: http.Session,

@@ -19,7 +19,6 @@ import functools
 import ipaddress
 import ssl
 from dataclasses import dataclass
-from types import TracebackType
 from urllib.parse import quote, unquote, urlsplit
 
 import h11
@@ -34,7 +33,6 @@ from notifications.delivery.safety import (
     parse_target,
 )
 
-DEFAULT_TIMEOUT_SECONDS = 15.0
 DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024
 USER_AGENT = "RackConsole-Webhooks/1.0"
 READ_SIZE = 16 * 1024
@@ -59,7 +57,7 @@ def _tls_context() -> ssl.SSLContext:
 
 
 def timeout_seconds() -> float:
-    return float(getattr(settings, "WEBHOOK_TIMEOUT_SECONDS", DEFAULT_TIMEOUT_SECONDS))
+    return settings.WEBHOOK_TIMEOUT_SECONDS
 
 
 def max_response_bytes() -> int:
@@ -108,19 +106,12 @@ def _request(url: str, target: Target, body: bytes, headers: dict[str, str]) -> 
 
 
 class Session:
-    """Outgoing requests sent together on one event loop (`async with Session() as s`)."""
+    """Outgoing requests sent together on one event loop, sharing their host lookups."""
 
-    def __init__(self, timeout: float | None = None) -> None:
-        self.timeout = timeout_seconds() if timeout is None else timeout
+    def __init__(self) -> None:
+        self.timeout = timeout_seconds()
         self.limit = max_response_bytes()
         self._lookups: dict[Target, asyncio.Future[list[IPAddress]]] = {}
-
-    async def __aenter__(self) -> "Session":
-        return self
-
-    async def __aexit__(self, kind: type[BaseException] | None, error: BaseException | None,
-                        traceback: TracebackType | None) -> None:
-        self._lookups.clear()
 
     async def post(self, url: str, body: bytes, headers: dict[str, str]) -> Reply:
         """POST `body` to `url` safely; raises UnsafeURL or Unreachable, else the reply."""
@@ -191,14 +182,6 @@ class Session:
                 from None
 
 
-async def post_async(url: str, body: bytes, headers: dict[str, str], *,
-                     timeout: float | None = None) -> Reply:
-    """POST one request safely; raises UnsafeURL or Unreachable, else the reply."""
-    async with Session(timeout) as session:
-        return await session.post(url, body, headers)
-
-
-def post(url: str, body: bytes, headers: dict[str, str], *,
-         timeout: float | None = None) -> Reply:
-    """The blocking form of post_async, for views and tests."""
-    return asyncio.run(post_async(url, body, headers, timeout=timeout))
+def post(url: str, body: bytes, headers: dict[str, str]) -> Reply:
+    """One request on a Session of its own, blocking; raises as Session.post does."""
+    return asyncio.run(Session().post(url, body, headers))

@@ -42,11 +42,7 @@ DEFAULT_RETRY_SCHEDULE = (0, 5, 300, 1800, 7200, 18000, 36000, 36000)
 JITTER = 0.1
 # A task may arrive a little before the row is due (clocks, countdown rounding).
 EARLY_TOLERANCE = timedelta(seconds=1)
-DEFAULT_LEASE_MARGIN_SECONDS = 30.0
-DEFAULT_SWEEP_GRACE_SECONDS = 120.0
 SWEEP_BATCH = 1000
-# Deliveries one task claims and sends at once (webhooks all concurrently).
-DEFAULT_BATCH_SIZE = 50
 ERROR_MAX = 2000
 
 
@@ -55,19 +51,17 @@ def retry_schedule() -> tuple[float, ...]:
 
 
 def sweep_grace() -> timedelta:
-    return timedelta(seconds=getattr(settings, "DELIVERY_SWEEP_GRACE_SECONDS",
-                                     DEFAULT_SWEEP_GRACE_SECONDS))
+    return timedelta(seconds=settings.DELIVERY_SWEEP_GRACE_SECONDS)
 
 
 def lease_length() -> timedelta:
-    margin = getattr(settings, "DELIVERY_LEASE_MARGIN_SECONDS", DEFAULT_LEASE_MARGIN_SECONDS)
-    return timedelta(seconds=http.timeout_seconds() + margin)
+    return timedelta(seconds=http.timeout_seconds() + settings.DELIVERY_LEASE_MARGIN_SECONDS)
 
 
 def email_lease() -> timedelta:
     """An email batch's connection carries its messages one after the other."""
-    margin = getattr(settings, "DELIVERY_LEASE_MARGIN_SECONDS", DEFAULT_LEASE_MARGIN_SECONDS)
-    return timedelta(seconds=email_timeout() * EMAILS_PER_CONNECTION + margin)
+    return timedelta(seconds=email_timeout() * EMAILS_PER_CONNECTION
+                     + settings.DELIVERY_LEASE_MARGIN_SECONDS)
 
 
 def backoff_seconds(attempts_done: int, retry_after: float | None = None) -> float:
@@ -80,7 +74,8 @@ def backoff_seconds(attempts_done: int, retry_after: float | None = None) -> flo
 
 
 def batch_size() -> int:
-    return int(getattr(settings, "DELIVERY_BATCH_SIZE", DEFAULT_BATCH_SIZE))
+    """Deliveries one task claims and sends at once (webhooks all concurrently)."""
+    return settings.DELIVERY_BATCH_SIZE
 
 
 def _batches(ids: list[int]) -> list[list[int]]:
@@ -153,11 +148,6 @@ def attempt_deliveries(delivery_ids: list[int]) -> int:
     if claimed:
         _record(send_batch(claimed))
     return len(claimed)
-
-
-def attempt_delivery(delivery_id: int) -> int:
-    """Try the delivery once if it is due and nobody else is sending it."""
-    return attempt_deliveries([delivery_id])
 
 
 # A lease may have run out and the sweeper put the row back to PENDING meanwhile: the

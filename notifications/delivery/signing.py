@@ -39,12 +39,11 @@ def decrypt_secret(token: str) -> str:
     return _fernet().decrypt(token.encode()).decode()
 
 
-def signing_secrets(endpoint: WebhookEndpoint, now: datetime | None = None) -> list[str]:
+def signing_secrets(endpoint: WebhookEndpoint) -> list[str]:
     """The current secret, and the previous one while a rotation's overlap lasts."""
-    now = now or timezone.now()
     found = [decrypt_secret(endpoint.secret_encrypted)]
     if (endpoint.previous_secret_encrypted and endpoint.previous_secret_until
-            and endpoint.previous_secret_until > now):
+            and endpoint.previous_secret_until > timezone.now()):
         found.append(decrypt_secret(endpoint.previous_secret_encrypted))
     return found
 
@@ -66,6 +65,5 @@ class Signer:
         }
 
 
-def signer_for(endpoint: WebhookEndpoint, now: datetime | None = None) -> Signer:
-    return Signer(signing_secrets(endpoint, now))
-
+def signer_for(endpoint: WebhookEndpoint) -> Signer:
+    return Signer(signing_secrets(endpoint))

@@ -12,12 +12,6 @@ def deliver_batch(delivery_ids: list[int]) -> int:
 
 
 @shared_task(acks_late=True, ignore_result=True)
-def deliver(delivery_id: int) -> int:
-    """One delivery: what the console queued before batches; kept for queued messages."""
-    return outbox.attempt_deliveries([delivery_id])
-
-
-@shared_task(acks_late=True, ignore_result=True)
 def sweep_deliveries() -> int:
     """Periodic (Celery beat): re-queue deliveries whose broker message was lost."""
     return outbox.sweep_lost_deliveries()

@@ -16,7 +16,6 @@ from racks.api.common import (
     LoginAddressRateThrottle,
     LoginRateThrottle,
     SettingsRateThrottle,
-    StrictJSONParser,
     errors,
 )
 from racks.serializers import (
@@ -33,7 +32,6 @@ class TokenCreateView(APIView):
 
     authentication_classes: list = []
     permission_classes = [AllowAny]
-    parser_classes = [StrictJSONParser]
     throttle_classes = [LoginRateThrottle, LoginAddressRateThrottle]
 
     @extend_schema(request=TokenRequestSerializer,
@@ -52,8 +50,6 @@ class TokenCreateView(APIView):
 
 
 class TokenListView(APIView):
-    parser_classes = [StrictJSONParser]
-
     @extend_schema(responses={200: TokenInfoSerializer(many=True), **errors(401)},
                    summary="List your API tokens (never their secret)", tags=["auth"])
     def get(self, request: Request) -> Response:
@@ -62,8 +58,6 @@ class TokenListView(APIView):
 
 
 class TokenRevokeView(APIView):
-    parser_classes = [StrictJSONParser]
-
     @extend_schema(responses={204: None, **errors(401, 404)},
                    summary="Revoke one of your API tokens", tags=["auth"])
     def delete(self, request: Request, token_id: str) -> Response:
@@ -77,13 +71,11 @@ class TokenRevokeView(APIView):
 class RegisterView(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
-    parser_classes = [StrictJSONParser]
     throttle_classes = [SettingsRateThrottle]
     throttle_scope = "register"
 
     @extend_schema(request=RegisterSerializer,
-                   responses={201: UserSerializer, **errors(400, 429),
-                              403: errors(403)[403]},
+                   responses={201: UserSerializer, **errors(400, 403, 429)},
                    summary="Create an account", tags=["auth"],
                    description="Answers 403 when this deployment has registration turned off.")
     def post(self, request: Request) -> Response:

@@ -2,17 +2,19 @@
 error answers the schema documents."""
 
 __all__ = ["StrictJSONParser", "SettingsRateThrottle", "LoginRateThrottle",
-           "LoginAddressRateThrottle", "Refused", "errors"]
+           "LoginAddressRateThrottle", "Refused", "errors", "on_membership"]
 
 import hashlib
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse
-from rest_framework.exceptions import APIException
+from rest_framework.exceptions import APIException, PermissionDenied
 from rest_framework.throttling import ScopedRateThrottle, SimpleRateThrottle
 
+from racks import membership
 from racks.api.parsers import StrictJSONParser
 from racks.serializers import DetailSerializer
 
@@ -85,3 +87,13 @@ class Refused(APIException):
 
     def __init__(self, message: str) -> None:
         super().__init__({"error": message})
+
+
+def on_membership(call: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Run a racks.membership change; its refusals are the caller's 403 or 400."""
+    try:
+        return call(*args, **kwargs)
+    except membership.MembershipForbidden as exc:
+        raise PermissionDenied(str(exc)) from None
+    except membership.MembershipError as exc:
+        raise Refused(str(exc)) from None

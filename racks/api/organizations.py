@@ -4,13 +4,12 @@ from django.db.models import OuterRef, Subquery
 from django.http import Http404
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
-from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from racks import membership
-from racks.api.common import CHANGE, READ, Refused, StrictJSONParser, errors
+from racks.api.common import CHANGE, READ, errors, on_membership
 from racks.models import Membership, Organization, Role
 from racks.permissions import RoleAllowsChange, organization_for, require_managing
 from racks.serializers import (
@@ -22,18 +21,7 @@ from racks.serializers import (
 )
 
 
-def _membership_call(call: object, *args: object, **kwargs: object) -> object:
-    try:
-        return call(*args, **kwargs)
-    except membership.MembershipForbidden as exc:
-        raise PermissionDenied(str(exc)) from None
-    except membership.MembershipError as exc:
-        raise Refused(str(exc)) from None
-
-
 class OrganizationListView(APIView):
-    parser_classes = [StrictJSONParser]
-
     @extend_schema(responses={200: OrganizationSerializer(many=True), **errors(401)},
                    summary="Your organizations", tags=["organizations"])
     def get(self, request: Request) -> Response:
@@ -49,15 +37,13 @@ class OrganizationListView(APIView):
     def post(self, request: Request) -> Response:
         given = OrganizationCreateSerializer(data=request.data)
         given.is_valid(raise_exception=True)
-        org = _membership_call(membership.create_organization, request.user,
-                               given.validated_data["name"])
+        org = on_membership(membership.create_organization, request.user,
+                            given.validated_data["name"])
         body = OrganizationSerializer(org, context={"role": Role.OWNER.value}).data
         return Response(body, status=status.HTTP_201_CREATED)
 
 
 class OrganizationDetailView(APIView):
-    parser_classes = [StrictJSONParser]
-
     @extend_schema(responses={200: OrganizationSerializer, **errors(*READ)},
                    summary="One of your organizations", tags=["organizations"])
     def get(self, request: Request, slug: str) -> Response:
@@ -66,7 +52,6 @@ class OrganizationDetailView(APIView):
 
 
 class MemberViewBase(APIView):
-    parser_classes = [StrictJSONParser]
     permission_classes = [*APIView.permission_classes, RoleAllowsChange]
 
     def check_change(self, request: Request) -> None:
@@ -99,8 +84,8 @@ class MemberListView(MemberViewBase):
         org, role = organization_for(request.user, slug)
         given = MemberCreateSerializer(data=request.data)
         given.is_valid(raise_exception=True)
-        added = _membership_call(membership.add_member, org, given.validated_data["username"],
-                                 Role(given.validated_data["role"]), acting_role=role)
+        added = on_membership(membership.add_member, org, given.validated_data["username"],
+                              Role(given.validated_data["role"]), acting_role=role)
         return Response(MemberSerializer(added).data, status=status.HTTP_201_CREATED)
 
 
@@ -121,8 +106,8 @@ class MemberDetailView(MemberViewBase):
         org, role = organization_for(request.user, slug)
         given = MemberUpdateSerializer(data=request.data)
         given.is_valid(raise_exception=True)
-        changed = _membership_call(membership.change_role, self.membership_of(org, username),
-                                   Role(given.validated_data["role"]), acting_role=role)
+        changed = on_membership(membership.change_role, self.membership_of(org, username),
+                                Role(given.validated_data["role"]), acting_role=role)
         return Response(MemberSerializer(changed).data)
 
     @extend_schema(responses={204: None, **errors(*CHANGE)},
@@ -131,6 +116,6 @@ class MemberDetailView(MemberViewBase):
                                "open live feeds are closed.")
     def delete(self, request: Request, slug: str, username: str) -> Response:
         org, role = organization_for(request.user, slug)
-        _membership_call(membership.remove_member, self.membership_of(org, username),
-                         acting_role=role)
+        on_membership(membership.remove_member, self.membership_of(org, username),
+                      acting_role=role)
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -16,7 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from racks import membership
-from racks.api.common import CHANGE, READ, Refused, StrictJSONParser, errors
+from racks.api.common import CHANGE, READ, Refused, errors, on_membership
 from racks.driver import RackError, driver_for
 from racks.models import (
     ACTING_ROLES,
@@ -78,7 +78,6 @@ class RackViewBase(APIView):
     """A view below /racks/<rack_id>/: the rack must be one of the caller's (404), and a
     change needs one of `change_roles` (403)."""
 
-    parser_classes = [StrictJSONParser]
     permission_classes = [IsAuthenticated, RoleAllowsChange]
     change_roles: tuple[Role, ...] = ACTING_ROLES
     change_doing = "act on its racks"
@@ -106,13 +105,17 @@ class RackViewBase(APIView):
     def context(self) -> dict[str, Any]:
         return {"request": self.request, "role": self.rack_and_role()[1].value}
 
+    def newest_first(self, rows: QuerySet, serializer: type[serializers.Serializer]) -> Response:
+        """One page of rows, newest first, with cursors to the next and previous pages."""
+        pages = NewestFirst()
+        page = pages.paginate_queryset(rows, self.request, view=self)
+        return pages.get_paginated_response(serializer(page, many=True).data)
+
 
 # Racks
 
 
 class RackListView(APIView):
-    parser_classes = [StrictJSONParser]
-
     @extend_schema(responses={200: RackSerializer(many=True), **errors(401)},
                    summary="The racks of your organizations", tags=["racks"])
     def get(self, request: Request) -> Response:
@@ -129,10 +132,7 @@ class RackListView(APIView):
         # An organization the caller is not in is 404, as everywhere outside their own.
         org, role = organization_for(request.user, given.validated_data["organization"])
         require_managing(role, org, "add racks")
-        try:
-            rack = membership.create_rack(org, given.validated_data["name"])
-        except membership.MembershipError as exc:
-            raise Refused(str(exc)) from None
+        rack = on_membership(membership.create_rack, org, given.validated_data["name"])
         body = RackSerializer(rack, context={"request": request, "role": role.value}).data
         return Response(body, status=status.HTTP_201_CREATED)
 
@@ -222,10 +222,8 @@ class BuildListView(RackViewBase):
                    summary="An app's builds with their logs, newest first",
                    operation_id="v1_racks_apps_builds_list", tags=["builds"])
     def get(self, request: Request, rack_id: int, app: str) -> Response:
-        builds = Build.objects.filter(app=self.app()).select_related("app")
-        pages = NewestFirst()
-        page = pages.paginate_queryset(builds, request, view=self)
-        return pages.get_paginated_response(BuildSerializer(page, many=True).data)
+        return self.newest_first(Build.objects.filter(app=self.app()).select_related("app"),
+                                 BuildSerializer)
 
     @extend_schema(request=BuildCreateSerializer,
                    responses={201: BuildSerializer, **errors(*CHANGE)},
@@ -268,10 +266,8 @@ class ReleaseListView(ReleaseViewBase):
                    summary="An app's releases, newest first",
                    operation_id="v1_racks_apps_releases_list", tags=["releases"])
     def get(self, request: Request, rack_id: int, app: str) -> Response:
-        releases = Release.objects.filter(app=self.app()).select_related("app")
-        pages = NewestFirst()
-        page = pages.paginate_queryset(releases, request, view=self)
-        return pages.get_paginated_response(ReleaseSerializer(page, many=True).data)
+        return self.newest_first(Release.objects.filter(app=self.app()).select_related("app"),
+                                 ReleaseSerializer)
 
     @extend_schema(request=ReleaseCreateSerializer,
                    responses={201: ReleaseSerializer, **errors(*CHANGE)},

@@ -212,8 +212,7 @@
   function toggleRead(li) {
     var read = li.dataset.read !== "true";
     request("POST", api + li.dataset.id + (read ? "/read/" : "/unread/")).then(function () {
-      setRead(li, read);
-      if (read && currentFilters().unread === "true") { /* stays until the next reload */ }
+      setRead(li, read);  // under "Unread only" it stays until the next reload
       refreshBadge();
     }).catch(function (err) { say("Could not mark it: " + err.message); });
   }
@@ -249,6 +248,5 @@
     });
   }, 30000);
 
-  window.ConsoleFeed = {reload: reload};
   reload();
 })();

@@ -14,10 +14,8 @@
   var stateLabel = document.getElementById("live-state");
   var listeners = {};
   var seen = new Set();
-  var feedRoot = document.querySelector("[data-feed]");
   // The newest feed id when the page was made: everything after it must reach us.
-  var newest = Number((feedRoot && feedRoot.dataset.latestId) ||
-                      document.body.dataset.latestId || 0);
+  var newest = Number(document.body.dataset.latestId || 0);
   var resumeFrom = newest;
   var socket = null;
   var attempts = 0;
@@ -84,7 +82,6 @@
     try { message = JSON.parse(event.data); } catch (err) { return; }
     if (message.type === "unread_count") {
       setBadge(message.count);
-      emit("unread", message.count);
     } else if (message.type === "notification") {
       var item = message.notification;
       if (seen.has(item.id)) { return; }
@@ -175,9 +172,8 @@
       resumeFrom = Math.max(resumeFrom, id);
     },
     setBadge: setBadge,
-    // For tests and the "reconnect" button: drop the connection as a network cut would.
+    // For tests: drop the connection as a network cut would.
     drop: function () { if (socket) { socket.close(); } },
-    get connected() { return socket !== null && socket.readyState === 1; },
   };
 
   connect();

@@ -111,12 +111,15 @@ def test_a_tampered_body_is_refused(client, signed_rack):
     response = post(client, signed_rack, tampered, Convox_Signature=signature(KEY_A, body))
     assert response.status_code == 401
     assert "does not match" in response.json()["error"]
+    assert not Notification.objects.exists()
 
 
 def test_a_signature_with_another_key_is_refused(client, signed_rack):
     body = event()
     response = post(client, signed_rack, body, Convox_Signature=signature(KEY_B, body))
     assert response.status_code == 401
+    assert "does not match" in response.json()["error"]
+    assert not Notification.objects.exists()
 
 
 @pytest.mark.parametrize("age", [400, -400, 3600])
@@ -148,6 +151,7 @@ def test_a_garbled_signature_header_is_refused(client, signed_rack, header):
     response = post(client, signed_rack, event(), Convox_Signature=header)
     assert response.status_code == 401
     assert response.json()["error"]
+    assert not Notification.objects.exists()
 
 
 def test_during_a_rotation_both_keys_are_accepted(client, rack):
@@ -219,30 +223,33 @@ def test_a_body_over_the_limit_is_413_by_its_content_length(client, rack):
     assert not Notification.objects.exists()
 
 
-def test_a_body_longer_than_its_content_length_claims_is_read_only_up_to_the_limit(rack):
-    """A sender that under-states Content-Length: the view reads at most the limit + 1."""
+def post_with_content_length(rack, body: bytes, content_length: str):
+    """What the test client cannot send: a body whose Content-Length header lies."""
     from io import BytesIO
 
     from django.test import RequestFactory
 
     from racks.ingest import ingest
 
-    body = b'{"action":"app:create","data":{"x":"' + b"a" * MAX_BODY_BYTES + b'"}}'
     request = RequestFactory().post(rack.ingest_path, b"", content_type="application/json")
-    request.META["CONTENT_LENGTH"] = ""  # chunked: no length declared
+    request.META["CONTENT_LENGTH"] = content_length
     request._stream = BytesIO(body)
-    response = ingest(request, rack.ingest_token)
+    return ingest(request, rack.ingest_token)
+
+
+def test_a_body_longer_than_its_content_length_claims_is_read_only_up_to_the_limit(rack):
+    """A sender that under-states Content-Length: the view reads at most the limit + 1."""
+    body = b'{"action":"app:create","data":{"x":"' + b"a" * MAX_BODY_BYTES + b'"}}'
+    response = post_with_content_length(rack, body, "")  # chunked: no length declared
     assert response.status_code == 413
+    assert not Notification.objects.exists()
 
 
 def test_a_garbage_content_length_is_400(rack):
-    from django.test import RequestFactory
-
-    from racks.ingest import ingest
-
-    request = RequestFactory().post(rack.ingest_path, event(), content_type="application/json")
-    request.META["CONTENT_LENGTH"] = "lots"
-    assert ingest(request, rack.ingest_token).status_code == 400
+    response = post_with_content_length(rack, event(), "lots")
+    assert response.status_code == 400
+    assert "Content-Length" in json.loads(response.content)["error"]
+    assert not Notification.objects.exists()
 
 
 @pytest.mark.parametrize("timestamp", [None, "yesterday", "0001-01-01T00:00:00Z", 12345, ""])

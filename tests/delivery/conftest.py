@@ -1,6 +1,5 @@
 """Real receivers for delivery tests: an HTTP server and an SMTP server on 127.0.0.1."""
 
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -14,9 +13,12 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from notifications.envelope import Envelope
 from notifications.pipeline import record_event
+from tests.helpers import free_port
 
 # Small enough that a whole retry schedule runs within a test.
 FAST_RETRIES = [0, 0.3, 0.6, 0.6, 0.6]
+
+ROLES = ["owner", "admin", "member", "viewer"]
 
 
 @pytest.fixture(autouse=True)
@@ -170,9 +172,7 @@ def smtp(settings) -> Iterator[Mailbox]:
     mailbox = Mailbox()
     # aiosmtpd's start-up check connects to the configured port, so it cannot be 0: ask
     # the system for a free port first.
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     controller = Controller(mailbox, hostname="127.0.0.1", port=port)
     controller.start()
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
@@ -183,6 +183,15 @@ def smtp(settings) -> Iterator[Mailbox]:
     settings.EMAIL_TIMEOUT = 5
     yield mailbox
     controller.stop()
+
+
+@pytest.fixture
+def signed_in(request, client_for) -> Callable[[str], tuple[object, object]]:
+    """signed_in("viewer") is the organization's viewer and a client logged in as them."""
+    def make(role: str) -> tuple[object, object]:
+        user = request.getfixturevalue(role)
+        return user, client_for(user)
+    return make
 
 
 @pytest.fixture

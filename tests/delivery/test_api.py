@@ -14,23 +14,13 @@ from notifications.models import (
     Preference,
     WebhookEndpoint,
 )
-
-ROLES = ["owner", "admin", "member", "viewer"]
-
-
-@pytest.fixture
-def as_role(request, client_for):
-    def make(role: str):
-        user = request.getfixturevalue(role)
-        return user, client_for(user)
-    return make
-
+from tests.delivery.conftest import ROLES
 
 # -- Preferences ----------------------------------------------------------------------------
 
 @pytest.mark.parametrize("role", ROLES)
-def test_each_role_reads_and_replaces_their_preferences(as_role, rack, role):
-    user, client = as_role(role)
+def test_each_role_reads_and_replaces_their_preferences(signed_in, rack, role):
+    user, client = signed_in(role)
     answer = client.get("/api/v1/preferences/")
     assert answer.status_code == 200
     body = answer.json()
@@ -98,8 +88,8 @@ def test_wrong_method_is_405(client_for, member):
 # -- Webhooks -------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("role", ROLES)
-def test_each_role_manages_their_own_webhooks(as_role, role, receiver):
-    user, client = as_role(role)
+def test_each_role_manages_their_own_webhooks(signed_in, role, receiver):
+    user, client = signed_in(role)
     answer = client.post("/api/v1/webhooks/", {"url": receiver.url, "events": ["build:failed"],
                                                "format": "slack"}, format="json")
     assert answer.status_code == 201, answer.json()

@@ -4,7 +4,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -12,14 +11,13 @@ import pytest
 import redis
 from celery.contrib.testing.worker import start_worker
 from django.conf import settings as django_settings
-from django.db import connection
 
 from console.celery import app
 from notifications.delivery.endpoints import create_endpoint
-from notifications.delivery.outbox import attempt_delivery, sweep_lost_deliveries
+from notifications.delivery.outbox import attempt_deliveries, sweep_lost_deliveries
 from notifications.models import Delivery, DeliveryStatus
 from tests.delivery.conftest import Answer
-from tests.helpers import wait_for
+from tests.helpers import all_at_once, database_url, wait_for
 
 pytestmark = pytest.mark.reliability
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,12 +28,6 @@ def _needs_redis() -> None:
         pytest.fail("These tests need REDIS_URL: a worker process shares the broker.")
 
 
-def _database_url() -> str:
-    db = connection.settings_dict
-    return (f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{db['HOST'] or '127.0.0.1'}:"
-            f"{db['PORT'] or 5432}/{db['NAME']}")
-
-
 @pytest.fixture
 def worker_process(transactional_db):
     """Start `celery -A console worker` as its own process, on this test's database."""
@@ -43,7 +35,7 @@ def worker_process(transactional_db):
     started: list[subprocess.Popen] = []
 
     def start() -> subprocess.Popen:
-        env = {**os.environ, "DATABASE_URL": _database_url(),
+        env = {**os.environ, "DATABASE_URL": database_url(),
                "REDIS_URL": django_settings.REDIS_URL,
                "WEBHOOK_ALLOWED_NETWORKS": "127.0.0.0/8", "WEBHOOK_TIMEOUT_SECONDS": "4",
                "DELIVERY_LEASE_MARGIN_SECONDS": "1", "DJANGO_SETTINGS_MODULE": "console.settings"}
@@ -122,8 +114,8 @@ def test_a_stale_task_does_not_send_a_delivered_delivery_again(db, member, rack,
     endpoint, _ = create_endpoint(member, url=receiver.url, events=["*"])
     emit("app:create", app="web", name="web")
     delivery = Delivery.objects.get(endpoint=endpoint)
-    attempt_delivery(delivery.pk)
-    attempt_delivery(delivery.pk)  # the broker handed the same task out twice
+    attempt_deliveries([delivery.pk])
+    attempt_deliveries([delivery.pk])  # the broker handed the same task out twice
     delivery.refresh_from_db()
     assert delivery.status == DeliveryStatus.DELIVERED and delivery.attempts == 1
     assert len(receiver.requests) == 1
@@ -135,18 +127,7 @@ def test_twin_tasks_at_the_same_moment_send_once(transactional_db, member, rack,
     receiver.answer(Answer(delay=0.5))
     emit("app:create", app="web", name="web")
     delivery = Delivery.objects.get(endpoint=endpoint)
-    barrier = threading.Barrier(4)
-
-    def run() -> None:
-        barrier.wait()
-        attempt_delivery(delivery.pk)
-        connection.close()
-
-    threads = [threading.Thread(target=run) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    all_at_once(4, lambda: attempt_deliveries([delivery.pk]))
     delivery.refresh_from_db()
     assert delivery.status == DeliveryStatus.DELIVERED and delivery.attempts == 1
     assert len(receiver.requests) == 1
@@ -162,5 +143,5 @@ def test_a_task_early_for_a_retry_waits_for_its_time(db, member, rack, receiver,
     delivery = Delivery.objects.get(endpoint=endpoint)
     Delivery.objects.filter(pk=delivery.pk).update(
         next_attempt_at=timezone.now() + timedelta(minutes=5))
-    attempt_delivery(delivery.pk)
+    attempt_deliveries([delivery.pk])
     assert receiver.requests == []

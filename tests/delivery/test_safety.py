@@ -11,7 +11,7 @@ import pytest
 
 from notifications.delivery import http, safety
 from notifications.delivery.endpoints import create_endpoint
-from notifications.delivery.outbox import attempt_delivery
+from notifications.delivery.outbox import attempt_deliveries
 from notifications.models import Delivery, DeliveryStatus
 
 REFUSED = [
@@ -123,7 +123,7 @@ def test_dns_rebinding_at_connect_time_is_refused(monkeypatch, settings, db, mem
     answers["rebind.example.test"] = ["10.0.0.1"]
     emit("app:create", app="web", name="web")
     delivery = Delivery.objects.get(endpoint=endpoint)
-    attempt_delivery(delivery.pk)
+    attempt_deliveries([delivery.pk])
     delivery.refresh_from_db()
     assert delivery.status == DeliveryStatus.FAILED  # permanent: no retry
     assert "10.0.0.1" in delivery.last_error
@@ -136,7 +136,7 @@ def test_an_address_that_became_forbidden_is_not_called(settings, db, member, ra
     settings.WEBHOOK_ALLOWED_NETWORKS = []
     emit("app:create", app="web", name="web")
     delivery = Delivery.objects.get(endpoint=endpoint)
-    attempt_delivery(delivery.pk)
+    attempt_deliveries([delivery.pk])
     delivery.refresh_from_db()
     assert delivery.status == DeliveryStatus.FAILED
     assert "127.0.0.1" in delivery.last_error and receiver.requests == []

@@ -1,7 +1,6 @@
 """The settings pages: notification preferences and webhooks, as each role and strangers."""
 
 import pytest
-from django.test import Client
 
 from notifications.catalogue import EVENT_TYPES
 from notifications.delivery.endpoints import create_endpoint
@@ -14,23 +13,12 @@ from notifications.models import (
     WebhookEndpoint,
 )
 from notifications.preferences import default_channels
-
-ROLES = ["owner", "admin", "member", "viewer"]
-
-
-@pytest.fixture
-def browser(request):
-    def make(role: str):
-        user = request.getfixturevalue(role)
-        client = Client()
-        client.force_login(user)
-        return user, client
-    return make
+from tests.delivery.conftest import ROLES
 
 
 @pytest.mark.parametrize("role", ROLES)
-def test_each_role_sees_event_types_grouped_with_their_meaning(browser, rack, role):
-    _, client = browser(role)
+def test_each_role_sees_event_types_grouped_with_their_meaning(signed_in, rack, role):
+    _, client = signed_in(role)
     page = client.get("/settings/notifications/")
     assert page.status_code == 200
     html = page.content.decode()
@@ -49,14 +37,14 @@ def test_anonymous_is_sent_to_log_in(client):
         assert answer.status_code == 302 and answer["Location"].startswith("/accounts/login/")
 
 
-def test_wrong_method_is_405(browser):
-    _, client = browser("member")
+def test_wrong_method_is_405(signed_in):
+    _, client = signed_in("member")
     assert client.put("/settings/notifications/").status_code == 405
     assert client.get("/settings/webhooks/1/deliveries/1/redeliver/").status_code == 405
 
 
-def test_unticking_email_for_failed_builds_stops_the_email(browser, rack, emit):
-    user, client = browser("member")
+def test_unticking_email_for_failed_builds_stops_the_email(signed_in, rack, emit):
+    user, client = signed_in("member")
     form = {"form": "types"}
     for kind in EVENT_TYPES:
         for channel in default_channels(kind):  # the page as it came, ticked
@@ -74,8 +62,8 @@ def test_unticking_email_for_failed_builds_stops_the_email(browser, rack, emit):
     assert 'name="build:failed:email" value="on" aria' in page
 
 
-def test_an_app_override_mutes_it_and_can_be_removed(browser, rack, emit):
-    user, client = browser("viewer")
+def test_an_app_override_mutes_it_and_can_be_removed(signed_in, rack, emit):
+    user, client = signed_in("viewer")
     answer = client.post("/settings/notifications/", {
         "form": "override", "rack": rack.pk, "app": "noisy", "event_type": "*"})
     assert answer.status_code == 302
@@ -89,8 +77,8 @@ def test_an_app_override_mutes_it_and_can_be_removed(browser, rack, emit):
     assert not Preference.objects.filter(user=user).exists()
 
 
-def test_an_outsider_cannot_override_another_organizations_rack(browser, rack):
-    user, client = browser("outsider")
+def test_an_outsider_cannot_override_another_organizations_rack(signed_in, rack):
+    user, client = signed_in("outsider")
     answer = client.post("/settings/notifications/", {
         "form": "override", "rack": rack.pk, "event_type": "*", "channels": ["email"]})
     assert answer.status_code == 400
@@ -98,8 +86,8 @@ def test_an_outsider_cannot_override_another_organizations_rack(browser, rack):
     assert not Preference.objects.exists()
 
 
-def test_choosing_a_digest(browser):
-    user, client = browser("member")
+def test_choosing_a_digest(signed_in):
+    user, client = signed_in("member")
     assert client.post("/settings/notifications/",
                        {"form": "digest", "window_minutes": "60"}).status_code == 302
     assert EmailDigest.objects.get(user=user).window_minutes == 60
@@ -109,8 +97,8 @@ def test_choosing_a_digest(browser):
 
 
 @pytest.mark.parametrize("role", ROLES)
-def test_each_role_adds_a_webhook_and_sees_its_secret_once(browser, receiver, role):
-    user, client = browser(role)
+def test_each_role_adds_a_webhook_and_sees_its_secret_once(signed_in, receiver, role):
+    user, client = signed_in(role)
     answer = client.post("/settings/webhooks/", {
         "url": receiver.url, "description": "ops", "format": "discord",
         "events": ["build:failed", "release:promote-failed"]})
@@ -125,9 +113,9 @@ def test_each_role_adds_a_webhook_and_sees_its_secret_once(browser, receiver, ro
     assert receiver.url in listing
 
 
-def test_a_private_url_is_refused_with_a_message(browser, settings):
+def test_a_private_url_is_refused_with_a_message(signed_in, settings):
     settings.WEBHOOK_ALLOWED_NETWORKS = []
-    _, client = browser("member")
+    _, client = signed_in("member")
     answer = client.post("/settings/webhooks/", {
         "url": "http://10.1.2.3/hook", "format": "standard", "events": ["*"]})
     assert answer.status_code == 400
@@ -135,12 +123,12 @@ def test_a_private_url_is_refused_with_a_message(browser, settings):
     assert not WebhookEndpoint.objects.exists()
 
 
-def test_another_users_webhook_is_404(browser, member, receiver):
+def test_another_users_webhook_is_404(signed_in, member, receiver):
     endpoint, _ = create_endpoint(member, url=receiver.url, events=["*"])
     delivery = Delivery.objects.create(user=member, channel="webhook", endpoint=endpoint,
                                        status=DeliveryStatus.FAILED)
     for stranger in ("outsider", "admin"):
-        _, client = browser(stranger)
+        _, client = signed_in(stranger)
         assert client.get(f"/settings/webhooks/{endpoint.pk}/").status_code == 404
         assert client.post(f"/settings/webhooks/{endpoint.pk}/",
                            {"form": "delete"}).status_code == 404
@@ -151,8 +139,8 @@ def test_another_users_webhook_is_404(browser, member, receiver):
     assert delivery.status == DeliveryStatus.FAILED
 
 
-def test_the_webhook_page_buttons(browser, rack, receiver, emit):
-    user, client = browser("member")
+def test_the_webhook_page_buttons(signed_in, rack, receiver, emit):
+    user, client = signed_in("member")
     endpoint, _ = create_endpoint(user, url=receiver.url, events=["*"])
     page = f"/settings/webhooks/{endpoint.pk}/"
     emit("app:create", app="web", name="web")

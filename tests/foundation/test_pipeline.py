@@ -1,6 +1,5 @@
 """One path from a rack event to a notification: stored once, state updated, addressed."""
 
-import threading
 from datetime import UTC, datetime
 
 import pytest
@@ -10,6 +9,7 @@ from notifications.envelope import Envelope
 from notifications.models import FeedEntry, Notification, Source
 from notifications.pipeline import record_event
 from racks.models import App, Release
+from tests.helpers import all_at_once
 
 
 def event(action: str, status: str = "success", **data: str) -> Envelope:
@@ -103,21 +103,9 @@ def test_state_values_the_console_cannot_model_are_skipped_not_refused(rack, own
 
 @pytest.mark.django_db(transaction=True)
 def test_the_same_event_sent_concurrently_is_stored_exactly_once(rack, owner):
-    barrier = threading.Barrier(8)
     results = []
-
-    def send() -> None:
-        barrier.wait()
-        try:
-            results.append(record_event(rack, event("app:create", name="web")).duplicate)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=send) for _ in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    all_at_once(8, lambda: results.append(
+        record_event(rack, event("app:create", name="web")).duplicate))
     assert sorted(results) == [False] + [True] * 7
     assert Notification.objects.count() == 1
 

@@ -53,10 +53,12 @@ async def open_socket(user=None, *, origin: str | None = ORIGIN, query: str = ""
     return socket, connected, code
 
 
-async def opened(user=None, **kwargs) -> WebsocketCommunicator:
+async def opened(user=None, unread: int = 0, **kwargs) -> WebsocketCommunicator:
+    """An open socket, past the unread count it is first sent."""
     socket, connected, _ = await open_socket(user, **kwargs)
     assert connected
-    assert await socket.receive_json_from(timeout=3) == {"type": "unread_count", "count": 0}
+    assert await socket.receive_json_from(timeout=3) == {"type": "unread_count",
+                                                         "count": unread}
     return socket
 
 
@@ -70,6 +72,16 @@ async def receive_notification(socket: WebsocketCommunicator) -> tuple[dict, int
 
 async def create_app(rack, name: str):
     return await sync_to_async(LocalRack().create_app)(rack, name)
+
+
+async def only_they_hear(rack, name: str, hearer: WebsocketCommunicator,
+                         *deaf: WebsocketCommunicator) -> None:
+    """An app created on the rack reaches `hearer` and none of the `deaf` sockets."""
+    await create_app(rack, name)
+    item, _ = await receive_notification(hearer)
+    assert item["app"] == name
+    for socket in deaf:
+        assert await socket.receive_nothing(timeout=0.5)
 
 
 async def test_a_member_sees_an_app_created_live_with_the_unread_count(member, rack):
@@ -142,14 +154,8 @@ async def test_a_socket_from_another_origin_is_refused_before_joining_anything(
 async def test_a_user_of_another_organization_never_receives_it(member, outsider, rack,
                                                                other_rack):
     ours, theirs = await opened(member), await opened(outsider)
-    await create_app(rack, "ours")
-    item, _ = await receive_notification(ours)
-    assert item["app"] == "ours"
-    assert await theirs.receive_nothing(timeout=0.5)
-    await create_app(other_rack, "theirs")
-    item, _ = await receive_notification(theirs)
-    assert item["app"] == "theirs"
-    assert await ours.receive_nothing(timeout=0.5)
+    await only_they_hear(rack, "ours", ours, theirs)
+    await only_they_hear(other_rack, "theirs", theirs, ours)
     await ours.disconnect()
     await theirs.disconnect()
 
@@ -162,8 +168,7 @@ async def test_resume_sends_what_was_missed_oldest_first(member, rack):
     assert len(ids) == len(apps)
     # Long committed: only what comes after `after` is replayed.
     await sync_to_async(FeedEntry.objects.update)(created_at=timezone.now() - timedelta(hours=1))
-    socket, connected, _ = await open_socket(member)
-    assert (await socket.receive_json_from(timeout=3))["count"] == 4
+    socket = await opened(member, unread=4)
     await socket.send_json_to({"type": "resume", "after": ids[1]})
     got = [(await socket.receive_json_from(timeout=3)) for _ in range(3)]
     assert [m["notification"]["id"] for m in got[:2]] == ids[2:]
@@ -198,7 +203,7 @@ async def test_resume_resends_recent_entries_so_a_late_commit_is_not_lost(member
     await asyncio.get_running_loop().run_in_executor(None, committed_later.wait, 10)
     thread.join()
 
-    socket = await opened_with_count(member, 2)
+    socket = await opened(member, unread=2)
     await socket.send_json_to({"type": "resume", "after": fast["id"]})
     replayed = []
     while (message := await socket.receive_json_from(timeout=3))["type"] == "notification":
@@ -209,18 +214,11 @@ async def test_resume_resends_recent_entries_so_a_late_commit_is_not_lost(member
     await socket.disconnect()
 
 
-async def opened_with_count(user, count: int) -> WebsocketCommunicator:
-    socket, connected, _ = await open_socket(user)
-    assert connected
-    assert await socket.receive_json_from(timeout=3) == {"type": "unread_count", "count": count}
-    return socket
-
-
 async def test_a_resume_that_missed_too_much_asks_for_a_reload(member, rack, monkeypatch):
     monkeypatch.setattr("notifications.consumers.RESUME_MAX", 2)
     for i in range(3):
         await create_app(rack, f"app-{i}")
-    socket = await opened_with_count(member, 3)
+    socket = await opened(member, unread=3)
     await socket.send_json_to({"type": "resume", "after": 0})
     assert await socket.receive_json_from(timeout=3) == {"type": "resync"}
     await socket.disconnect()
@@ -240,7 +238,7 @@ async def test_a_bad_message_gets_an_explanation_and_the_socket_stays(member, me
 
 async def test_reading_elsewhere_updates_the_badge(member, rack):
     await create_app(rack, "demo")
-    socket = await opened_with_count(member, 1)
+    socket = await opened(member, unread=1)
     await sync_to_async(FeedEntry.objects.filter(user=member).update)(read=True)
     await sync_to_async(live.broadcast_unread_count)(member.pk)
     assert await socket.receive_json_from(timeout=3) == {"type": "unread_count", "count": 0}
@@ -289,9 +287,7 @@ async def test_a_page_reloaded_as_the_only_socket_of_its_organization_still_hear
         socket = await opened(member)
         await socket.disconnect()
     socket = await opened(member)
-    await create_app(rack, "after-reloads")
-    item, _ = await receive_notification(socket)
-    assert item["app"] == "after-reloads"
+    await only_they_hear(rack, "after-reloads", socket)
     await socket.disconnect()
 
 
@@ -306,9 +302,6 @@ async def test_a_socket_that_fails_does_not_cost_the_others_their_notification(
         await original(self, text)
 
     monkeypatch.setattr(consumers.NotificationConsumer, "push_notification", broken_for_member)
-    await create_app(rack, "still-delivered")
-    item, _ = await receive_notification(second)
-    assert item["app"] == "still-delivered"
-    assert await first.receive_nothing(timeout=0.5)
+    await only_they_hear(rack, "still-delivered", second, first)
     await first.disconnect()
     await second.disconnect()

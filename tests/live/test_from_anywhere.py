@@ -6,7 +6,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -21,7 +20,7 @@ from django.test import Client
 
 from console.asgi import application
 from racks.local import LocalRack
-from tests.helpers import wait_for
+from tests.helpers import free_port, wait_for
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 
@@ -64,12 +63,6 @@ async def test_events_of_celery_tasks_reach_the_browser(member, rack, celery_wor
         f"[production] Finished rolling deploy of release {release.id} for app demo")
     await socket.disconnect()
     await sync_to_async(connections.close_all)()
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture

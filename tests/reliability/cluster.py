@@ -34,6 +34,8 @@ import httpx
 import websockets
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
+from tests.helpers import database_url, free_port, wait_for
+
 ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
 CRASH_FLAG = "RELIABILITY_CRASH_AFTER_COMMIT"
@@ -54,39 +56,10 @@ def clock() -> str:
     return datetime.now(UTC).strftime("%H:%M:%S.%f")[:-3]
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def port_open(port: int) -> bool:
     with socket.socket() as probe:
         probe.settimeout(0.2)
         return probe.connect_ex(("127.0.0.1", port)) == 0
-
-
-def wait_until(condition: Any, timeout: float, what: str, interval: float = 0.05) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} within {timeout:g} s")
-        time.sleep(interval)
-
-
-def database_url() -> str:
-    """The pytest test database, as a DATABASE_URL for another process.
-
-    Without persistent connections: daphne runs each request in a thread of its own, so
-    with CONN_MAX_AGE=60 every request left a connection open (22 after 300 requests to
-    one process), and a few processes under load exhausted PostgreSQL's 100.
-    """
-    from django.db import connection
-
-    db = connection.settings_dict
-    password = f":{db['PASSWORD']}" if db["PASSWORD"] else ""
-    return (f"postgres://{db['USER']}{password}@{db['HOST'] or '127.0.0.1'}:"
-            f"{db['PORT'] or 5432}/{db['NAME']}?conn_max_age=0")
 
 
 class Process:
@@ -109,8 +82,8 @@ class Process:
         log.close()
         self.starts += 1
         if self.ready is not None:
-            wait_until(lambda: self.ready(self) or not self.alive, timeout,
-                       f"{self.name} did not become ready")
+            wait_for(lambda: self.ready(self) or not self.alive, timeout,
+                     what=f"{self.name} did not become ready")
             if not self.alive:
                 raise AssertionError(f"{self.name} exited at start:\n{self.tail()}")
         return self

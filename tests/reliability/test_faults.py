@@ -23,7 +23,7 @@ from notifications.models import Delivery, DeliveryStatus, FeedEntry, Notificati
 from racks.models import Rack
 from tests.conftest import PASSWORD
 from tests.helpers import wait_for
-from tests.reliability.cluster import Cluster, LiveClient, api_token, clock
+from tests.reliability.cluster import Cluster, LiveClient, WebhookReceiver, api_token, clock
 
 pytestmark = pytest.mark.reliability
 
@@ -140,6 +140,23 @@ def inflict_faults(cluster: Cluster, log: list[str]) -> None:
     time.sleep(2)
 
 
+def every_delivery_arrived(endpoint, stored, receiver: WebhookReceiver,
+                           timeout: float) -> dict[int, set[str]]:
+    """Wait until the endpoint's delivery of each stored notification is delivered; check
+    each arrived, signed, under its delivery's one webhook-id however often it was sent.
+    Answers the webhook-ids that arrived, by notification."""
+    deliveries = Delivery.objects.filter(endpoint=endpoint)
+    assert deliveries.count() == stored.count()
+    wait_for(lambda: not deliveries.exclude(status=DeliveryStatus.DELIVERED).exists(),
+             timeout=timeout, what="some deliveries were not delivered")
+    arrived = receiver.notification_ids()
+    assert set(arrived) == set(stored.values_list("pk", flat=True))
+    webhook_ids = dict(deliveries.values_list("notification_id", "webhook_id"))
+    assert all(ids == {webhook_ids[pk]} for pk, ids in arrived.items())
+    assert receiver.rejected == []
+    return arrived
+
+
 def feed_ids(user) -> set[int]:
     return set(FeedEntry.objects.filter(user=user).values_list("notification_id", flat=True))
 
@@ -189,15 +206,7 @@ def test_processes_killed_mid_stream_lose_nothing(cluster, webhook_receiver, org
     assert set(sender.answers.values()) == set(stored.values_list("pk", flat=True))
 
     # Every delivery arrived; one that was sent twice kept its webhook-id.
-    deliveries = Delivery.objects.filter(endpoint=endpoint)
-    assert deliveries.count() == len(events)
-    wait_for(lambda: not deliveries.exclude(status=DeliveryStatus.DELIVERED).exists(),
-             timeout=60)
-    arrived = webhook_receiver.notification_ids()
-    assert set(arrived) == set(stored.values_list("pk", flat=True))
-    webhook_ids = dict(deliveries.values_list("notification_id", "webhook_id"))
-    assert all(ids == {webhook_ids[pk]} for pk, ids in arrived.items())
-    assert webhook_receiver.rejected == []
+    arrived = every_delivery_arrived(endpoint, stored, webhook_receiver, timeout=60)
     resent = len(webhook_receiver.received) - len(arrived)
     print(f"deliveries: {len(arrived)} arrived, {resent} resent after a fault")
 
@@ -247,11 +256,5 @@ def test_a_web_process_dying_after_commit_leaves_deliveries_to_the_sweeper(
 
     stored = Notification.objects.filter(rack=rack)
     assert stored.count() == len(events)
-    deliveries = Delivery.objects.filter(endpoint=endpoint)
-    assert deliveries.count() == len(events)
-    wait_for(lambda: not deliveries.exclude(status=DeliveryStatus.DELIVERED).exists(),
-             timeout=30)
-    arrived = webhook_receiver.notification_ids()
-    assert set(arrived) == set(stored.values_list("pk", flat=True))
-    assert all(len(ids) == 1 for ids in arrived.values())
+    every_delivery_arrived(endpoint, stored, webhook_receiver, timeout=30)
     assert "deliveries whose task was lost" in "".join(w.log_text() for w in cluster.workers)

@@ -17,6 +17,7 @@ import random
 import resource
 import time
 from collections import Counter
+from collections.abc import Awaitable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -169,42 +170,40 @@ async def offer_load(urls: list[str], people: list[Person], figures: Figures,
         in_flight = asyncio.Semaphore(IN_FLIGHT)
         tasks: set[asyncio.Task] = set()
 
+        async def timed(what: str, request: Awaitable[httpx.Response], expected: int,
+                        samples: list[float]) -> httpx.Response | None:
+            """The answer when it is the expected one (its latency kept), else None (the
+            failure counted); either way the request's place in flight is freed."""
+            started = time.monotonic()
+            try:
+                answer = await request
+            except httpx.HTTPError as error:
+                figures.errors[f"{what} {type(error).__name__}"] += 1
+                return None
+            finally:
+                in_flight.release()
+            if answer.status_code != expected:
+                figures.errors[f"{what} HTTP {answer.status_code}"] += 1
+                return None
+            samples.append((time.monotonic() - started) * 1000)
+            return answer
+
         async def ingest(seq: int) -> None:
             person = people[seq % len(people)]
             body = rack_event(person.rack, seq, start_time + timedelta(microseconds=seq))
             url = urls[seq % len(urls)] + person.rack.ingest_path
-            started = time.monotonic()
-            sent_at[str(seq)] = started
-            try:
-                answer = await http.post(url, json=body)
-            except httpx.HTTPError as error:
-                figures.errors[f"ingest {type(error).__name__}"] += 1
-                return
-            finally:
-                in_flight.release()
-            if answer.status_code == 202:
-                figures.ingest_ms.append((time.monotonic() - started) * 1000)
+            sent_at[str(seq)] = time.monotonic()
+            answer = await timed("ingest", http.post(url, json=body), 202, figures.ingest_ms)
+            if answer is not None:
                 figures.events += 1
                 accepted[person.rack.pk].add(answer.json()["notification"])
-            else:
-                figures.errors[f"ingest HTTP {answer.status_code}"] += 1
 
         async def read_feed(n: int) -> None:
             person = random.choice(people)
-            started = time.monotonic()
-            try:
-                answer = await http.get(f"{urls[n % len(urls)]}/api/v1/notifications/",
-                                        headers={"Authorization": f"Token {person.token}"})
-            except httpx.HTTPError as error:
-                figures.errors[f"feed {type(error).__name__}"] += 1
-                return
-            finally:
-                in_flight.release()
-            if answer.status_code == 200:
-                figures.feed_ms.append((time.monotonic() - started) * 1000)
+            request = http.get(f"{urls[n % len(urls)]}/api/v1/notifications/",
+                               headers={"Authorization": f"Token {person.token}"})
+            if await timed("feed", request, 200, figures.feed_ms) is not None:
                 figures.feed_reads += 1
-            else:
-                figures.errors[f"feed HTTP {answer.status_code}"] += 1
 
         async def offer(rate: float, job: object) -> None:
             """Start `job` `rate` times a second, on schedule however slow the answers
