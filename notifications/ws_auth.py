@@ -18,8 +18,9 @@ from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.http.cookie import parse_cookie
 from django.utils.module_loading import import_string
-from knox.auth import TokenAuthentication
 from rest_framework.exceptions import AuthenticationFailed
+
+from racks.api.authentication import TokenAuthentication
 
 Scope = dict[str, Any]
 
