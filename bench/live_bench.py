@@ -181,6 +181,7 @@ async def measure(name: str, pid: int, fleet_url: str, origin: str,
         await fleet.wait_for([nid], n)
     latencies: list[float] = []
     spreads: list[float] = []  # first to last socket of one event: the fan-out itself
+    firsts: list[float] = []  # to the first socket: what comes before the fan-out
     missing = 0
     for seq in range(events):
         t0, nid = await send(seq)
@@ -189,6 +190,7 @@ async def measure(name: str, pid: int, fleet_url: str, origin: str,
         latencies += [(a - t0) * 1000 for a in fleet.arrivals[nid]]
         if fleet.arrivals[nid]:
             spreads.append((max(fleet.arrivals[nid]) - min(fleet.arrivals[nid])) * 1000)
+            firsts.append((min(fleet.arrivals[nid]) - t0) * 1000)
         await asyncio.sleep(0.02)
 
     # Many events at once, eight senders: deliveries per second.
@@ -210,6 +212,7 @@ async def measure(name: str, pid: int, fleet_url: str, origin: str,
         "name": name, "clients": n, "connect_s": connect_seconds,
         "p50_ms": statistics.median(latencies), "p99_ms": percentile(latencies, 99),
         "max_ms": max(latencies), "spread_ms": statistics.median(spreads),
+        "first_ms": statistics.median(firsts),
         "missing": missing + (0 if complete else n * burst - delivered),
         "rate": delivered / (last - started), "burst_s": last - started,
         "kib_per_conn": (after - before) / n if measure_memory else None,
@@ -347,13 +350,14 @@ async def run(args: argparse.Namespace, rack: object, keys: list[str]) -> list[d
 def report(results: list[dict]) -> str:
     ingest, console, bare = results
     lines = [
-        f"{'':32} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'spread':>8} {'msg/s':>9} "
-        f"{'KiB/conn':>9} {'missing':>8} {'connect s':>9} {'CPU us/msg':>10}",
+        f"{'':32} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'first':>8} {'spread':>8} "
+        f"{'msg/s':>9} {'KiB/conn':>9} {'missing':>8} {'connect s':>9} {'CPU us/msg':>10}",
     ]
     for r in results:
         memory = "" if r["kib_per_conn"] is None else f"{r['kib_per_conn']:.1f}"
         lines.append(f"{r['name']:32} {r['p50_ms']:8.1f} {r['p99_ms']:8.1f} {r['max_ms']:8.1f} "
-                     f"{r['spread_ms']:8.1f} {r['rate']:9.0f} {memory:>9} {r['missing']:8d} "
+                     f"{r['first_ms']:8.1f} {r['spread_ms']:8.1f} {r['rate']:9.0f} {memory:>9} "
+                     f"{r['missing']:8d} "
                      f"{r['connect_s']:9.1f} {r['cpu_us_per_msg']:10.1f}")
     lines += [
         "",
@@ -369,7 +373,7 @@ def report(results: list[dict]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=1000)
-    parser.add_argument("--events", type=int, default=100, help="one at a time, for latency")
+    parser.add_argument("--events", type=int, default=200, help="one at a time, for latency")
     parser.add_argument("--burst", type=int, default=200, help="all at once, for msg/s")
     parser.add_argument("--bare-server", type=int, metavar="PORT", help=argparse.SUPPRESS)
     args = parser.parse_args()

@@ -62,6 +62,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last: see its docstring.
+    "console.middleware.OneThreadPerRequest",
 ]
 
 ROOT_URLCONF = "console.urls"

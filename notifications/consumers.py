@@ -35,11 +35,6 @@ CLOSE_RECONNECT = 4000  # memberships or session changed: reconnect to pick up t
 RESUME_LOOKBACK = timedelta(seconds=30)
 # A client that missed more than this reloads its feed instead of replaying it.
 RESUME_MAX = 500
-# The count follows new notifications after this pause, one count for all that came in
-# it: during a burst each socket gets one count frame a second, not one per notification
-# (each costs the process as much as the notification itself). Pages move their badge on
-# each new notification at once and take the exact count when it comes.
-UNREAD_PAUSE_SECONDS = 1.0
 
 
 @database_sync_to_async
@@ -106,7 +101,6 @@ class NotificationConsumer(AsyncJsonWebsocketConsumer):
     joined: tuple[str, ...] = ()
     # Counted on connect and resume, then kept: +1 per new notification, exact after reads.
     unread: int = 0
-    unread_due: asyncio.TimerHandle | None = None
 
     async def connect(self) -> None:
         user = self.scope.get("user")
@@ -133,20 +127,7 @@ class NotificationConsumer(AsyncJsonWebsocketConsumer):
 
     async def send_unread(self, count: int) -> None:
         self.unread = count
-        if self.unread_due is not None:
-            self.unread_due.cancel()  # this count supersedes the pending one
-            self.unread_due = None
         await self.send_json({"type": "unread_count", "count": count})
-
-    def count_new_notification(self) -> None:
-        self.unread += 1
-        if self.unread_due is None:
-            self.unread_due = asyncio.get_running_loop().call_later(
-                UNREAD_PAUSE_SECONDS, self._send_pending_unread)
-
-    def _send_pending_unread(self) -> None:
-        self.unread_due = None
-        asyncio.ensure_future(self.send_unread(self.unread))
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         # Channels closes stale database connections in a worker thread before every
@@ -159,9 +140,6 @@ class NotificationConsumer(AsyncJsonWebsocketConsumer):
 
     async def disconnect(self, code: int) -> None:
         _open_sockets.discard(self)
-        if self.unread_due is not None:
-            self.unread_due.cancel()
-            self.unread_due = None
         for organization_id in self.organizations:
             await fanout().leave(organization_id, self)
         self.organizations = ()
@@ -196,10 +174,16 @@ class NotificationConsumer(AsyncJsonWebsocketConsumer):
         except (ValueError, TypeError):
             await self.send_json({"type": "error", "error": "Messages are JSON objects."})
 
-    async def push_notification(self, text: str) -> None:
-        """A new notification of this user's feed, already encoded (notifications.fanout)."""
-        await self.send(text_data=text)
-        self.count_new_notification()
+    async def push_notification(self, head: str) -> None:
+        """A new notification of this user's feed, encoded but for its last field.
+
+        The message carries the user's unread count with it (`"unread_count": N`): a
+        separate count frame per notification would cost the process and every browser
+        as much as the notification itself, and 1,000 of them at once hold up the next
+        notification behind them.
+        """
+        self.unread += 1
+        await self.send(text_data=f"{head}{self.unread}}}")
 
     async def feed_unread(self, event: dict[str, Any]) -> None:
         await self.send_unread(event["count"])

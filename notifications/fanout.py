@@ -11,7 +11,8 @@ writes, not 1,000 channel-layer deliveries.
 import asyncio
 import json
 import logging
-from typing import Protocol
+from collections import deque
+from typing import Any, Protocol
 
 from channels.layers import get_channel_layer
 
@@ -20,12 +21,14 @@ from notifications.live import org_group
 log = logging.getLogger(__name__)
 
 RECEIVE_RETRY_SECONDS = 1.0
+# Sockets written to between two turns of the event loop.
+YIELD_EVERY = 50
 
 
 class Listener(Protocol):
     user_id: int
 
-    async def push_notification(self, text: str) -> None: ...
+    async def push_notification(self, head: str) -> None: ...
 
 
 class Fanout:
@@ -35,12 +38,17 @@ class Fanout:
         self.layer = get_channel_layer()
         self.sockets: dict[int, set[Listener]] = {}
         self.channel: str | None = None
+        # Received, not yet written: the listener fills it, the writer empties it.
+        self.inbox: deque[dict[str, Any]] = deque()
+        self.wake = asyncio.Event()
         self.task: asyncio.Task | None = None
+        self.writer: asyncio.Task | None = None
 
     async def join(self, organization_id: int, socket: Listener) -> None:
         if self.channel is None:
             self.channel = await self.layer.new_channel("fanout.")
             self.task = asyncio.create_task(self._listen(self.channel))
+            self.writer = asyncio.create_task(self._write())
         sockets = self.sockets.setdefault(organization_id, set())
         sockets.add(socket)
         if len(sockets) == 1:
@@ -74,20 +82,48 @@ class Fanout:
                 lost = True
                 await asyncio.sleep(RECEIVE_RETRY_SECONDS)
                 continue
-            sockets = self.sockets.get(message.get("organization"))
-            if not sockets or message.get("type") != "feed.notification":
+            if message.get("type") == "feed.notification":
+                self.inbox.append(message)
+                self.wake.set()
+
+    async def _write(self) -> None:
+        while True:
+            await self.wake.wait()
+            self.wake.clear()
+            await self._push_inbox()
+
+    async def _push_inbox(self) -> None:
+        while self.inbox:
+            try:
+                await self._push(self.inbox.popleft())
+            except Exception:
+                # The only writer: a bad message must not end it.
+                log.exception("live push of one message failed")
+
+    async def _push(self, message: dict[str, Any]) -> None:
+        sockets = self.sockets.get(message.get("organization"))
+        if not sockets:
+            return
+        # Encoded once for all the sockets of the process; each socket ends it with its
+        # user's unread count (consumers.py).
+        addressed = set(message["users"])
+        head = ('{"type": "notification", "notification": '
+                f'{json.dumps(message["item"])}, "unread_count": ')
+        for written, socket in enumerate(list(sockets), 1):
+            if written % YIELD_EVERY == 0 and not self.inbox:
+                # One notification alone: let the loop send what is written so far, so
+                # the first browsers read while the last are written to, and requests
+                # waiting for the loop are not held up behind the push. With more
+                # waiting (a burst), keep writing: each socket then gets the burst's
+                # frames in one send.
+                await asyncio.sleep(0)
+            if socket.user_id not in addressed:
                 continue
-            # Decoded and encoded once for all the sockets of the process.
-            addressed = set(message["users"])
-            text = json.dumps({"type": "notification", "notification": message["item"]})
-            for socket in list(sockets):
-                if socket.user_id not in addressed:
-                    continue
-                try:
-                    await socket.push_notification(text)
-                except Exception:
-                    # One broken socket must not cost the others their notification.
-                    log.exception("live push to one socket failed")
+            try:
+                await socket.push_notification(head)
+            except Exception:
+                # One broken socket must not cost the others their notification.
+                log.exception("live push to one socket failed")
 
 
 _fanouts: dict[asyncio.AbstractEventLoop, Fanout] = {}

@@ -91,11 +91,10 @@
       resumeFrom = Math.max(resumeFrom, item.id);
       // Fresh: newer than anything this page knew of (not a replay of the recent window).
       emit("notification", item, fresh);
-      if (fresh && !item.read) {
-        // The server sends the exact count a moment later, once for a burst.
-        setBadge(Number((badge && badge.dataset.count) || 0) + 1);
-        alertDesktop(item);
-      }
+      // A live notification carries its user's unread count; a replayed one does not
+      // (the replay ends with the count).
+      if (typeof message.unread_count === "number") { setBadge(message.unread_count); }
+      if (fresh && !item.read) { alertDesktop(item); }
     } else if (message.type === "resync") {
       emit("resync", null);
     }

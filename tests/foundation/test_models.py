@@ -80,3 +80,20 @@ def test_rack_signing_keys_are_bytes(org):
 def test_organization_slugs_are_made_unique(db):
     Organization.objects.create(name="Acme", slug=Organization.unique_slug("Acme"))
     assert Organization.unique_slug("Acme") == "acme-2"
+
+
+def test_deleting_a_user_or_a_rack_takes_their_feed_entries_with_them(rack, member, owner):
+    """The feed's keys are not checked by the database (models.FeedEntry): Django's
+    deletes must leave no entry pointing at a user or notification that is gone."""
+    from notifications.models import FeedEntry, Notification
+    from racks.local import LocalRack
+
+    LocalRack().create_app(rack, "web")
+    assert FeedEntry.objects.filter(user=member).count() == 1
+    member.delete()
+    assert not FeedEntry.objects.filter(user_id=member.pk).exists()
+    assert FeedEntry.objects.filter(user=owner).count() == 1
+
+    rack.delete()
+    assert not Notification.objects.exists()
+    assert not FeedEntry.objects.exists()

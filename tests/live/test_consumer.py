@@ -65,9 +65,7 @@ async def opened(user=None, unread: int = 0, **kwargs) -> WebsocketCommunicator:
 async def receive_notification(socket: WebsocketCommunicator) -> tuple[dict, int]:
     message = await socket.receive_json_from(timeout=3)
     assert message["type"] == "notification", message
-    count = await socket.receive_json_from(timeout=3)
-    assert count["type"] == "unread_count", count
-    return message["notification"], count["count"]
+    return message["notification"], message["unread_count"]
 
 
 async def create_app(rack, name: str):
@@ -268,16 +266,15 @@ async def test_losing_membership_closes_the_socket_and_stops_the_feed(member, or
     await socket.disconnect()
 
 
-async def test_a_burst_of_notifications_moves_the_badge_once(member, rack, monkeypatch):
-    monkeypatch.setattr(consumers, "UNREAD_PAUSE_SECONDS", 2.0)
+async def test_each_notification_carries_the_unread_count_and_no_count_frame_follows(
+        member, rack):
     socket = await opened(member)
     for name in ("one", "two", "three"):
         await create_app(rack, name)
-    apps = [(await socket.receive_json_from(timeout=3))["notification"]["app"]
-            for _ in range(3)]
-    assert apps == ["one", "two", "three"]
-    assert await socket.receive_json_from(timeout=5) == {"type": "unread_count", "count": 3}
-    assert await socket.receive_nothing(timeout=0.5)
+    messages = [await socket.receive_json_from(timeout=3) for _ in range(3)]
+    assert [(m["type"], m["notification"]["app"], m["unread_count"]) for m in messages] == [
+        ("notification", "one", 1), ("notification", "two", 2), ("notification", "three", 3)]
+    assert await socket.receive_nothing(timeout=1.5)
     await socket.disconnect()
 
 
@@ -296,10 +293,10 @@ async def test_a_socket_that_fails_does_not_cost_the_others_their_notification(
     first, second = await opened(member), await opened(admin)
     original = consumers.NotificationConsumer.push_notification
 
-    async def broken_for_member(self, text: str) -> None:
+    async def broken_for_member(self, head: str) -> None:
         if self.user_id == member.pk:
             raise ConnectionResetError("the browser went away mid-write")
-        await original(self, text)
+        await original(self, head)
 
     monkeypatch.setattr(consumers.NotificationConsumer, "push_notification", broken_for_member)
     await only_they_hear(rack, "still-delivered", second, first)

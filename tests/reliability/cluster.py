@@ -383,6 +383,8 @@ class LiveClient:
         if message.get("type") == "notification":
             item = message["notification"]
             self.items[item["id"]] = item
+            if "unread_count" in message:
+                self.unread_count = message["unread_count"]
             if self.on_item is not None:
                 self.on_item(item)
         elif message.get("type") == "unread_count":

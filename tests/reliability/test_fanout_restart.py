@@ -19,8 +19,8 @@ class Socket:
     def __init__(self) -> None:
         self.heard: list[str] = []
 
-    async def push_notification(self, text: str) -> None:
-        self.heard.append(text)
+    async def push_notification(self, head: str) -> None:
+        self.heard.append(f"{head}1}}")
 
 
 def notification(number: int) -> dict:
@@ -65,8 +65,9 @@ async def test_a_socket_open_through_a_redis_restart_hears_the_next_notification
                 await asyncio.sleep(0.2)
         # Sent again until heard, so it may arrive twice; the browser drops repeats.
         assert len(socket.heard) >= 2 and all('"id": 2' in t for t in socket.heard[1:])
-        assert not fanout.task.done()
+        assert not fanout.task.done() and not fanout.writer.done()
         await fanout.leave(1, socket)
         fanout.task.cancel()
+        fanout.writer.cancel()
     finally:
         redis.kill()

@@ -1,0 +1,27 @@
+"""Middleware of the console's own."""
+
+from collections.abc import Callable
+
+from django.http import HttpRequest, HttpResponse
+
+
+class OneThreadPerRequest:
+    """Run the whole middleware chain in the request's thread, not hop by hop.
+
+    Under ASGI Django runs middleware that can be async as async, and each of Django's
+    own (sessions, CSRF, auth, messages...) then moves the request to a thread and back
+    for its `process_request` and again for its `process_response`: about fourteen trips
+    through the event loop per request. That loop is also the one writing notifications
+    to every open socket of the process, so under a push each trip waits behind it.
+    Django makes every middleware above a sync-only one sync; this one, last in the
+    list, makes the chain one trip to a thread and back.
+    """
+
+    sync_capable = True
+    async_capable = False
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
