@@ -10,11 +10,13 @@ class OneThreadPerRequest:
 
     Under ASGI Django runs middleware that can be async as async, and each of Django's
     own (sessions, CSRF, auth, messages...) then moves the request to a thread and back
-    for its `process_request` and again for its `process_response`: about fourteen trips
-    through the event loop per request. That loop is also the one writing notifications
+    for its `process_request` and again for its `process_response`: sixteen trips
+    through the event loop for a page. That loop is also the one writing notifications
     to every open socket of the process, so under a push each trip waits behind it.
     Django makes every middleware above a sync-only one sync; this one, last in the
-    list, makes the chain one trip to a thread and back.
+    list, makes the chain one trip. Django's own steps around the view (its view
+    middleware, the view, a template response) still cross once each: five in all
+    (tests/foundation/test_middleware.py).
     """
 
     sync_capable = True

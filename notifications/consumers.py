@@ -112,15 +112,17 @@ class NotificationConsumer(AsyncJsonWebsocketConsumer):
         live.remember_server_loop(asyncio.get_running_loop())
         self.user, self.user_id = user, user.pk
         organizations, unread = await organizations_and_unread(user.pk)
+        # Open before joining: a frame pushed to a socket not yet accepted is refused.
+        # What is pushed before the joins, the client's resume (its first message, handled
+        # after this) fetches; it also counts again, so a notification racing the count
+        # is not left out of it.
+        await self.accept()
         self.organizations = tuple(organizations)
         for organization_id in self.organizations:
             await fanout().join(organization_id, self)
         self.joined = (live.user_group(user.pk),)
         for group in self.joined:
             await self.channel_layer.group_add(group, self.channel_name)
-        await self.accept()
-        # Counted before joining: a notification racing the join may be missing from the
-        # count, and the client's resume, which follows at once, counts again.
         await self.send_unread(unread)
         _open_sockets.add(self)
         watch_redis_restarts()

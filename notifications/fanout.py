@@ -23,6 +23,8 @@ log = logging.getLogger(__name__)
 RECEIVE_RETRY_SECONDS = 1.0
 # Sockets written to between two turns of the event loop.
 YIELD_EVERY = 50
+# During a burst, the longest the writer keeps the loop to itself.
+BURST_TURN_SECONDS = 0.05
 
 
 class Listener(Protocol):
@@ -41,14 +43,21 @@ class Fanout:
         # Received, not yet written: the listener fills it, the writer empties it.
         self.inbox: deque[dict[str, Any]] = deque()
         self.wake = asyncio.Event()
+        self.turned = 0.0  # when the writer last gave the loop a turn
         self.task: asyncio.Task | None = None
         self.writer: asyncio.Task | None = None
+        # Two first sockets connecting at once must not make two channels: the second
+        # would take over, and the first would stay in its groups and double every push.
+        self.starting = asyncio.Lock()
 
     async def join(self, organization_id: int, socket: Listener) -> None:
         if self.channel is None:
-            self.channel = await self.layer.new_channel("fanout.")
-            self.task = asyncio.create_task(self._listen(self.channel))
-            self.writer = asyncio.create_task(self._write())
+            async with self.starting:
+                if self.channel is None:
+                    channel = await self.layer.new_channel("fanout.")
+                    self.task = asyncio.create_task(self._listen(channel))
+                    self.writer = asyncio.create_task(self._write())
+                    self.channel = channel
         sockets = self.sockets.setdefault(organization_id, set())
         sockets.add(socket)
         if len(sockets) == 1:
@@ -93,6 +102,7 @@ class Fanout:
             await self._push_inbox()
 
     async def _push_inbox(self) -> None:
+        self.turned = asyncio.get_running_loop().time()  # it woke: the loop just turned
         while self.inbox:
             try:
                 await self._push(self.inbox.popleft())
@@ -109,14 +119,17 @@ class Fanout:
         addressed = set(message["users"])
         head = ('{"type": "notification", "notification": '
                 f'{json.dumps(message["item"])}, "unread_count": ')
+        loop = asyncio.get_running_loop()
         for written, socket in enumerate(list(sockets), 1):
-            if written % YIELD_EVERY == 0 and not self.inbox:
+            if written % YIELD_EVERY == 0 and (
+                    not self.inbox or loop.time() - self.turned > BURST_TURN_SECONDS):
                 # One notification alone: let the loop send what is written so far, so
                 # the first browsers read while the last are written to, and requests
                 # waiting for the loop are not held up behind the push. With more
-                # waiting (a burst), keep writing: each socket then gets the burst's
-                # frames in one send.
+                # waiting (a burst), keep writing, so that each socket gets several
+                # frames in one send, but still give the loop a turn now and then.
                 await asyncio.sleep(0)
+                self.turned = loop.time()
             if socket.user_id not in addressed:
                 continue
             try:

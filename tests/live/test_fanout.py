@@ -3,6 +3,7 @@
 import asyncio
 import json
 
+from notifications import fanout as fanout_module
 from notifications.fanout import Fanout
 
 
@@ -56,6 +57,15 @@ async def test_a_burst_is_written_straight_through_until_its_last_notification()
     assert not [n for n in seen if 0 < n < 500]
 
 
+async def test_a_long_burst_still_gives_the_loop_a_turn_now_and_then(monkeypatch):
+    """Requests and handshakes wait for the loop: a burst of minutes must not starve them."""
+    monkeypatch.setattr(fanout_module, "BURST_TURN_SECONDS", 0.0)
+    fanout, written = fanout_with(500)
+    fanout.inbox.extend([notification(1, range(500)), notification(2, range(500))])
+    seen = await watching(written, fanout._push_inbox())
+    assert [n for n in seen if 0 < n < 500]
+
+
 async def test_each_socket_ends_the_shared_message_with_its_own_count_and_only_addressees_get_it():
     fanout, written = fanout_with(10)
     await fanout._push(notification(7, range(0, 10, 2)))
@@ -63,3 +73,41 @@ async def test_each_socket_ends_the_shared_message_with_its_own_count_and_only_a
     assert len(messages) == 5
     assert all(m == {"type": "notification", "unread_count": 1, "notification": {
         "id": 7, "message": "[production] Created app web"}} for m in messages)
+
+
+class SlowLayer:
+    """A channel layer whose new channel takes a moment, as Redis' SUBSCRIBE does."""
+
+    def __init__(self) -> None:
+        self.channels: list[str] = []
+        self.groups: dict[str, set[str]] = {}
+
+    async def new_channel(self, prefix: str) -> str:
+        await asyncio.sleep(0.01)
+        self.channels.append(f"{prefix}{len(self.channels)}")
+        return self.channels[-1]
+
+    async def group_add(self, group: str, channel: str) -> None:
+        self.groups.setdefault(group, set()).add(channel)
+
+    async def group_discard(self, group: str, channel: str) -> None:
+        self.groups.get(group, set()).discard(channel)
+
+    async def receive(self, channel: str) -> dict:
+        await asyncio.Event().wait()  # nothing arrives in this test
+        return {}
+
+
+async def test_two_first_sockets_connecting_at_once_share_one_channel():
+    """Two channels would each hear the organization: every push doubled, for good."""
+    fanout, written = Fanout(), []
+    fanout.layer = SlowLayer()
+    first, second = Socket(1, written), Socket(2, written)
+    await asyncio.gather(fanout.join(1, first), fanout.join(2, second))
+    assert fanout.layer.channels == ["fanout.0"]
+    assert fanout.layer.groups == {"org.1": {"fanout.0"}, "org.2": {"fanout.0"}}
+    await fanout.leave(1, first)
+    await fanout.leave(2, second)
+    assert fanout.layer.groups == {"org.1": set(), "org.2": set()}
+    fanout.task.cancel()
+    fanout.writer.cancel()

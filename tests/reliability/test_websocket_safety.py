@@ -70,7 +70,10 @@ async def test_a_logged_in_socket_from_a_foreign_origin_is_refused_before_joinin
 async def test_the_sites_own_origin_is_let_in(member, rack, joined_groups):
     socket = await socket_for(member)
     connected, _ = await socket.connect()
-    assert connected and joined_groups
+    assert connected
+    # The joins follow the accept; the first count follows the joins.
+    assert (await socket.receive_json_from(timeout=2))["type"] == "unread_count"
+    assert joined_groups
     await socket.disconnect()
 
 
