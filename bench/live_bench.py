@@ -113,17 +113,22 @@ class Fleet:
         await asyncio.gather(*(ws.close() for ws in self.sockets), return_exceptions=True)
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time the process has used so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time the server processes have used so far."""
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
-def rss_kib(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    raise RuntimeError("no VmRSS")
+def rss_kib(pids: list[int]) -> int:
+    total = 0
+    for pid in pids:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                total += int(line.split()[1])
+    return total
 
 
 def free_port() -> int:
@@ -161,19 +166,19 @@ def percentile(values: list[float], p: float) -> float:
 
 # --- measuring one server ----------------------------------------------------------------
 
-async def measure(name: str, pid: int, fleet_url: str, origin: str,
+async def measure(name: str, pids: list[int], fleet_url: str, origin: str,
                   headers: list[dict[str, str]], send, events: int, burst: int,
                   measure_memory: bool = True) -> dict:
     """`send(seq)` starts one event and returns (t0, notification id)."""
     n = len(headers)
     fleet = Fleet()
     await asyncio.sleep(1)
-    before = rss_kib(pid)
+    before = rss_kib(pids)
     t = time.perf_counter()
     await fleet.connect(fleet_url, headers, origin)
     connect_seconds = time.perf_counter() - t
     await asyncio.sleep(2)
-    after = rss_kib(pid)
+    after = rss_kib(pids)
 
     # Warm up, then one event at a time: latency.
     for seq in range(3):
@@ -194,7 +199,7 @@ async def measure(name: str, pid: int, fleet_url: str, origin: str,
         await asyncio.sleep(0.02)
 
     # Many events at once, eight senders: deliveries per second.
-    started, cpu_before = time.perf_counter(), cpu_seconds(pid)
+    started, cpu_before = time.perf_counter(), cpu_seconds(pids)
     queue = list(range(events, events + burst))
     sent: list[int] = []
 
@@ -206,7 +211,7 @@ async def measure(name: str, pid: int, fleet_url: str, origin: str,
     complete = await fleet.wait_for(sent, n, timeout=120)
     last = max(max(fleet.arrivals[i]) for i in sent if fleet.arrivals[i])
     delivered = sum(len(fleet.arrivals[i]) for i in sent)
-    server_cpu = cpu_seconds(pid) - cpu_before
+    server_cpu = cpu_seconds(pids) - cpu_before
     await fleet.close()
     return {
         "name": name, "clients": n, "connect_s": connect_seconds,
@@ -271,16 +276,24 @@ async def run(args: argparse.Namespace, rack: object, keys: list[str]) -> list[d
     results = []
 
     # The console.
-    port = free_port()
-    # As the Procfile runs a web process: with a connection pool.
+    # As the Procfile runs web processes: with a connection pool; several share one
+    # listening socket, and the kernel hands each connection to one of them.
     env = {**os.environ, "DEBUG": "false", "LOG_LEVEL": "ERROR", "DATABASE_POOL": "true"}
     daphne = str(Path(sys.executable).with_name("daphne"))
     log = open(BASE_DIR / "var" / "live_bench_daphne.log", "w")  # noqa: SIM115
-    process = subprocess.Popen([daphne, "-b", "127.0.0.1", "-p", str(port),
-                                "console.asgi:application"], cwd=BASE_DIR, env=env,
-                               stdout=log, stderr=log, start_new_session=True)
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1024)
+    port = listener.getsockname()[1]
+    webs = [subprocess.Popen([daphne, "--fd", str(listener.fileno()),
+                              "console.asgi:application"], cwd=BASE_DIR, env=env,
+                             stdout=log, stderr=log, start_new_session=True,
+                             pass_fds=[listener.fileno()]) for _ in range(args.web)]
+    listener.close()
+    pids = [web.pid for web in webs]
     try:
-        wait_port(port, process)
+        for web in webs:
+            wait_port(port, web)
         base = f"http://127.0.0.1:{port}"
         async with httpx.AsyncClient(base_url=base, timeout=30,
                                      limits=httpx.Limits(max_connections=16)) as http:
@@ -298,7 +311,7 @@ async def run(args: argparse.Namespace, rack: object, keys: list[str]) -> list[d
             sockets = [{"Cookie": f"sessionid={k}"} for k in keys]
             ws_url = f"ws://127.0.0.1:{port}/ws/notifications/"
             results.append(await measure(
-                "console: ingest POST -> socket", process.pid, ws_url, base, sockets, send,
+                "console: ingest POST -> socket", pids, ws_url, base, sockets, send,
                 args.events, args.burst))
             stored = [await send(-1000 - i) for i in range(args.events + args.burst + 3)]
 
@@ -310,10 +323,11 @@ async def run(args: argparse.Namespace, rack: object, keys: list[str]) -> list[d
                 await asyncio.to_thread(broadcast_notification, nid)
                 return t0, nid
             results.append(await measure(
-                "console: broadcast -> socket", process.pid, ws_url, base, sockets, push,
+                "console: broadcast -> socket", pids, ws_url, base, sockets, push,
                 args.events, args.burst, measure_memory=False))
     finally:
-        stop(process)
+        for web in webs:
+            stop(web)
         log.close()
 
     # The bare server, with a payload as large as the console's notification message.
@@ -339,7 +353,7 @@ async def run(args: argparse.Namespace, rack: object, keys: list[str]) -> list[d
             await publisher.publish(BARE_CHANNEL, payload)
             return t0, nid
         results.append(await measure(
-            "bare websockets + Redis PUBLISH", process.pid, f"ws://127.0.0.1:{port}/",
+            "bare websockets + Redis PUBLISH", [process.pid], f"ws://127.0.0.1:{port}/",
             f"http://127.0.0.1:{port}", [{} for _ in keys], publish, args.events, args.burst))
         await publisher.aclose()
     finally:
@@ -347,7 +361,7 @@ async def run(args: argparse.Namespace, rack: object, keys: list[str]) -> list[d
     return results
 
 
-def report(results: list[dict]) -> str:
+def report(results: list[dict], web: int) -> str:
     ingest, console, bare = results
     lines = [
         f"{'':32} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'first':>8} {'spread':>8} "
@@ -361,7 +375,8 @@ def report(results: list[dict]) -> str:
                      f"{r['connect_s']:9.1f} {r['cpu_us_per_msg']:10.1f}")
     lines += [
         "",
-        f"clients: {console['clients']}; broadcast rate ratio console/bare: "
+        f"clients: {console['clients']}; console web processes: {web}; "
+        "broadcast rate ratio console/bare: "
         f"{console['rate'] / bare['rate']:.2f} (goal >= 0.5); memory per connection ratio: "
         f"{ingest['kib_per_conn'] / max(bare['kib_per_conn'], 0.1):.2f} (goal <= 3); "
         f"p99 ingest -> socket {ingest['p99_ms']:.1f} ms, broadcast -> socket "
@@ -373,6 +388,8 @@ def report(results: list[dict]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=1000)
+    parser.add_argument("--web", type=int, default=1,
+                        help="console web processes (the bare server is always one)")
     parser.add_argument("--events", type=int, default=200, help="one at a time, for latency")
     parser.add_argument("--burst", type=int, default=200, help="all at once, for msg/s")
     parser.add_argument("--bare-server", type=int, metavar="PORT", help=argparse.SUPPRESS)
@@ -382,7 +399,7 @@ def main() -> None:
         return
     (BASE_DIR / "var").mkdir(exist_ok=True)
     rack, keys = prepare_console(args.clients)
-    print(report(asyncio.run(run(args, rack, keys))))
+    print(report(asyncio.run(run(args, rack, keys)), args.web))
 
 
 if __name__ == "__main__":
