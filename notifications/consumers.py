@@ -38,11 +38,11 @@ RESUME_MAX = 500
 
 
 @database_sync_to_async
-def organizations_and_unread(user_id: int) -> tuple[list[int], int]:
+def organizations_and_unread(user_id: int) -> tuple[list[int], tuple[int, list[int]]]:
     """What a socket needs to start, in one trip to the database thread."""
     organizations = list(Membership.objects.filter(user_id=user_id)
                          .values_list("organization_id", flat=True))
-    return organizations, live.unread_count(user_id)
+    return organizations, live.unread_state(user_id)
 
 
 @database_sync_to_async
@@ -60,7 +60,7 @@ def missed_items(user_id: int, after: int) -> list[dict[str, Any]] | None:
     return [notification_item(e.notification, read=e.read) for e in entries]
 
 
-unread_count = database_sync_to_async(live.unread_count)
+unread_state = database_sync_to_async(live.unread_state)
 
 
 # Sockets of this process. When the channel layer's Redis restarts, what was published
@@ -101,6 +101,8 @@ class NotificationConsumer(AsyncJsonWebsocketConsumer):
     joined: tuple[str, ...] = ()
     # Counted on connect and resume, then kept: +1 per new notification, exact after reads.
     unread: int = 0
+    # Notifications the last exact count already holds (live.unread_state).
+    held: set[int] = frozenset()  # type: ignore[assignment]
 
     async def connect(self) -> None:
         user = self.scope.get("user")
@@ -123,12 +125,12 @@ class NotificationConsumer(AsyncJsonWebsocketConsumer):
         self.joined = (live.user_group(user.pk),)
         for group in self.joined:
             await self.channel_layer.group_add(group, self.channel_name)
-        await self.send_unread(unread)
+        await self.send_unread(*unread)
         _open_sockets.add(self)
         watch_redis_restarts()
 
-    async def send_unread(self, count: int) -> None:
-        self.unread = count
+    async def send_unread(self, count: int, held: list[int]) -> None:
+        self.unread, self.held = count, set(held)
         await self.send_json({"type": "unread_count", "count": count})
 
     async def dispatch(self, message: dict[str, Any]) -> None:
@@ -167,7 +169,7 @@ class NotificationConsumer(AsyncJsonWebsocketConsumer):
         else:
             for item in items:
                 await self.send_json({"type": "notification", "notification": item})
-        await self.send_unread(await unread_count(self.user.pk))
+        await self.send_unread(*await unread_state(self.user.pk))
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None,
                       **kwargs: Any) -> None:
@@ -176,7 +178,7 @@ class NotificationConsumer(AsyncJsonWebsocketConsumer):
         except (ValueError, TypeError):
             await self.send_json({"type": "error", "error": "Messages are JSON objects."})
 
-    async def push_notification(self, head: str) -> None:
+    async def push_notification(self, head: str, notification_id: int) -> None:
         """A new notification of this user's feed, encoded but for its last field.
 
         The message carries the user's unread count with it (`"unread_count": N`): a
@@ -184,11 +186,14 @@ class NotificationConsumer(AsyncJsonWebsocketConsumer):
         as much as the notification itself, and 1,000 of them at once hold up the next
         notification behind them.
         """
-        self.unread += 1
+        if notification_id in self.held:
+            self.held.discard(notification_id)  # committed before the count, sent after
+        else:
+            self.unread += 1
         await self.send(text_data=f"{head}{self.unread}}}")
 
     async def feed_unread(self, event: dict[str, Any]) -> None:
-        await self.send_unread(event["count"])
+        await self.send_unread(event["count"], event.get("held", []))
 
     async def feed_disconnect(self, event: dict[str, Any]) -> None:
         await self.close(code=CLOSE_RECONNECT)

@@ -30,7 +30,7 @@ BURST_TURN_SECONDS = 0.05
 class Listener(Protocol):
     user_id: int
 
-    async def push_notification(self, head: str) -> None: ...
+    async def push_notification(self, head: str, notification_id: int) -> None: ...
 
 
 class Fanout:
@@ -117,6 +117,7 @@ class Fanout:
         # Encoded once for all the sockets of the process; each socket ends it with its
         # user's unread count (consumers.py).
         addressed = set(message["users"])
+        item_id = message["item"]["id"]
         head = ('{"type": "notification", "notification": '
                 f'{json.dumps(message["item"])}, "unread_count": ')
         loop = asyncio.get_running_loop()
@@ -133,7 +134,7 @@ class Fanout:
             if socket.user_id not in addressed:
                 continue
             try:
-                await socket.push_notification(head)
+                await socket.push_notification(head, item_id)
             except Exception:
                 # One broken socket must not cost the others their notification.
                 log.exception("live push to one socket failed")

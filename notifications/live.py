@@ -19,12 +19,14 @@ import asyncio
 import logging
 import os
 import threading
+from datetime import timedelta
 from typing import Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.contrib.auth.signals import user_logged_out
-from django.db import transaction
+from django.db import connection, transaction
+from django.utils import timezone
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from notifications.items import notification_item
@@ -106,6 +108,40 @@ def unread_count(user_id: int) -> int:
     return FeedEntry.objects.filter(user_id=user_id, read=False).count()
 
 
+# A notification pushed within this long of its commit may reach a socket after a count
+# that already holds it.
+IN_FLIGHT = timedelta(seconds=30)
+IN_FLIGHT_MAX = 100
+
+
+def unread_state(user_id: int) -> tuple[int, list[int]]:
+    """The unread count for a socket, and the newest notifications it already holds.
+
+    A socket adds one to its count for each notification pushed to it. One committed
+    just before an exact count but pushed just after it would be counted twice: the
+    socket skips the ones listed here. Both are read in one snapshot (one statement on
+    PostgreSQL; SQLite's transactions are serial).
+    """
+    since = timezone.now() - IN_FLIGHT
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            # The count as unread_count's (the partial index), the newest by the
+            # (user, notification) index: both read in one snapshot.
+            cursor.execute(
+                f"SELECT (SELECT count(*) FROM {FeedEntry._meta.db_table} "
+                "WHERE user_id = %s AND NOT read), "
+                "ARRAY(SELECT notification_id FROM (SELECT notification_id, created_at "
+                f"FROM {FeedEntry._meta.db_table} WHERE user_id = %s "
+                "ORDER BY notification_id DESC LIMIT %s) AS newest WHERE created_at >= %s)",
+                [user_id, user_id, IN_FLIGHT_MAX, since])
+            count, held = cursor.fetchone()
+        return count, list(held)
+    with transaction.atomic():
+        newest = (FeedEntry.objects.filter(user_id=user_id).order_by("-notification_id")
+                  .values_list("notification_id", "created_at")[:IN_FLIGHT_MAX])
+        return unread_count(user_id), [nid for nid, created in newest if created >= since]
+
+
 def broadcast_notification(notification_id: int, *, notification: Notification | None = None,
                            users: list[int] | None = None) -> None:
     """Push a committed notification to every browser of every user whose feed holds it.
@@ -138,9 +174,9 @@ def broadcast_notification(notification_id: int, *, notification: Notification |
 
 def broadcast_unread_count(user_id: int) -> None:
     """Tell a user's browsers their unread count after they read or unread something."""
-    count = unread_count(user_id)
+    count, held = unread_state(user_id)
     try:
-        _send(user_group(user_id), {"type": "feed.unread", "count": count})
+        _send(user_group(user_id), {"type": "feed.unread", "count": count, "held": held})
     except Exception:
         log.exception("live unread count for user %s failed", user_id)
 

@@ -280,6 +280,26 @@ async def test_each_notification_carries_the_unread_count_and_no_count_frame_fol
     await socket.disconnect()
 
 
+async def test_a_push_arriving_after_a_count_that_holds_it_is_not_counted_twice(member, rack):
+    """Committed, counted (the member read something meanwhile), then pushed: one."""
+    socket = await opened(member)
+    await create_app(rack, "first")
+    first, count = await receive_notification(socket)
+    assert count == 1
+    # The exact count after a read elsewhere already holds "first"...
+    await sync_to_async(live.broadcast_unread_count)(member.pk)
+    assert await socket.receive_json_from(timeout=3) == {"type": "unread_count", "count": 1}
+    # ... and its push comes in only now (a push still on its way when counted).
+    await sync_to_async(live.broadcast_notification)(first["id"])
+    again, count = await receive_notification(socket)
+    assert (again["id"], count) == (first["id"], 1)
+    # A new one still counts.
+    await create_app(rack, "second")
+    _, count = await receive_notification(socket)
+    assert count == 2
+    await socket.disconnect()
+
+
 async def test_a_page_reloaded_as_the_only_socket_of_its_organization_still_hears(member, rack):
     """The process leaves the organization's group with its last socket and joins again."""
     for _ in range(3):
@@ -295,10 +315,10 @@ async def test_a_socket_that_fails_does_not_cost_the_others_their_notification(
     first, second = await opened(member), await opened(admin)
     original = consumers.NotificationConsumer.push_notification
 
-    async def broken_for_member(self, head: str) -> None:
+    async def broken_for_member(self, head: str, notification_id: int) -> None:
         if self.user_id == member.pk:
             raise ConnectionResetError("the browser went away mid-write")
-        await original(self, head)
+        await original(self, head, notification_id)
 
     monkeypatch.setattr(consumers.NotificationConsumer, "push_notification", broken_for_member)
     await only_they_hear(rack, "still-delivered", second, first)

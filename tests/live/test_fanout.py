@@ -13,7 +13,7 @@ class Socket:
         self.written = written
         self.unread = 0
 
-    async def push_notification(self, head: str) -> None:
+    async def push_notification(self, head: str, notification_id: int) -> None:
         self.unread += 1
         self.written.append(f"{head}{self.unread}}}")
 

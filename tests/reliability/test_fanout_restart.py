@@ -19,7 +19,7 @@ class Socket:
     def __init__(self) -> None:
         self.heard: list[str] = []
 
-    async def push_notification(self, head: str) -> None:
+    async def push_notification(self, head: str, notification_id: int) -> None:
         self.heard.append(f"{head}1}}")
 
 
