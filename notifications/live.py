@@ -119,27 +119,23 @@ def unread_state(user_id: int) -> tuple[int, list[int]]:
 
     A socket adds one to its count for each notification pushed to it. One committed
     just before an exact count but pushed just after it would be counted twice: the
-    socket skips the ones listed here. Both are read in one snapshot (one statement on
-    PostgreSQL; SQLite's transactions are serial).
+    socket skips the ones listed here. Both come from one statement, so from one
+    snapshot: read apart, a notification committing in between would be in one and not
+    the other. The count is unread_count's (the partial index), the newest are read
+    from the (user, notification) index.
     """
-    since = timezone.now() - IN_FLIGHT
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            # The count as unread_count's (the partial index), the newest by the
-            # (user, notification) index: both read in one snapshot.
-            cursor.execute(
-                f"SELECT (SELECT count(*) FROM {FeedEntry._meta.db_table} "
-                "WHERE user_id = %s AND NOT read), "
-                "ARRAY(SELECT notification_id FROM (SELECT notification_id, created_at "
-                f"FROM {FeedEntry._meta.db_table} WHERE user_id = %s "
-                "ORDER BY notification_id DESC LIMIT %s) AS newest WHERE created_at >= %s)",
-                [user_id, user_id, IN_FLIGHT_MAX, since])
-            count, held = cursor.fetchone()
-        return count, list(held)
-    with transaction.atomic():
-        newest = (FeedEntry.objects.filter(user_id=user_id).order_by("-notification_id")
-                  .values_list("notification_id", "created_at")[:IN_FLIGHT_MAX])
-        return unread_count(user_id), [nid for nid, created in newest if created >= since]
+    table = connection.ops.quote_name(FeedEntry._meta.db_table)
+    since = connection.ops.adapt_datetimefield_value(timezone.now() - IN_FLIGHT)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT 0, count(*) FROM {table} WHERE user_id = %s AND NOT read "
+            "UNION ALL SELECT 1, notification_id FROM (SELECT notification_id, created_at "
+            f"FROM {table} WHERE user_id = %s ORDER BY notification_id DESC LIMIT %s) "
+            "AS newest WHERE created_at >= %s",
+            [user_id, user_id, IN_FLIGHT_MAX, since])
+        rows = cursor.fetchall()
+    return (next(value for kind, value in rows if kind == 0),
+            [value for kind, value in rows if kind == 1])
 
 
 def broadcast_notification(notification_id: int, *, notification: Notification | None = None,
