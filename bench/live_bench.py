@@ -9,15 +9,21 @@ rack's ingest URL (stored, addressed to N feeds, pushed). Latency is from just b
 POST to each socket's receipt of the notification. The baseline: a bare `websockets`
 server that relays every Redis PUBLISH to all its sockets, fed a notification of the same
 size, measured with the same clients in the same run. Memory per idle connection is the
-server's RSS growth over N connections.
+server's RSS growth over N connections, from a server that has answered its first request.
+The clients read frames straight off their sockets (FrameReader); `--client websockets`
+reads through the websockets library as the first three sessions did, which made the
+client, not the server, the slowest part. `--web N` runs N console processes;
+`--server uvicorn` runs the same console under uvicorn instead of daphne.
 "CPU us/msg" is the server process' CPU time during the burst per message delivered: the
 cost of the rate, whatever else the machine is doing.
 """
 
 import argparse
 import asyncio
+import base64
 import json
 import os
+import re
 import signal
 import socket
 import statistics
@@ -26,6 +32,7 @@ import sys
 import time
 from collections import defaultdict
 from pathlib import Path
+from urllib.parse import urlsplit
 
 BASE_DIR = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(BASE_DIR))
@@ -62,34 +69,139 @@ async def bare_server(port: int) -> None:
 
 # --- the clients (the same for both servers) ---------------------------------------------
 
-class Fleet:
-    """N websocket clients that note when each notification reaches each of them."""
+# A notification frame, from either server, starts with its id.
+NOTIFICATION_ID = re.compile(rb'\{"type": ?"notification", ?"notification": ?\{"id": ?(\d+)')
 
-    def __init__(self) -> None:
+
+class FrameReader(asyncio.Protocol):
+    """One client socket, read straight off its bytes.
+
+    1,000 browsers each read one frame on their own machine; here one process reads all
+    of them. Through a full client library that costs ~30-60 us per frame in this
+    process, which then shares the 2 CPUs with the server under test and serializes
+    what 1,000 browsers would do at once: the client, not the server, set the tail.
+    This reader does the opening handshake, then takes the id out of each text frame
+    and notes when the bytes arrived (one timestamp per read: frames read together
+    arrived together). It answers pings, so the server keeps the socket.
+    """
+
+    def __init__(self, request: bytes, arrivals: dict[int, list[float]]) -> None:
+        self.request = request
+        self.arrivals = arrivals
+        self.buffer = bytearray()
+        self.opened: asyncio.Future = asyncio.get_running_loop().create_future()
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        self.transport.write(self.request)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.opened.done():
+            self.opened.set_exception(exc or ConnectionError("closed during the handshake"))
+
+    def data_received(self, data: bytes) -> None:
+        now = time.perf_counter()
+        buffer = self.buffer
+        buffer += data
+        if not self.opened.done():
+            end = buffer.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            status = bytes(buffer[:buffer.find(b"\r\n")])
+            del buffer[:end + 4]
+            if b" 101 " not in status:
+                self.opened.set_exception(ConnectionError(status.decode(errors="replace")))
+                self.transport.close()
+                return
+            self.opened.set_result(None)
+        position, size = 0, len(buffer)
+        while size - position >= 2:
+            opcode, length, header = buffer[position] & 0x0F, buffer[position + 1] & 0x7F, 2
+            if length == 126:
+                if size - position < 4:
+                    break
+                length, header = int.from_bytes(buffer[position + 2:position + 4], "big"), 4
+            elif length == 127:
+                if size - position < 10:
+                    break
+                length, header = int.from_bytes(buffer[position + 2:position + 10], "big"), 10
+            if size - position < header + length:
+                break
+            payload = bytes(buffer[position + header:position + header + length])
+            position += header + length
+            if opcode == 0x1:
+                found = NOTIFICATION_ID.match(payload)
+                if found:
+                    self.arrivals[int(found[1])].append(now)
+            elif opcode == 0x9:  # ping: a client's frames are masked (RFC 6455 5.3)
+                mask = os.urandom(4)
+                self.transport.write(bytes([0x8A, 0x80 | len(payload)]) + mask + bytes(
+                    b ^ mask[i % 4] for i, b in enumerate(payload)))
+            elif opcode == 0x8:
+                self.transport.close()
+        del buffer[:position]
+
+
+class Fleet:
+    """N websocket clients that note when each notification reaches each of them.
+
+    `library=True` reads with the `websockets` client instead (the earlier sessions'
+    client), to show what the client's own cost does to the figures.
+    """
+
+    def __init__(self, library: bool = False) -> None:
         self.arrivals: dict[int, list[float]] = defaultdict(list)
+        self.library = library
         self.sockets: list = []
         self.tasks: list[asyncio.Task] = []
 
     async def connect(self, url: str, headers: list[dict[str, str]], origin: str) -> None:
+        one = self._open_library if self.library else self._open
+        for start in range(0, len(headers), 50):
+            await asyncio.gather(*(one(url, h, origin) for h in headers[start:start + 50]))
+
+    async def _open(self, url: str, extra: dict[str, str], origin: str) -> None:
+        address = urlsplit(url)
+        lines = [f"GET {address.path or '/'} HTTP/1.1", f"Host: {address.netloc}",
+                 "Upgrade: websocket", "Connection: Upgrade",
+                 f"Sec-WebSocket-Key: {base64.b64encode(os.urandom(16)).decode()}",
+                 "Sec-WebSocket-Version: 13", f"Origin: {origin}",
+                 *(f"{name}: {value}" for name, value in extra.items())]
+        request = ("\r\n".join(lines) + "\r\n\r\n").encode()
+        loop = asyncio.get_running_loop()
+        for attempt in range(5):  # as a browser does, with backoff
+            reader = FrameReader(request, self.arrivals)
+            try:
+                await loop.create_connection(lambda reader=reader: reader, address.hostname,
+                                             address.port)
+                await asyncio.wait_for(reader.opened, 60)
+                break
+            except (TimeoutError, OSError):
+                if reader.transport is not None:
+                    reader.transport.close()
+                await asyncio.sleep(0.5 * 2 ** attempt)
+        else:
+            raise RuntimeError("a client could not connect")
+        self.sockets.append(reader)
+
+    async def _open_library(self, url: str, extra: dict[str, str], origin: str) -> None:
         import websockets
 
-        async def one(extra: dict[str, str]) -> None:
-            for attempt in range(5):  # as a browser does, with backoff
-                try:
-                    ws = await websockets.connect(url, origin=origin, additional_headers=extra,
-                                                  compression=None, max_queue=None,
-                                                  open_timeout=60, ping_interval=None)
-                    break
-                except (OSError, websockets.exceptions.InvalidMessage):
-                    await asyncio.sleep(0.5 * 2 ** attempt)
-            else:
-                raise RuntimeError("a client could not connect")
-            self.sockets.append(ws)
-            self.tasks.append(asyncio.create_task(self.listen(ws)))
-        for start in range(0, len(headers), 50):
-            await asyncio.gather(*(one(h) for h in headers[start:start + 50]))
+        for attempt in range(5):  # as a browser does, with backoff
+            try:
+                ws = await websockets.connect(url, origin=origin, additional_headers=extra,
+                                              compression=None, max_queue=None,
+                                              open_timeout=60, ping_interval=None)
+                break
+            except (OSError, websockets.exceptions.InvalidMessage):
+                await asyncio.sleep(0.5 * 2 ** attempt)
+        else:
+            raise RuntimeError("a client could not connect")
+        self.sockets.append(ws)
+        self.tasks.append(asyncio.create_task(self._listen(ws)))
 
-    async def listen(self, ws) -> None:
+    async def _listen(self, ws) -> None:
         arrivals, now = self.arrivals, time.perf_counter
         try:
             async for text in ws:
@@ -110,7 +222,16 @@ class Fleet:
     async def close(self) -> None:
         for task in self.tasks:
             task.cancel()
-        await asyncio.gather(*(ws.close() for ws in self.sockets), return_exceptions=True)
+        if self.library:
+            await asyncio.gather(*(ws.close() for ws in self.sockets),
+                                 return_exceptions=True)
+            return
+        for reader in self.sockets:
+            # A close frame (masked, code 1000), then the connection.
+            mask = os.urandom(4)
+            reader.transport.write(bytes([0x88, 0x82]) + mask + bytes(
+                b ^ mask[i] for i, b in enumerate(b"\x03\xe8")))
+            reader.transport.close()
 
 
 def cpu_seconds(pids: list[int]) -> float:
@@ -137,16 +258,25 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def wait_port(port: int, process: subprocess.Popen, timeout: float = 30) -> None:
+def wait_port(port: int, process: subprocess.Popen, timeout: float = 60) -> None:
+    """Until the server answers an HTTP request (any status), not merely accepts.
+
+    The console's processes share a socket bound before they start, which accepts
+    connections while daphne is still importing Django; a memory reading taken then
+    would charge the rest of its start-up to the connections.
+    """
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError("server exited at start")
         try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as probe:
+                probe.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+                if probe.recv(16).startswith(b"HTTP/1.1 "):
+                    return
         except OSError:
-            time.sleep(0.1)
+            pass
+        time.sleep(0.1)
     raise RuntimeError("server did not start")
 
 
@@ -168,10 +298,10 @@ def percentile(values: list[float], p: float) -> float:
 
 async def measure(name: str, pids: list[int], fleet_url: str, origin: str,
                   headers: list[dict[str, str]], send, events: int, burst: int,
-                  measure_memory: bool = True) -> dict:
+                  measure_memory: bool = True, library_client: bool = False) -> dict:
     """`send(seq)` starts one event and returns (t0, notification id)."""
     n = len(headers)
-    fleet = Fleet()
+    fleet = Fleet(library=library_client)
     await asyncio.sleep(1)
     before = rss_kib(pids)
     t = time.perf_counter()
@@ -280,13 +410,18 @@ async def run(args: argparse.Namespace, rack: object, keys: list[str]) -> list[d
     # listening socket, and the kernel hands each connection to one of them.
     env = {**os.environ, "DEBUG": "false", "LOG_LEVEL": "ERROR", "DATABASE_POOL": "true"}
     daphne = str(Path(sys.executable).with_name("daphne"))
+    server = [daphne, "--fd", "{fd}", "console.asgi:application"]
+    if args.server == "uvicorn":  # pip install -e ".[bench]"
+        server = [str(Path(sys.executable).with_name("uvicorn")), "--fd", "{fd}",
+                  "--ws", "websockets-sansio", "--lifespan", "off", "--log-level", "error",
+                  "console.asgi:application"]
     log = open(BASE_DIR / "var" / "live_bench_daphne.log", "w")  # noqa: SIM115
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen(1024)
     port = listener.getsockname()[1]
-    webs = [subprocess.Popen([daphne, "--fd", str(listener.fileno()),
-                              "console.asgi:application"], cwd=BASE_DIR, env=env,
+    webs = [subprocess.Popen([part.format(fd=listener.fileno()) for part in server],
+                             cwd=BASE_DIR, env=env,
                              stdout=log, stderr=log, start_new_session=True,
                              pass_fds=[listener.fileno()]) for _ in range(args.web)]
     listener.close()
@@ -312,7 +447,7 @@ async def run(args: argparse.Namespace, rack: object, keys: list[str]) -> list[d
             ws_url = f"ws://127.0.0.1:{port}/ws/notifications/"
             results.append(await measure(
                 "console: ingest POST -> socket", pids, ws_url, base, sockets, send,
-                args.events, args.burst))
+                args.events, args.burst, library_client=args.client == "websockets"))
             stored = [await send(-1000 - i) for i in range(args.events + args.burst + 3)]
 
             async def push(seq: int) -> tuple[float, int]:
@@ -324,7 +459,8 @@ async def run(args: argparse.Namespace, rack: object, keys: list[str]) -> list[d
                 return t0, nid
             results.append(await measure(
                 "console: broadcast -> socket", pids, ws_url, base, sockets, push,
-                args.events, args.burst, measure_memory=False))
+                args.events, args.burst, measure_memory=False,
+                library_client=args.client == "websockets"))
     finally:
         for web in webs:
             stop(web)
@@ -354,14 +490,15 @@ async def run(args: argparse.Namespace, rack: object, keys: list[str]) -> list[d
             return t0, nid
         results.append(await measure(
             "bare websockets + Redis PUBLISH", [process.pid], f"ws://127.0.0.1:{port}/",
-            f"http://127.0.0.1:{port}", [{} for _ in keys], publish, args.events, args.burst))
+            f"http://127.0.0.1:{port}", [{} for _ in keys], publish, args.events, args.burst,
+            library_client=args.client == "websockets"))
         await publisher.aclose()
     finally:
         stop(process)
     return results
 
 
-def report(results: list[dict], web: int) -> str:
+def report(results: list[dict], args: argparse.Namespace) -> str:
     ingest, console, bare = results
     lines = [
         f"{'':32} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'first':>8} {'spread':>8} "
@@ -375,7 +512,8 @@ def report(results: list[dict], web: int) -> str:
                      f"{r['connect_s']:9.1f} {r['cpu_us_per_msg']:10.1f}")
     lines += [
         "",
-        f"clients: {console['clients']}; console web processes: {web}; "
+        f"clients: {console['clients']} ({args.client}); console: {args.web} "
+        f"{args.server} process(es); "
         "broadcast rate ratio console/bare: "
         f"{console['rate'] / bare['rate']:.2f} (goal >= 0.5); memory per connection ratio: "
         f"{ingest['kib_per_conn'] / max(bare['kib_per_conn'], 0.1):.2f} (goal <= 3); "
@@ -392,6 +530,12 @@ def main() -> None:
                         help="console web processes (the bare server is always one)")
     parser.add_argument("--events", type=int, default=200, help="one at a time, for latency")
     parser.add_argument("--burst", type=int, default=200, help="all at once, for msg/s")
+    parser.add_argument("--server", choices=["daphne", "uvicorn"], default="daphne",
+                        help="the console's ASGI server (uvicorn: to compare; needs the "
+                             "bench extra)")
+    parser.add_argument("--client", choices=["frames", "websockets"], default="frames",
+                        help="how the 1,000 clients read: straight off the bytes (default) "
+                             "or through the websockets library (earlier sessions)")
     parser.add_argument("--bare-server", type=int, metavar="PORT", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.bare_server:
@@ -399,7 +543,7 @@ def main() -> None:
         return
     (BASE_DIR / "var").mkdir(exist_ok=True)
     rack, keys = prepare_console(args.clients)
-    print(report(asyncio.run(run(args, rack, keys)), args.web))
+    print(report(asyncio.run(run(args, rack, keys)), args))
 
 
 if __name__ == "__main__":

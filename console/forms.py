@@ -4,6 +4,7 @@ from django import forms
 from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import UserCreationForm
 
+from racks.env import check_env
 from racks.models import NAME_RE, ResourceType
 
 ENV_HELP = "One NAME=value per line."
@@ -49,7 +50,11 @@ class EnvForm(forms.Form):
             if not equals or not name:
                 raise forms.ValidationError(f"Line {number} is not NAME=value.")
             env[name] = value
-        return env
+        # The same rule as the API's, so a bad environment cannot get in through the page.
+        try:
+            return check_env(env)
+        except ValueError as problem:
+            raise forms.ValidationError(str(problem)) from None
 
     @staticmethod
     def as_text(env: dict[str, str]) -> str:

@@ -226,7 +226,8 @@ class Delivery(models.Model):
 
     Written in the notification's transaction, so nothing stored is ever left unsent; a
     Celery task sends it, and the sweeper re-queues any whose task was lost. While
-    SENDING, `next_attempt_at` is the end of the sender's lease.
+    SENDING, `next_attempt_at` is the end of the sender's lease; while BATCHED, it is None
+    unless a digest failed, and then it is when the digest is tried again.
     """
 
     # None for a webhook's test event.
@@ -261,7 +262,9 @@ class Delivery(models.Model):
             # Recover: an endpoint's failed deliveries since a time.
             models.Index(fields=["endpoint", "created_at"],
                          condition=models.Q(status="failed"), name="delivery_failed_idx"),
-            # The digest: each user's batched emails, oldest first.
+            # The digest: each user's batched emails, oldest first. A failed digest's rows
+            # keep its next try in next_attempt_at, but being BATCHED they are not in
+            # delivery_due_idx: neither the claim nor the sweeper takes them.
             models.Index(fields=["user", "created_at"], condition=models.Q(status="batched"),
                          name="delivery_batched_idx"),
         ]

@@ -13,6 +13,7 @@ from notifications.envelope import Envelope
 from notifications.models import Source
 from notifications.pipeline import Recorded, record_event
 from racks.driver import RackError
+from racks.env import check_env
 from racks.models import (
     NAME_RE,
     App,
@@ -78,10 +79,10 @@ class LocalRack:
         return build
 
     def set_env(self, app: App, env: dict[str, str]) -> Release:
-        if not isinstance(env, dict) or not all(
-            isinstance(k, str) and isinstance(v, str) for k, v in env.items()
-        ):
-            raise RackError("The environment is a map of names to string values.")
+        try:
+            check_env(env)  # callers check it first; this keeps the driver's own data sound
+        except ValueError as problem:
+            raise RackError(str(problem)) from None
         with transaction.atomic():
             latest = app.releases.order_by("-created_at").first()
             release = Release.objects.create(

@@ -7,7 +7,10 @@ a lease in `next_attempt_at`), in one short transaction, so a stale or duplicate
 finds nothing to do, and a delivered row is never sent again. The batch is sent at once
 (batch.py), then every attempt is logged and every row settled in one transaction. The
 sweeper re-queues rows whose task was lost (still due a while after they should have
-been claimed, or a lease that ran out because a worker died).
+been claimed, or a lease that ran out because a worker died). A failed email digest backs
+off on the same retry schedule: its BATCHED rows keep the time of its next try in
+`next_attempt_at`, which neither the claim nor the sweeper reads (they take PENDING and
+SENDING rows only).
 """
 
 import logging
@@ -19,7 +22,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import connection, transaction
-from django.db.models import F, Min, Q
+from django.db.models import F, Max, Min, Q
 from django.utils import timezone
 
 from notifications.catalogue import Channel
@@ -284,8 +287,14 @@ def sweep_lost_deliveries() -> int:
 def send_due_digests() -> int:
     """Send each user whose digest window has passed one email of their batched ones."""
     now = timezone.now()
+    # Why: one email carries all of a user's batched notifications, so after a failure
+    # the whole digest waits for its retry time. One batched since then must not bring
+    # the retry forward (that would try the failing server again early and spend the
+    # older ones' attempts); it goes out with them at that time.
     oldest = dict(Delivery.objects.filter(status=DeliveryStatus.BATCHED)
-                  .values("user_id").annotate(first=Min("created_at"))
+                  .values("user_id")
+                  .annotate(first=Min("created_at"), retry_at=Max("next_attempt_at"))
+                  .filter(Q(retry_at=None) | Q(retry_at__lte=now))
                   .values_list("user_id", "first"))
     if not oldest:
         return 0
@@ -306,7 +315,7 @@ def send_digest(user_id: int) -> int:
                      .select_related("notification__rack")
                      .filter(user_id=user_id, status=DeliveryStatus.BATCHED)
                      .order_by("created_at"))
-        if not batch:
+        if not batch or _waiting_to_retry(batch):
             return 0
         started_at, started = timezone.now(), time.monotonic()
         error = ""
@@ -319,15 +328,41 @@ def send_digest(user_id: int) -> int:
         DeliveryAttempt.objects.bulk_create(
             DeliveryAttempt(delivery=d, started_at=started_at, duration_ms=duration_ms,
                             succeeded=not error, error=error) for d in batch)
-        ids = [d.pk for d in batch]
         if error:
-            given_up = len(retry_schedule()) - 1
-            Delivery.objects.filter(pk__in=ids).update(
-                attempts=F("attempts") + 1, last_error=error, updated_at=timezone.now())
-            Delivery.objects.filter(pk__in=ids, attempts__gt=given_up).update(
-                status=DeliveryStatus.FAILED)
+            _digest_failed(batch, error)
             return 0
-        Delivery.objects.filter(pk__in=ids).update(
+        Delivery.objects.filter(pk__in=[d.pk for d in batch]).update(
             status=DeliveryStatus.DELIVERED, attempts=F("attempts") + 1,
-            delivered_at=timezone.now(), last_error="", updated_at=timezone.now())
+            delivered_at=timezone.now(), next_attempt_at=None, last_error="",
+            updated_at=timezone.now())
     return 1
+
+
+def _waiting_to_retry(batch: list[Delivery]) -> bool:
+    """A failed digest's next try is not due yet (a tick that read it as due before the
+    failure was recorded calls send_digest all the same)."""
+    now = timezone.now()
+    return any(d.next_attempt_at is not None and d.next_attempt_at > now for d in batch)
+
+
+def _digest_failed(batch: list[Delivery], error: str) -> None:
+    """Count the attempt on each row of a failed digest, as _record does for one delivery.
+
+    A row that has had as many attempts as the schedule has entries fails; the others
+    wait for the schedule's delay after the attempt just made. The digest is one email,
+    so they all wait until the same time: that of the row tried most often (the others
+    came into the batch later and ride along).
+    """
+    now = timezone.now()
+    limit = len(retry_schedule())
+    retrying = [d for d in batch if d.attempts + 1 < limit]  # + 1: the attempt just made
+    given_up = [d.pk for d in batch if d.attempts + 1 >= limit]
+    if retrying:
+        delay = backoff_seconds(max(d.attempts for d in retrying) + 1)
+        Delivery.objects.filter(pk__in=[d.pk for d in retrying]).update(
+            attempts=F("attempts") + 1, next_attempt_at=now + timedelta(seconds=delay),
+            last_error=error, updated_at=now)
+    if given_up:
+        Delivery.objects.filter(pk__in=given_up).update(
+            status=DeliveryStatus.FAILED, attempts=F("attempts") + 1, next_attempt_at=None,
+            last_error=error, updated_at=now)

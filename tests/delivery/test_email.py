@@ -2,13 +2,14 @@
 
 from datetime import timedelta
 
+from django.db.models import QuerySet
 from django.utils import timezone
 
-from notifications.delivery.outbox import send_due_digests
+from notifications.delivery.outbox import JITTER, send_due_digests
 from notifications.delivery.tasks import send_digests
-from notifications.models import Delivery, DeliveryStatus, EmailDigest
+from notifications.models import Delivery, DeliveryAttempt, DeliveryStatus, EmailDigest
 from notifications.preferences import set_preference
-from tests.helpers import wait_for
+from tests.helpers import free_port, wait_for
 
 
 def _parts(message) -> tuple[str, str]:
@@ -98,3 +99,107 @@ def test_the_digest_task_runs_on_a_worker(celery_worker, smtp, member, rack, emi
     send_digests.delay()
     wait_for(lambda: smtp.messages, timeout=20)
     assert smtp.messages[0]["Subject"] == "[Rack Console] 1 notification"
+
+
+# Long enough that a retry can never come due by itself while a test runs.
+DIGEST_RETRIES = [0, 300, 600]
+
+
+def _retry_is_in(delivery: Delivery, seconds: float) -> bool:
+    """The delivery's next try is the schedule's delay from now, give or take the jitter."""
+    assert delivery.next_attempt_at is not None
+    wait = (delivery.next_attempt_at - timezone.now()).total_seconds()
+    return seconds * (1 - JITTER) - 5 <= wait <= seconds * (1 + JITTER)
+
+
+def _come_due(deliveries: QuerySet[Delivery]) -> None:
+    """Move time on: the failed digest's next try is now due."""
+    deliveries.filter(next_attempt_at__isnull=False).update(
+        next_attempt_at=timezone.now() - timedelta(seconds=1))
+
+
+def _window_passed(deliveries: QuerySet[Delivery]) -> None:
+    """Move time on: the deliveries were batched longer ago than the 15 minute window."""
+    deliveries.update(created_at=timezone.now() - timedelta(minutes=16))
+
+
+def test_a_failed_digest_is_retried_on_the_schedule_until_it_fails(db, smtp, member, rack,
+                                                                  emit, settings):
+    settings.DELIVERY_RETRY_SCHEDULE = DIGEST_RETRIES
+    settings.EMAIL_PORT = free_port()  # the mail server is down
+    EmailDigest.objects.create(user=member, window_minutes=15)
+    emit("build:create", "error", id="BAAAAAAAAAA", app="web")
+    batched = Delivery.objects.filter(user=member)
+    _window_passed(batched)
+
+    assert send_due_digests() == 0
+    delivery = batched.get()
+    assert delivery.status == DeliveryStatus.BATCHED and delivery.attempts == 1
+    assert "Could not send the digest email" in delivery.last_error
+    assert _retry_is_in(delivery, DIGEST_RETRIES[1])
+    # The next beat ticks, right away: the digest waits for its retry.
+    assert send_due_digests() == 0
+    assert send_due_digests() == 0
+    assert DeliveryAttempt.objects.filter(delivery=delivery).count() == 1
+    delivery.refresh_from_db()
+    assert delivery.attempts == 1
+
+    _come_due(batched)
+    assert send_due_digests() == 0  # tried again, still down
+    delivery.refresh_from_db()
+    assert delivery.status == DeliveryStatus.BATCHED and delivery.attempts == 2
+    assert _retry_is_in(delivery, DIGEST_RETRIES[2])
+    assert send_due_digests() == 0
+    assert DeliveryAttempt.objects.filter(delivery=delivery).count() == 2
+
+    _come_due(batched)
+    assert send_due_digests() == 0  # the last try of the schedule
+    delivery.refresh_from_db()
+    assert delivery.status == DeliveryStatus.FAILED and delivery.attempts == 3
+    assert delivery.next_attempt_at is None
+    assert "Could not send the digest email" in delivery.last_error
+    assert send_due_digests() == 0
+    assert list(DeliveryAttempt.objects.filter(delivery=delivery)
+                .values_list("succeeded", flat=True)) == [False] * 3
+    assert smtp.messages == []
+
+
+def test_a_digest_retried_once_due_goes_out_with_what_was_batched_meanwhile(
+        db, smtp, member, rack, emit, settings):
+    settings.DELIVERY_RETRY_SCHEDULE = DIGEST_RETRIES
+    mail_port, settings.EMAIL_PORT = settings.EMAIL_PORT, free_port()  # down
+    EmailDigest.objects.create(user=member, window_minutes=15)
+    emit("build:create", "error", id="BAAAAAAAAAA", app="web")
+    batched = Delivery.objects.filter(user=member)
+    _window_passed(batched)
+    assert send_due_digests() == 0
+    first = batched.get()
+    retry_at = first.next_attempt_at
+    assert retry_at is not None and retry_at > timezone.now()
+
+    # Batched after the failure, its own window passed: the digest still waits.
+    emit("release:promote", "error", id="RAAAAAAAAAA", app="web", message="boom")
+    later = batched.exclude(pk=first.pk).get()
+    assert later.status == DeliveryStatus.BATCHED and later.next_attempt_at is None
+    _window_passed(batched.filter(pk=later.pk))
+    assert send_due_digests() == 0
+    assert DeliveryAttempt.objects.count() == 1
+    first.refresh_from_db()
+    assert first.attempts == 1 and first.next_attempt_at == retry_at
+
+    settings.EMAIL_PORT = mail_port  # the mail server is back
+    assert send_due_digests() == 0  # not before the retry is due
+    assert smtp.messages == []
+    _come_due(batched)
+    assert send_due_digests() == 1
+    [message] = smtp.messages
+    assert message["To"] == member.email
+    assert message["Subject"] == "[Rack Console] 2 notifications"
+    rows = {d.pk: d for d in batched}
+    assert {d.status for d in rows.values()} == {DeliveryStatus.DELIVERED}
+    assert all(d.last_error == "" and d.next_attempt_at is None and d.delivered_at
+               for d in rows.values())
+    assert rows[first.pk].attempts == 2 and rows[later.pk].attempts == 1
+    assert list(DeliveryAttempt.objects.filter(delivery=first).order_by("id")
+                .values_list("succeeded", flat=True)) == [False, True]
+    assert send_due_digests() == 0  # sent once

@@ -115,6 +115,39 @@ def test_a_refusal_is_shown_as_a_message_and_changes_nothing(web, owner, rack, d
     assert state(rack) == before
 
 
+BAD_NAME = ("env: A variable name is letters, digits and underscores, not starting with a "
+            "digit (at most 100).")
+
+
+@pytest.mark.parametrize("env,message", [
+    ("1BAD=x", BAD_NAME),
+    ("MY-VAR=x", BAD_NAME),
+    ("GOOD=1\nWITH SPACE=2", BAD_NAME),
+    (f"{'N' * 101}=x", BAD_NAME),
+    ("\n".join(f"V{i}=x" for i in range(201)), "env: At most 200 variables."),
+    ("BIG=" + "x" * 10_001,
+     "env: The value of BIG must be text without NUL characters, at most 10000 characters."),
+], ids=["leading digit", "dash", "space", "name too long", "too many", "value too long"])
+def test_a_member_setting_a_bad_environment_sees_why_and_no_release_is_made(
+        web, member, rack, demo, env, message):
+    releases = list(demo.releases.values_list("id", "env"))
+    response = web("member").post(f"/racks/{rack.pk}/apps/demo/env/", {"env": env}, follow=True)
+    assert response.status_code == 200
+    assert messages_of(response) == [message]
+    assert message in response.content.decode()
+    assert list(demo.releases.values_list("id", "env")) == releases
+
+
+def test_a_member_setting_a_good_environment_makes_a_release(web, member, rack, demo):
+    # As many variables and as long a value as the rule allows.
+    env = "\n".join([*(f"V{i}=x" for i in range(199)), "_UNDER_1=" + "y" * 10_000])
+    before = list(demo.releases.values_list("id", flat=True))
+    response = web("member").post(f"/racks/{rack.pk}/apps/demo/env/", {"env": env}, follow=True)
+    new = demo.releases.exclude(id__in=before).get()
+    assert messages_of(response) == [f"Created release {new.id} with the new environment."]
+    assert new.env == {**{f"V{i}": "x" for i in range(199)}, "_UNDER_1": "y" * 10_000}
+
+
 def test_promoting_the_live_release_again_is_refused_politely(web, member, rack, demo):
     release = Release.objects.get(app=demo)
     LocalRack().promote(release)

@@ -1,0 +1,40 @@
+"""What an app's environment may hold: the one rule, shared by the API and the dashboard.
+
+Both ways of setting an environment call `check_env`, so a variable refused by one is
+refused by the other with the same words. It raises a plain `ValueError` so this module
+knows nothing of DRF or Django forms; each caller turns it into its own kind of error.
+"""
+
+import re
+
+# The names a shell accepts as variables; longer ones are almost certainly a mistake.
+# Used with fullmatch: `$` in a match would let a name end in a newline ("A\n").
+ENV_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,99}")
+# Bounds that keep one release row (and the page that shows it) a sensible size.
+ENV_MAX_VARIABLES = 200
+ENV_MAX_VALUE = 10_000
+
+
+def check_env(env: object) -> dict[str, str]:
+    """Return `env` unchanged if it is a valid environment, else raise `ValueError`.
+
+    The message names the first problem found, in words for the person who typed it.
+    """
+    if not isinstance(env, dict):
+        raise ValueError("The environment is an object of names to strings.")
+    if len(env) > ENV_MAX_VARIABLES:
+        raise ValueError(f"At most {ENV_MAX_VARIABLES} variables.")
+    for name, text in env.items():
+        # A JSON body can only give string keys, but a caller in Python could pass others.
+        if not isinstance(name, str) or not ENV_NAME_RE.fullmatch(name):
+            raise ValueError(
+                "A variable name is letters, digits and underscores, not starting with a "
+                "digit (at most 100).")
+        if not isinstance(text, str):
+            raise ValueError(f"The value of {name} must be a string.")
+        # NUL cannot be stored in a PostgreSQL text/jsonb value nor passed to a process.
+        if "\x00" in text or len(text) > ENV_MAX_VALUE:
+            raise ValueError(
+                f"The value of {name} must be text without NUL characters, at most "
+                f"{ENV_MAX_VALUE} characters.")
+    return env
