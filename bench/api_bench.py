@@ -303,7 +303,8 @@ def load_feed() -> tuple[object, object]:
               flush=True)
         with connection.cursor() as cursor:
             # The feed's keys are not checked by the database: its entries go first.
-            cursor.execute("DELETE FROM notifications_feedentry WHERE rack_id = %s",
+            cursor.execute("DELETE FROM notifications_feedentry WHERE notification_id IN "
+                           "(SELECT id FROM notifications_notification WHERE rack_id = %s)",
                            [rack.pk])
             cursor.execute("DELETE FROM notifications_notification WHERE rack_id = %s",
                            [rack.pk])
@@ -319,8 +320,8 @@ def load_feed() -> tuple[object, object]:
                 "'1 second' FROM generate_series(1, %s) AS g",
                 [rack.pk, FEED_SIZE, FEED_SIZE, FEED_SIZE])
             cursor.execute(
-                "INSERT INTO notifications_feedentry (user_id, notification_id, rack_id, "
-                "read, created_at) SELECT %s, id, rack_id, true, created_at "
+                "INSERT INTO notifications_feedentry (user_id, notification_id, read, "
+                "created_at) SELECT %s, id, true, created_at "
                 "FROM notifications_notification WHERE rack_id = %s", [reader.pk, rack.pk])
         connection.cursor().execute("VACUUM ANALYZE notifications_notification")
         connection.cursor().execute("VACUUM ANALYZE notifications_feedentry")

@@ -26,7 +26,8 @@ class IntegerFilter(django_filters.Filter):
 
 
 class FeedFilter(django_filters.FilterSet):
-    rack = IntegerFilter(field_name="rack_id", help_text="Only this rack's notifications.")
+    rack = IntegerFilter(field_name="notification__rack_id",
+                         help_text="Only this rack's notifications.")
     app = django_filters.CharFilter(field_name="notification__app", max_length=100,
                                     help_text="Only this app's notifications (by name).")
     action = django_filters.CharFilter(field_name="notification__action", max_length=100,

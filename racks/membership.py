@@ -97,7 +97,8 @@ def remove_member(membership: Membership, *, acting_role: Role) -> None:
             raise MembershipError(f"{membership.user.get_username()} is the last owner of "
                                   f"{organization.name}: make someone else an owner first.")
         membership.delete()
-        FeedEntry.objects.filter(user_id=user_id, rack__organization=organization).delete()
+        FeedEntry.objects.filter(user_id=user_id,
+                                 notification__rack__organization=organization).delete()
         transaction.on_commit(lambda: disconnect_user(user_id))
 
 

@@ -103,7 +103,7 @@ def rack(request: HttpRequest, rack_id: int) -> HttpResponse:
 def app(request: HttpRequest, rack_id: int, name: str) -> HttpResponse:
     app, role = app_for(request.user, rack_id, name)
     releases = list(app.releases.select_related("build").order_by("-created_at")[:50])
-    entries = (FeedEntry.objects.filter(user=request.user, rack_id=app.rack_id,
+    entries = (FeedEntry.objects.filter(user=request.user, notification__rack_id=app.rack_id,
                                         notification__app=app.name)
                .select_related("notification__rack").order_by("-notification_id")
                [:TIMELINE_LENGTH])

@@ -171,8 +171,8 @@ def test_a_removed_member_loses_the_organizations_feed_and_their_live_sockets(
         assert response.status_code == 204
 
         # The other organization's feed stays; Acme's goes.
-        assert list(FeedEntry.objects.filter(user=member).values_list("rack", flat=True)) == [
-            other_rack.pk]
+        assert list(FeedEntry.objects.filter(user=member)
+                    .values_list("notification__rack", flat=True)) == [other_rack.pk]
         assert browser.receive()["type"] == "feed.disconnect"
     assert client_for(member).get("/api/v1/organizations/acme/").status_code == 404
 
