@@ -9,7 +9,8 @@ rack's ingest URL (stored, addressed to N feeds, pushed). Latency is from just b
 POST to each socket's receipt of the notification. The baseline: a bare `websockets`
 server that relays every Redis PUBLISH to all its sockets, fed a notification of the same
 size, measured with the same clients in the same run. Memory per idle connection is the
-server's RSS growth over N connections, from a server that has answered its first request.
+server's RSS growth over N connections, from a server that has answered its first request
+and whose processes' memory holds still.
 The clients read frames straight off their sockets (FrameReader); `--client websockets`
 reads through the websockets library as the first three sessions did, which made the
 client, not the server, the slowest part. `--web N` runs N console processes;
@@ -73,6 +74,12 @@ async def bare_server(port: int) -> None:
 NOTIFICATION_ID = re.compile(rb'\{"type": ?"notification", ?"notification": ?\{"id": ?(\d+)')
 
 
+def masked_close() -> bytes:
+    """A client's close frame, code 1000 (a client masks its frames: RFC 6455 5.3)."""
+    mask = os.urandom(4)
+    return bytes([0x88, 0x82]) + mask + bytes(b ^ mask[i] for i, b in enumerate(b"\x03\xe8"))
+
+
 class FrameReader(asyncio.Protocol):
     """One client socket, read straight off its bytes.
 
@@ -102,6 +109,8 @@ class FrameReader(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         now = time.perf_counter()
+        if self.transport.is_closing():
+            return
         buffer = self.buffer
         buffer += data
         if not self.opened.done():
@@ -117,6 +126,12 @@ class FrameReader(asyncio.Protocol):
             self.opened.set_result(None)
         position, size = 0, len(buffer)
         while size - position >= 2:
+            if buffer[position] & 0x80 == 0 or buffer[position] & 0x0F == 0 \
+                    or buffer[position + 1] & 0x80:
+                # Fragmented or masked: no server here sends those, and this reader
+                # would time them wrongly; say so rather than measure them.
+                raise SystemExit("a server sent a fragmented or masked frame: "
+                                 "FrameReader does not read those")
             opcode, length, header = buffer[position] & 0x0F, buffer[position + 1] & 0x7F, 2
             if length == 126:
                 if size - position < 4:
@@ -138,8 +153,10 @@ class FrameReader(asyncio.Protocol):
                 mask = os.urandom(4)
                 self.transport.write(bytes([0x8A, 0x80 | len(payload)]) + mask + bytes(
                     b ^ mask[i % 4] for i, b in enumerate(payload)))
-            elif opcode == 0x8:
+            elif opcode == 0x8:  # the server closes: answer with a close, then hang up
+                self.transport.write(masked_close())
                 self.transport.close()
+                break
         del buffer[:position]
 
 
@@ -227,11 +244,9 @@ class Fleet:
                                  return_exceptions=True)
             return
         for reader in self.sockets:
-            # A close frame (masked, code 1000), then the connection.
-            mask = os.urandom(4)
-            reader.transport.write(bytes([0x88, 0x82]) + mask + bytes(
-                b ^ mask[i] for i, b in enumerate(b"\x03\xe8")))
-            reader.transport.close()
+            if not reader.transport.is_closing():
+                reader.transport.write(masked_close())
+                reader.transport.close()
 
 
 def cpu_seconds(pids: list[int]) -> float:
@@ -278,6 +293,20 @@ def wait_port(port: int, process: subprocess.Popen, timeout: float = 60) -> None
             pass
         time.sleep(0.1)
     raise RuntimeError("server did not start")
+
+
+def wait_settled(pids: list[int], timeout: float = 60) -> None:
+    """Until every process' memory holds still: with several processes on one socket, the
+    one that answered wait_port may not be the only one that has finished starting."""
+    deadline = time.monotonic() + timeout
+    last = [rss_kib([pid]) for pid in pids]
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        now = [rss_kib([pid]) for pid in pids]
+        if all(abs(a - b) < 256 for a, b in zip(now, last, strict=True)):
+            return
+        last = now
+    raise RuntimeError("the server processes did not settle")
 
 
 def stop(process: subprocess.Popen) -> None:
@@ -429,6 +458,7 @@ async def run(args: argparse.Namespace, rack: object, keys: list[str]) -> list[d
     try:
         for web in webs:
             wait_port(port, web)
+        wait_settled(pids)
         base = f"http://127.0.0.1:{port}"
         async with httpx.AsyncClient(base_url=base, timeout=30,
                                      limits=httpx.Limits(max_connections=16)) as http:
@@ -472,6 +502,7 @@ async def run(args: argparse.Namespace, rack: object, keys: list[str]) -> list[d
                                cwd=BASE_DIR, start_new_session=True)
     try:
         wait_port(port, process)
+        wait_settled([process.pid])
         publisher = redis.Redis.from_url(os.environ["REDIS_URL"])
         item = {"id": 0, "message": "[bench-rack] Created release RBENCHBENCH for app web",
                 "action": "release:create", "status": "success", "severity": "info",

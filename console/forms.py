@@ -4,7 +4,7 @@ from django import forms
 from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import UserCreationForm
 
-from racks.env import check_env
+from racks.env import ENV_MAX_NAME, ENV_MAX_VALUE, ENV_MAX_VARIABLES, check_env
 from racks.models import NAME_RE, ResourceType
 
 ENV_HELP = "One NAME=value per line."
@@ -37,8 +37,11 @@ class BuildForm(forms.Form):
 
 
 class EnvForm(forms.Form):
+    # Long enough for any environment the rule allows, so one set through the API can
+    # always be saved again from the page.
     env = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), required=False,
-                          help_text=ENV_HELP, max_length=20_000)
+                          help_text=ENV_HELP,
+                          max_length=ENV_MAX_VARIABLES * (ENV_MAX_NAME + ENV_MAX_VALUE + 2))
 
     def clean_env(self) -> dict[str, str]:
         env: dict[str, str] = {}

@@ -14,8 +14,10 @@ class Source(models.TextChoices):
 
 
 class Notification(models.Model):
+    # No index of its own: notification_rack_idx and notification_once_per_event lead
+    # with it.
     rack = models.ForeignKey("racks.Rack", on_delete=models.CASCADE,
-                             related_name="notifications")
+                             related_name="notifications", db_index=False)
     # The app's name as the event gave it: the notification outlives the app.
     app = models.CharField(max_length=100, blank=True, default="")
     action = models.CharField(max_length=100)

@@ -9,7 +9,8 @@ import re
 
 # The names a shell accepts as variables; longer ones are almost certainly a mistake.
 # Used with fullmatch: `$` in a match would let a name end in a newline ("A\n").
-ENV_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,99}")
+ENV_MAX_NAME = 100
+ENV_NAME_RE = re.compile(rf"[A-Za-z_][A-Za-z0-9_]{{0,{ENV_MAX_NAME - 1}}}")
 # Bounds that keep one release row (and the page that shows it) a sensible size.
 ENV_MAX_VARIABLES = 200
 ENV_MAX_VALUE = 10_000
@@ -37,4 +38,8 @@ def check_env(env: object) -> dict[str, str]:
             raise ValueError(
                 f"The value of {name} must be text without NUL characters, at most "
                 f"{ENV_MAX_VALUE} characters.")
+        # A rack keeps an environment as NAME=value lines, and so does the page's form: a
+        # value with a line break in it would come back as two variables.
+        if text and text.splitlines() != [text]:
+            raise ValueError(f"The value of {name} must be one line.")
     return env

@@ -15,6 +15,7 @@ SENDING rows only).
 
 import logging
 import random
+import smtplib
 import time
 from collections import defaultdict
 from datetime import datetime, timedelta
@@ -30,6 +31,7 @@ from notifications.delivery import http
 from notifications.delivery.batch import EMAILS_PER_CONNECTION, Outcome, send_batch
 from notifications.delivery.emails import email_timeout, send_digest_email
 from notifications.delivery.endpoints import note_endpoint_failure, note_endpoint_success
+from notifications.delivery.senders import mail_error
 from notifications.models import (
     Delivery,
     DeliveryAttempt,
@@ -318,18 +320,23 @@ def send_digest(user_id: int) -> int:
         if not batch or _waiting_to_retry(batch):
             return 0
         started_at, started = timezone.now(), time.monotonic()
-        error = ""
+        error, permanent = "", False
         try:
             send_digest_email(user, [d.notification for d in batch])
         except Exception as failure:
             log.exception("digest email to user %s failed", user_id)
+            # Classified as a single email's failure is: a server that refused it for
+            # good is not asked again on the schedule.
+            if isinstance(failure, smtplib.SMTPException | OSError):
+                failure = mail_error(failure)
+                permanent = failure.permanent
             error = f"Could not send the digest email: {failure}"[:ERROR_MAX]
         duration_ms = int((time.monotonic() - started) * 1000)
         DeliveryAttempt.objects.bulk_create(
             DeliveryAttempt(delivery=d, started_at=started_at, duration_ms=duration_ms,
                             succeeded=not error, error=error) for d in batch)
         if error:
-            _digest_failed(batch, error)
+            _digest_failed(batch, error, permanent=permanent)
             return 0
         Delivery.objects.filter(pk__in=[d.pk for d in batch]).update(
             status=DeliveryStatus.DELIVERED, attempts=F("attempts") + 1,
@@ -345,18 +352,19 @@ def _waiting_to_retry(batch: list[Delivery]) -> bool:
     return any(d.next_attempt_at is not None and d.next_attempt_at > now for d in batch)
 
 
-def _digest_failed(batch: list[Delivery], error: str) -> None:
+def _digest_failed(batch: list[Delivery], error: str, *, permanent: bool) -> None:
     """Count the attempt on each row of a failed digest, as _record does for one delivery.
 
-    A row that has had as many attempts as the schedule has entries fails; the others
-    wait for the schedule's delay after the attempt just made. The digest is one email,
-    so they all wait until the same time: that of the row tried most often (the others
-    came into the batch later and ride along).
+    A refusal for good fails every row, as does a row that has had as many attempts as
+    the schedule has entries; the others wait for the schedule's delay after the attempt
+    just made. The digest is one email, so they all wait until the same time: that of
+    the row tried most often (the others came into the batch later and ride along).
     """
     now = timezone.now()
     limit = len(retry_schedule())
-    retrying = [d for d in batch if d.attempts + 1 < limit]  # + 1: the attempt just made
-    given_up = [d.pk for d in batch if d.attempts + 1 >= limit]
+    # + 1: the attempt just made
+    retrying = [] if permanent else [d for d in batch if d.attempts + 1 < limit]
+    given_up = [d.pk for d in batch if permanent or d.attempts + 1 >= limit]
     if retrying:
         delay = backoff_seconds(max(d.attempts for d in retrying) + 1)
         Delivery.objects.filter(pk__in=[d.pk for d in retrying]).update(

@@ -200,16 +200,22 @@ class EmailSender:
         self.open()
         try:
             self.connection.send_messages([notification_email(delivery)])
-        except (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused) as error:
-            raise DeliveryError(f"The mail server refused it: {error}", permanent=True) from None
-        except smtplib.SMTPResponseException as error:
-            permanent = 500 <= error.smtp_code < 600
-            raise DeliveryError(f"The mail server answered {error.smtp_code}: "
-                                f"{error.smtp_error!r}", permanent=permanent) from None
         except (smtplib.SMTPException, OSError) as error:
-            self.close()  # the next send starts on a new connection
-            raise DeliveryError(f"Could not reach the mail server: {error}",
-                                permanent=False) from None
+            if not isinstance(error, smtplib.SMTPResponseException
+                              | smtplib.SMTPRecipientsRefused):
+                self.close()  # the connection broke: the next send starts on a new one
+            raise mail_error(error) from None
+
+
+def mail_error(error: smtplib.SMTPException | OSError) -> DeliveryError:
+    """What a failed SMTP exchange means for a delivery (one email or a digest): permanent
+    when the server said no for good, worth another try when it could not be reached."""
+    if isinstance(error, smtplib.SMTPRecipientsRefused | smtplib.SMTPSenderRefused):
+        return DeliveryError(f"The mail server refused it: {error}", permanent=True)
+    if isinstance(error, smtplib.SMTPResponseException):
+        return DeliveryError(f"The mail server answered {error.smtp_code}: "
+                             f"{error.smtp_error!r}", permanent=500 <= error.smtp_code < 600)
+    return DeliveryError(f"Could not reach the mail server: {error}", permanent=False)
 
 
 WEBHOOK_SENDERS: dict[str, type[WebhookSender]] = {

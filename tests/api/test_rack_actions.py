@@ -171,6 +171,8 @@ def test_changing_the_environment_by_role(people, as_role, rack, app, role):
     ({"MODE": "a\u0000b"}, "NUL"), (["MODE=fast"], "object of names"),
     ({"MODE": "x" * 10_001}, "at most 10000"), (None, "object of names"),
     ({"MODE\n": "x"}, "variable name"), ({f"V{i}": "x" for i in range(201)}, "At most 200"),
+    # A rack keeps NAME=value lines: a line break would make a second variable.
+    ({"MODE": "fast\nDEBUG=1"}, "one line"), ({"MODE": "fast\u2028"}, "one line"),
 ])
 def test_a_bad_environment_is_refused(owner, rack, app, client_for, env, reason):
     response = client_for(owner).post(f"/api/v1/racks/{rack.pk}/apps/demo/releases/",

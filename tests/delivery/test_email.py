@@ -164,6 +164,26 @@ def test_a_failed_digest_is_retried_on_the_schedule_until_it_fails(db, smtp, mem
     assert smtp.messages == []
 
 
+def test_a_digest_the_mail_server_refuses_fails_at_once(db, smtp, member, rack, emit,
+                                                        settings):
+    settings.DELIVERY_RETRY_SCHEDULE = DIGEST_RETRIES
+    smtp.refuse.add(member.email)
+    EmailDigest.objects.create(user=member, window_minutes=15)
+    emit("build:create", "error", id="BAAAAAAAAAA", app="web")
+    batched = Delivery.objects.filter(user=member)
+    _window_passed(batched)
+
+    assert send_due_digests() == 0
+    delivery = batched.get()
+    # Refused for good, as a single email would be: no retry on the schedule.
+    assert delivery.status == DeliveryStatus.FAILED and delivery.attempts == 1
+    assert delivery.next_attempt_at is None
+    assert "refused" in delivery.last_error
+    assert send_due_digests() == 0
+    assert DeliveryAttempt.objects.filter(delivery=delivery).count() == 1
+    assert smtp.messages == []
+
+
 def test_a_digest_retried_once_due_goes_out_with_what_was_batched_meanwhile(
         db, smtp, member, rack, emit, settings):
     settings.DELIVERY_RETRY_SCHEDULE = DIGEST_RETRIES

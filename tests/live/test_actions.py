@@ -148,6 +148,21 @@ def test_a_member_setting_a_good_environment_makes_a_release(web, member, rack, 
     assert new.env == {**{f"V{i}": "x" for i in range(199)}, "_UNDER_1": "y" * 10_000}
 
 
+def test_an_environment_set_through_the_api_can_be_saved_again_from_its_page(
+        web, member, rack, demo):
+    # Longer in all than the form used to take (20,000 characters), within the rule.
+    env = {f"LONG_{i}": str(i) * 10_000 for i in range(3)}
+    LocalRack().set_env(demo, env)
+    page = web("member").get(f"/racks/{rack.pk}/apps/demo/")
+    shown = page.context["env_form"].initial["env"]
+    before = list(demo.releases.values_list("id", flat=True))
+    response = web("member").post(f"/racks/{rack.pk}/apps/demo/env/", {"env": shown},
+                                  follow=True)
+    new = demo.releases.exclude(id__in=before).get()
+    assert messages_of(response) == [f"Created release {new.id} with the new environment."]
+    assert new.env == env
+
+
 def test_promoting_the_live_release_again_is_refused_politely(web, member, rack, demo):
     release = Release.objects.get(app=demo)
     LocalRack().promote(release)
