@@ -74,10 +74,14 @@ async def bare_server(port: int) -> None:
 NOTIFICATION_ID = re.compile(rb'\{"type": ?"notification", ?"notification": ?\{"id": ?(\d+)')
 
 
-def masked_close() -> bytes:
-    """A client's close frame, code 1000 (a client masks its frames: RFC 6455 5.3)."""
+def client_frame(opcode: int, payload: bytes) -> bytes:
+    """A client's control frame (pong, close): a client masks its frames (RFC 6455 5.3)."""
     mask = os.urandom(4)
-    return bytes([0x88, 0x82]) + mask + bytes(b ^ mask[i] for i, b in enumerate(b"\x03\xe8"))
+    return bytes([0x80 | opcode, 0x80 | len(payload)]) + mask + bytes(
+        b ^ mask[i % 4] for i, b in enumerate(payload))
+
+
+CLOSE_NORMAL = b"\x03\xe8"  # code 1000
 
 
 class FrameReader(asyncio.Protocol):
@@ -149,12 +153,10 @@ class FrameReader(asyncio.Protocol):
                 found = NOTIFICATION_ID.match(payload)
                 if found:
                     self.arrivals[int(found[1])].append(now)
-            elif opcode == 0x9:  # ping: a client's frames are masked (RFC 6455 5.3)
-                mask = os.urandom(4)
-                self.transport.write(bytes([0x8A, 0x80 | len(payload)]) + mask + bytes(
-                    b ^ mask[i % 4] for i, b in enumerate(payload)))
+            elif opcode == 0x9:  # ping
+                self.transport.write(client_frame(0xA, payload))
             elif opcode == 0x8:  # the server closes: answer with a close, then hang up
-                self.transport.write(masked_close())
+                self.transport.write(client_frame(0x8, CLOSE_NORMAL))
                 self.transport.close()
                 break
         del buffer[:position]
@@ -245,7 +247,7 @@ class Fleet:
             return
         for reader in self.sockets:
             if not reader.transport.is_closing():
-                reader.transport.write(masked_close())
+                reader.transport.write(client_frame(0x8, CLOSE_NORMAL))
                 reader.transport.close()
 
 

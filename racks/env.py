@@ -30,7 +30,7 @@ def check_env(env: object) -> dict[str, str]:
         if not isinstance(name, str) or not ENV_NAME_RE.fullmatch(name):
             raise ValueError(
                 "A variable name is letters, digits and underscores, not starting with a "
-                "digit (at most 100).")
+                f"digit (at most {ENV_MAX_NAME}).")
         if not isinstance(text, str):
             raise ValueError(f"The value of {name} must be a string.")
         # NUL cannot be stored in a PostgreSQL text/jsonb value nor passed to a process.

@@ -31,7 +31,7 @@ from notifications.delivery import http
 from notifications.delivery.batch import EMAILS_PER_CONNECTION, Outcome, send_batch
 from notifications.delivery.emails import email_timeout, send_digest_email
 from notifications.delivery.endpoints import note_endpoint_failure, note_endpoint_success
-from notifications.delivery.senders import mail_error
+from notifications.delivery.senders import DeliveryError, mail_error
 from notifications.models import (
     Delivery,
     DeliveryAttempt,
@@ -76,6 +76,14 @@ def backoff_seconds(attempts_done: int, retry_after: float | None = None) -> flo
     if retry_after is not None:
         delay = max(delay, min(retry_after, max(schedule)))
     return delay
+
+
+def next_try(attempts_done: int, error: DeliveryError) -> float | None:
+    """Seconds to wait before trying a failed delivery again; None: it has failed for good
+    (refused for good, or as many attempts made as the schedule has entries)."""
+    if error.permanent or attempts_done >= len(retry_schedule()):
+        return None
+    return backoff_seconds(attempts_done, error.retry_after)
 
 
 def batch_size() -> int:
@@ -177,8 +185,8 @@ def _record(outcomes: list[Outcome]) -> None:
         if error is None:
             delivered[outcome.status_code].append(delivery.pk)
             continue
-        retry = not error.permanent and delivery.attempts < len(retry_schedule())
-        delay = backoff_seconds(delivery.attempts, error.retry_after) if retry else 0.0
+        delay = next_try(delivery.attempts, error)
+        retry = delay is not None
         delivery.status = DeliveryStatus.PENDING if retry else DeliveryStatus.FAILED
         delivery.next_attempt_at = now + timedelta(seconds=delay) if retry else None
         delivery.last_status_code, delivery.last_error = error.status_code, message
@@ -320,23 +328,21 @@ def send_digest(user_id: int) -> int:
         if not batch or _waiting_to_retry(batch):
             return 0
         started_at, started = timezone.now(), time.monotonic()
-        error, permanent = "", False
+        failure: DeliveryError | None = None
         try:
             send_digest_email(user, [d.notification for d in batch])
-        except Exception as failure:
+        except Exception as problem:
             log.exception("digest email to user %s failed", user_id)
-            # Classified as a single email's failure is: a server that refused it for
-            # good is not asked again on the schedule.
-            if isinstance(failure, smtplib.SMTPException | OSError):
-                failure = mail_error(failure)
-                permanent = failure.permanent
-            error = f"Could not send the digest email: {failure}"[:ERROR_MAX]
+            # Judged as a single email's failure is: refused for good is not retried.
+            failure = (mail_error(problem) if isinstance(problem, smtplib.SMTPException | OSError)
+                       else DeliveryError(str(problem), permanent=False))
+        error = f"Could not send the digest email: {failure}"[:ERROR_MAX] if failure else ""
         duration_ms = int((time.monotonic() - started) * 1000)
         DeliveryAttempt.objects.bulk_create(
             DeliveryAttempt(delivery=d, started_at=started_at, duration_ms=duration_ms,
                             succeeded=not error, error=error) for d in batch)
-        if error:
-            _digest_failed(batch, error, permanent=permanent)
+        if failure is not None:
+            _digest_failed(batch, failure, error)
             return 0
         Delivery.objects.filter(pk__in=[d.pk for d in batch]).update(
             status=DeliveryStatus.DELIVERED, attempts=F("attempts") + 1,
@@ -352,21 +358,15 @@ def _waiting_to_retry(batch: list[Delivery]) -> bool:
     return any(d.next_attempt_at is not None and d.next_attempt_at > now for d in batch)
 
 
-def _digest_failed(batch: list[Delivery], error: str, *, permanent: bool) -> None:
-    """Count the attempt on each row of a failed digest, as _record does for one delivery.
-
-    A refusal for good fails every row, as does a row that has had as many attempts as
-    the schedule has entries; the others wait for the schedule's delay after the attempt
-    just made. The digest is one email, so they all wait until the same time: that of
-    the row tried most often (the others came into the batch later and ride along).
-    """
+def _digest_failed(batch: list[Delivery], failure: DeliveryError, error: str) -> None:
+    """Count the attempt on each row of a failed digest, by next_try's rule as for one
+    delivery. The digest is one email, so the rows still retrying all wait until the same
+    time: that of the row tried most often (the others came into the batch later)."""
     now = timezone.now()
-    limit = len(retry_schedule())
-    # + 1: the attempt just made
-    retrying = [] if permanent else [d for d in batch if d.attempts + 1 < limit]
-    given_up = [d.pk for d in batch if permanent or d.attempts + 1 >= limit]
+    given_up = [d.pk for d in batch if next_try(d.attempts + 1, failure) is None]
+    retrying = [d for d in batch if d.pk not in given_up]
     if retrying:
-        delay = backoff_seconds(max(d.attempts for d in retrying) + 1)
+        delay = next_try(max(d.attempts for d in retrying) + 1, failure) or 0.0
         Delivery.objects.filter(pk__in=[d.pk for d in retrying]).update(
             attempts=F("attempts") + 1, next_attempt_at=now + timedelta(seconds=delay),
             last_error=error, updated_at=now)

@@ -123,14 +123,20 @@ def _window_passed(deliveries: QuerySet[Delivery]) -> None:
     deliveries.update(created_at=timezone.now() - timedelta(minutes=16))
 
 
-def test_a_failed_digest_is_retried_on_the_schedule_until_it_fails(db, smtp, member, rack,
-                                                                  emit, settings):
+def _digest_due(member, emit, settings) -> QuerySet[Delivery]:
+    """A member on a 15 minute digest with one failed build batched, its window passed."""
     settings.DELIVERY_RETRY_SCHEDULE = DIGEST_RETRIES
-    settings.EMAIL_PORT = free_port()  # the mail server is down
     EmailDigest.objects.create(user=member, window_minutes=15)
     emit("build:create", "error", id="BAAAAAAAAAA", app="web")
     batched = Delivery.objects.filter(user=member)
     _window_passed(batched)
+    return batched
+
+
+def test_a_failed_digest_is_retried_on_the_schedule_until_it_fails(db, smtp, member, rack,
+                                                                  emit, settings):
+    settings.EMAIL_PORT = free_port()  # the mail server is down
+    batched = _digest_due(member, emit, settings)
 
     assert send_due_digests() == 0
     delivery = batched.get()
@@ -166,12 +172,8 @@ def test_a_failed_digest_is_retried_on_the_schedule_until_it_fails(db, smtp, mem
 
 def test_a_digest_the_mail_server_refuses_fails_at_once(db, smtp, member, rack, emit,
                                                         settings):
-    settings.DELIVERY_RETRY_SCHEDULE = DIGEST_RETRIES
     smtp.refuse.add(member.email)
-    EmailDigest.objects.create(user=member, window_minutes=15)
-    emit("build:create", "error", id="BAAAAAAAAAA", app="web")
-    batched = Delivery.objects.filter(user=member)
-    _window_passed(batched)
+    batched = _digest_due(member, emit, settings)
 
     assert send_due_digests() == 0
     delivery = batched.get()
@@ -186,12 +188,8 @@ def test_a_digest_the_mail_server_refuses_fails_at_once(db, smtp, member, rack, 
 
 def test_a_digest_retried_once_due_goes_out_with_what_was_batched_meanwhile(
         db, smtp, member, rack, emit, settings):
-    settings.DELIVERY_RETRY_SCHEDULE = DIGEST_RETRIES
     mail_port, settings.EMAIL_PORT = settings.EMAIL_PORT, free_port()  # down
-    EmailDigest.objects.create(user=member, window_minutes=15)
-    emit("build:create", "error", id="BAAAAAAAAAA", app="web")
-    batched = Delivery.objects.filter(user=member)
-    _window_passed(batched)
+    batched = _digest_due(member, emit, settings)
     assert send_due_digests() == 0
     first = batched.get()
     retry_at = first.next_attempt_at
