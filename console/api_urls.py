@@ -6,7 +6,7 @@ from django.views.defaults import page_not_found
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from notifications.api import NotificationViewSet
-from racks.api import auth, organizations, racks
+from racks.api import auth, invitations, organizations, racks
 from racks.ingest import TOKEN_PATTERN, ingest
 
 
@@ -83,6 +83,16 @@ urlpatterns = [
          name="api-members"),
     path("api/v1/organizations/<slug:slug>/members/<username:username>/",
          organizations.MemberDetailView.as_view(), name="api-member"),
+    path("api/v1/organizations/<slug:slug>/invitations/",
+         organizations.OrganizationInvitationsView.as_view(), name="api-org-invitations"),
+    path("api/v1/organizations/<slug:slug>/invitations/<int:invitation_id>/",
+         organizations.OrganizationInvitationView.as_view(), name="api-org-invitation"),
+    path("api/v1/invitations/", invitations.ReceivedInvitationListView.as_view(),
+         name="api-invitations"),
+    path("api/v1/invitations/<int:invitation_id>/accept/",
+         invitations.AcceptInvitationView.as_view(), name="api-invitation-accept"),
+    path("api/v1/invitations/<int:invitation_id>/decline/",
+         invitations.DeclineInvitationView.as_view(), name="api-invitation-decline"),
     path("api/v1/racks/", racks.RackListView.as_view(), name="api-racks"),
     path(RACK, racks.RackDetailView.as_view(), name="api-rack"),
     path(RACK + "apps/", racks.AppListView.as_view(), name="api-apps"),

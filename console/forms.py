@@ -5,7 +5,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import UserCreationForm
 
 from racks.env import ENV_MAX_NAME, ENV_MAX_VALUE, ENV_MAX_VARIABLES, check_env
-from racks.models import NAME_RE, ResourceType
+from racks.models import NAME_RE, ResourceType, Role
 
 ENV_HELP = "One NAME=value per line."
 
@@ -16,6 +16,22 @@ class RegisterForm(UserCreationForm):
     class Meta(UserCreationForm.Meta):
         model = get_user_model()
         fields = ("username", "email")
+
+
+class InviteForm(forms.Form):
+    username = forms.CharField(max_length=150, required=False)
+    email = forms.EmailField(max_length=254, required=False)
+    role = forms.ChoiceField(choices=Role.choices, initial=Role.MEMBER)
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if bool(data.get("username", "").strip()) == bool(data.get("email", "").strip()):
+            raise forms.ValidationError("Give either a username or an email address.")
+        return data
+
+
+class RoleForm(forms.Form):
+    role = forms.ChoiceField(choices=Role.choices)
 
 
 class OrganizationForm(forms.Form):

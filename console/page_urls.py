@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from console.views import accounts, actions, pages
+from console.views import accounts, actions, members, pages
 
 APP = "racks/<int:rack_id>/apps/<slug:name>/"
 
@@ -11,6 +11,19 @@ urlpatterns = [
     path("accounts/register/", accounts.register, name="register"),
     path("organizations/", pages.organizations, name="organizations"),
     path("organizations/<slug:slug>/", pages.organization, name="organization"),
+    path("organizations/<slug:slug>/invite/", members.invite, name="invite"),
+    path("organizations/<slug:slug>/invitations/<int:invitation_id>/revoke/",
+         members.revoke_invitation, name="revoke-invitation"),
+    path("organizations/<slug:slug>/members/<str:username>/role/", members.change_role,
+         name="change-role"),
+    path("organizations/<slug:slug>/members/<str:username>/remove/", members.remove_member,
+         name="remove-member"),
+    path("invitations/", members.received, name="invitations"),
+    path("invitations/<int:invitation_id>/accept/", members.answer, {"accepting": True},
+         name="accept-invitation"),
+    path("invitations/<int:invitation_id>/decline/", members.answer, {"accepting": False},
+         name="decline-invitation"),
+    path("invitations/claim/<str:token>/", members.claim, name="claim-invitation"),
     path("racks/", pages.racks, name="racks"),
     path("racks/<int:rack_id>/", pages.rack, name="rack"),
     path("racks/<int:rack_id>/update/", actions.update_rack, name="update-rack"),

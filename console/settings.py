@@ -192,6 +192,12 @@ vars().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Rack Console <console@localhost>")
 
 REGISTRATION_OPEN = env("REGISTRATION_OPEN")
+# Invitations (racks.invitations): how long one waits for its answer, and how many an
+# inviter, and an organization, may send in an hour.
+INVITATION_DAYS = env.int("INVITATION_DAYS", default=7)
+INVITATIONS_PER_HOUR_PER_USER = env.int("INVITATIONS_PER_HOUR_PER_USER", default=20)
+INVITATIONS_PER_HOUR_PER_ORGANIZATION = env.int("INVITATIONS_PER_HOUR_PER_ORGANIZATION",
+                                                default=100)
 WEBHOOK_ALLOWED_NETWORKS = env("WEBHOOK_ALLOWED_NETWORKS")
 # Outgoing deliveries (notifications/delivery): a whole attempt's deadline, how long past
 # it a worker's claim lasts, and how long a due delivery waits before the sweeper re-queues it.

@@ -3,14 +3,18 @@
 A change tells the user's open browsers their new unread count once it commits.
 """
 
+from datetime import timedelta
 from typing import Any
 
 from django.db import transaction
+from django.utils import timezone
 
+from notifications.catalogue import Channel
 from notifications.items import ITEM_COLUMNS, item_from_row
 from notifications.live import broadcast_unread_count
 from notifications.live import unread_count as unread_count  # the badge, counted in one place
 from notifications.models import FeedEntry, Notification
+from notifications.preferences import channels_wanted_by
 
 
 def _tell_browsers(user_id: int) -> None:
@@ -51,3 +55,36 @@ def page_items(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
             Notification.objects.filter(pk__in=ids).values(*ITEM_COLUMNS)}
     return [item_from_row(rows[entry["notification_id"]], read=entry["read"])
             for entry in entries if entry["notification_id"] in rows]
+
+
+HISTORY_DAYS = 30
+HISTORY_MAX = 1000
+
+
+def give_history(user_id: int, organization_id: int) -> int:
+    """A new member's feed starts with the organization's recent past, already read.
+
+    The organization's notifications of the last HISTORY_DAYS days (the newest
+    HISTORY_MAX of them) that the member's in-app preference lets through, as if they
+    had been a member all along. Answers how many entries were written.
+    """
+    since = timezone.now() - timedelta(days=HISTORY_DAYS)
+    recent = list(Notification.objects
+                  .filter(rack__organization_id=organization_id, created_at__gte=since)
+                  .order_by("-id")[:HISTORY_MAX])
+    # The preference rule is asked once per kind of notification (event type, rack, app):
+    # a month of one organization has a few dozen kinds, not a thousand.
+    kinds: dict[tuple[str, int, str], bool] = {}
+    wanted = []
+    for notification in recent:
+        kind = (notification.event_type, notification.rack_id, notification.app)
+        if kind not in kinds:
+            channels = channels_wanted_by(user_id, notification)
+            kinds[kind] = Channel.IN_APP.value in channels
+        if kinds[kind]:
+            wanted.append(notification)
+    created = FeedEntry.objects.bulk_create(
+        [FeedEntry(user_id=user_id, notification=notification, read=True)
+         for notification in wanted],
+        ignore_conflicts=True)  # an event addressed to them while they were joining
+    return len(created)

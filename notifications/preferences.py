@@ -39,6 +39,11 @@ def channels_wanted(
     return _choose(wanted, _rules(notification, Q(user_id__in=wanted)), notification)
 
 
+def channels_wanted_by(user_id: int, notification: Notification) -> frozenset[str]:
+    """channels_wanted for one user known by id."""
+    return _choose([user_id], _rules(notification, Q(user_id=user_id)), notification)[user_id]
+
+
 def members_channels_wanted(
     organization_id: int, user_ids: Sequence[int], notification: Notification
 ) -> dict[int, frozenset[str]]:

@@ -5,7 +5,6 @@ roles live here. `MembershipForbidden` means the caller's role may not do it (40
 `MembershipError` means the change makes no sense as asked (400).
 """
 
-from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 
@@ -39,7 +38,8 @@ def create_organization(user: AbstractBaseUser, name: str) -> Organization:
     raise MembershipError("Could not find a free address for that name; try another name.")
 
 
-def _check_may_touch_owner(acting_role: Role, role: str, doing: str) -> None:
+def check_may_grant(acting_role: Role, role: str, doing: str) -> None:
+    """Owners and admins manage members and invitations; only owners touch an owner."""
     if acting_role not in MANAGING_ROLES:
         raise MembershipForbidden("Only owners and admins manage members.")
     if role == Role.OWNER and acting_role != Role.OWNER:
@@ -53,25 +53,9 @@ def _lock_owners(organization: Organization) -> list[int]:
                 .order_by("pk").values_list("user_id", flat=True))
 
 
-def add_member(organization: Organization, username: str, role: Role,
-               *, acting_role: Role) -> Membership:
-    User = get_user_model()
-    _check_may_touch_owner(acting_role, role, "add")
-    user = User.objects.filter(username=username, is_active=True).first()
-    if user is None:
-        raise MembershipError(f"There is no user named {username}.")
-    try:
-        with transaction.atomic():
-            return Membership.objects.create(organization=organization, user=user, role=role)
-    except IntegrityError:
-        existing = Membership.objects.get(organization=organization, user=user)
-        raise MembershipError(f"{username} is already a member of {organization.name} "
-                              f"(as {existing.role}).") from None
-
-
 def change_role(membership: Membership, role: Role, *, acting_role: Role) -> Membership:
-    _check_may_touch_owner(acting_role, membership.role, "change the role of")
-    _check_may_touch_owner(acting_role, role, "make someone")
+    check_may_grant(acting_role, membership.role, "change the role of")
+    check_may_grant(acting_role, role, "make someone")
     with transaction.atomic():
         owners = _lock_owners(membership.organization)
         membership.refresh_from_db()
@@ -87,9 +71,19 @@ def change_role(membership: Membership, role: Role, *, acting_role: Role) -> Mem
 
 
 def remove_member(membership: Membership, *, acting_role: Role) -> None:
-    """Take the user out of the organization: their feed of its racks and their open
-    sockets go with them."""
-    _check_may_touch_owner(acting_role, membership.role, "remove")
+    """An owner or admin takes the user out of the organization."""
+    check_may_grant(acting_role, membership.role, "remove")
+    _leave(membership)
+
+
+def leave(membership: Membership) -> None:
+    """The user leaves the organization of their own accord (any role)."""
+    _leave(membership)
+
+
+def _leave(membership: Membership) -> None:
+    """The membership ends: the user's feed of the organization's racks and their open
+    sockets go with it. The last owner stays."""
     organization, user_id = membership.organization, membership.user_id
     with transaction.atomic():
         owners = _lock_owners(organization)

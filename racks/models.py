@@ -93,6 +93,64 @@ class Membership(models.Model):
         return f"{self.user} in {self.organization} ({self.role})"
 
 
+class InvitationStatus(models.TextChoices):
+    PENDING = "pending"
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+    REVOKED = "revoked"
+
+
+class Invitation(models.Model):
+    """An offer to join an organization with a role; nobody is a member until they accept.
+
+    An invitation by username names its invitee (`user`), who sees it when logged in. One
+    for a username that has no account keeps `user` empty and can never be accepted: it
+    is written all the same, so that the inviter cannot tell the two apart. An invitation
+    by email is claimed only through the emailed link, whose single-use token is stored
+    hashed (`token_hash`); `user` is set when it is claimed.
+    """
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE,
+                                     related_name="invitations")
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.MEMBER)
+    # What the inviter typed: shown to the organization's managers, never resolved later.
+    username = models.CharField(max_length=150, blank=True, default="")
+    email = models.EmailField(max_length=254, blank=True, default="")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, null=True,
+                             blank=True, related_name="invitations")
+    invited_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL,
+                                   null=True, blank=True, related_name="+")
+    token_hash = models.CharField(max_length=64, blank=True, default="")
+    status = models.CharField(max_length=10, choices=InvitationStatus.choices,
+                              default=InvitationStatus.PENDING)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    responded_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=~models.Q(username="", email=""), name="invitation_names_someone"),
+        ]
+        indexes = [
+            # The invitee's pending invitations: the banner on every page and their list.
+            models.Index(fields=["user", "status"], name="invitation_invitee_idx"),
+            # An organization's pending invitations, oldest first, on its page and the API.
+            models.Index(fields=["organization", "status", "created_at"],
+                         name="invitation_org_pending_idx"),
+            # Claiming by the emailed link looks the token up by its hash.
+            models.Index(fields=["token_hash"], name="invitation_token_idx",
+                         condition=~models.Q(token_hash="")),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.username or self.email} to {self.organization} ({self.role})"
+
+    @property
+    def invitee(self) -> str:
+        return self.username or self.email
+
+
 class Rack(models.Model):
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="racks")
     name = models.CharField(max_length=63, validators=[validate_name])

@@ -17,6 +17,7 @@ from racks.models import (
     App,
     Build,
     Formation,
+    Invitation,
     Membership,
     Organization,
     Rack,
@@ -117,22 +118,73 @@ class OrganizationSerializer(serializers.ModelSerializer):
         return getattr(org, "caller_role", None) or self.context.get("role", "")
 
 
-class MemberCreateSerializer(serializers.Serializer):
-    username = serializers.CharField(max_length=150)
-    role = serializers.ChoiceField(choices=Role.choices, default=Role.MEMBER)
-
-
 class MemberUpdateSerializer(serializers.Serializer):
     role = serializers.ChoiceField(choices=Role.choices)
 
 
 class MemberSerializer(serializers.ModelSerializer):
     username = serializers.CharField(source="user.username")
-    email = serializers.EmailField(source="user.email")
+    email = serializers.EmailField(source="user.email", required=False,
+                                   help_text="Shown to owners and admins only.")
 
     class Meta:
         model = Membership
         fields = ["username", "email", "role", "created_at"]
+
+    def to_representation(self, membership: Membership) -> dict:
+        shown = super().to_representation(membership)
+        if not self.context.get("show_email"):
+            shown.pop("email")
+        return shown
+
+
+class InvitationCreateSerializer(serializers.Serializer):
+    username = serializers.CharField(max_length=150, required=False, allow_blank=True)
+    email = serializers.EmailField(max_length=254, required=False, allow_blank=True)
+    role = serializers.ChoiceField(choices=Role.choices, default=Role.MEMBER)
+
+    def validate(self, data: dict) -> dict:
+        if bool(data.get("username", "").strip()) == bool(data.get("email", "").strip()):
+            raise serializers.ValidationError(
+                "Give either a username or an email address to invite.")
+        return data
+
+
+class InvitationSerializer(serializers.ModelSerializer):
+    """An invitation as its organization's owners and admins see it."""
+
+    organization = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    invitee = serializers.CharField(help_text="The username or email address invited.")
+
+    class Meta:
+        model = Invitation
+        fields = ["id", "organization", "invitee", "role", "status", "created_at",
+                  "expires_at"]
+
+
+class OrganizationRefSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Organization
+        fields = ["slug", "name"]
+
+
+class ReceivedInvitationSerializer(serializers.ModelSerializer):
+    """An invitation as its invitee sees it."""
+
+    organization = OrganizationRefSerializer(read_only=True)
+    invited_by = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Invitation
+        fields = ["id", "organization", "role", "invited_by", "expires_at"]
+
+    def get_invited_by(self, invitation: Invitation) -> str | None:
+        return invitation.invited_by.get_username() if invitation.invited_by else None
+
+
+class JoinedSerializer(serializers.Serializer):
+    organization = OrganizationRefSerializer()
+    role = serializers.CharField()
 
 
 # Racks

@@ -7,6 +7,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from racks import invitations
 from racks.models import Build, BuildStatus, Release, new_object_id
 
 BUILD_STEPS = (
@@ -67,3 +68,8 @@ def finish_rolling_deploy(release_id: str) -> None:
         return
     emit(release.app.rack, "release:promote", {"id": release.id, "app": release.app.name},
          once_as=f"deployed:{release.id}:{release.promoted_at.isoformat()}")
+
+
+@shared_task(name="racks.tasks.send_invitation", acks_late=True)
+def send_invitation(invitation_id: int) -> None:
+    invitations.send_invitation(invitation_id)

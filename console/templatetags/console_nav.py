@@ -1,9 +1,11 @@
-"""What the header needs on every page: the visitor's organizations for the switcher."""
+"""What the header needs on every page: the visitor's organizations for the switcher and
+the count of invitations waiting for their answer."""
 
 from django import template
 from django.http import HttpRequest
 
 from notifications.models import FeedEntry
+from racks.invitations import pending_for
 from racks.models import Organization
 
 register = template.Library()
@@ -26,3 +28,11 @@ def latest_feed_id(context: template.Context) -> int:
         return 0
     return (FeedEntry.objects.filter(user=request.user).order_by("-notification_id")
             .values_list("notification_id", flat=True).first()) or 0
+
+
+@register.simple_tag(takes_context=True)
+def pending_invitation_count(context: template.Context) -> int:
+    request: HttpRequest | None = context.get("request")
+    if request is None or not request.user.is_authenticated:
+        return 0
+    return pending_for(request.user).count()

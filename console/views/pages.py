@@ -6,13 +6,22 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
-from console.forms import EnvForm, OrganizationForm, RackForm, RackUpdateForm, ResourceForm
+from console.forms import (
+    EnvForm,
+    InviteForm,
+    OrganizationForm,
+    RackForm,
+    RackUpdateForm,
+    ResourceForm,
+)
 from console.views.access import app_for, may_act, may_manage, rack_for, require
 from console.views.timeline import build_timeline
 from notifications.catalogue import EVENT_TYPES
 from notifications.models import FeedEntry
 from racks import permissions
+from racks.invitations import pending_of
 from racks.membership import MembershipError, create_organization, create_rack
+from racks.models import Role
 
 TIMELINE_LENGTH = 100
 STATUSES = ("success", "start", "error", "skipped", "cancel")
@@ -70,6 +79,9 @@ def organization(request: HttpRequest, slug: str) -> HttpResponse:
         "org": org, "role": role, "may_manage": may_manage(role), "form": form,
         "racks": org.racks.order_by("name"),
         "members": org.memberships.select_related("user").order_by("user__username"),
+        "invitations": (pending_of(org).select_related("invited_by").order_by("created_at")
+                        if may_manage(role) else []),
+        "invite_form": InviteForm(), "roles": Role.choices,
     })
 
 

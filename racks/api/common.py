@@ -2,7 +2,7 @@
 error answers the schema documents."""
 
 __all__ = ["StrictJSONParser", "SettingsRateThrottle", "LoginRateThrottle",
-           "LoginAddressRateThrottle", "Refused", "errors", "on_membership"]
+           "LoginAddressRateThrottle", "Refused", "Gone", "errors", "on_membership"]
 
 import hashlib
 from collections.abc import Callable
@@ -11,10 +11,10 @@ from typing import Any
 from django.conf import settings
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse
-from rest_framework.exceptions import APIException, PermissionDenied
+from rest_framework.exceptions import APIException, PermissionDenied, Throttled
 from rest_framework.throttling import ScopedRateThrottle, SimpleRateThrottle
 
-from racks import membership
+from racks import invitations, membership
 from racks.api.parsers import StrictJSONParser
 from racks.serializers import DetailSerializer
 
@@ -68,6 +68,7 @@ def errors(*codes: int) -> dict[int, OpenApiResponse]:
         401: "Not logged in and no valid `Authorization: Token <key>`.",
         403: "Your role in the organization does not allow this.",
         404: "Not found, or not in one of your organizations.",
+        410: "It expired, was revoked, or was already answered.",
         429: "Too many requests; wait for the seconds in Retry-After.",
     }
     shapes: dict[int, Any] = {400: OpenApiTypes.OBJECT}
@@ -77,6 +78,13 @@ def errors(*codes: int) -> dict[int, OpenApiResponse]:
 
 READ = (401, 404)
 CHANGE = (400, 401, 403, 404)
+
+
+class Gone(APIException):
+    """410: what was asked for existed but cannot be used any more."""
+
+    status_code = 410
+    default_code = "gone"
 
 
 class Refused(APIException):
@@ -90,10 +98,15 @@ class Refused(APIException):
 
 
 def on_membership(call: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    """Run a racks.membership change; its refusals are the caller's 403 or 400."""
+    """Run a change of racks.membership or racks.invitations; its refusals are the
+    caller's 403, 400, 410 or 429."""
     try:
         return call(*args, **kwargs)
     except membership.MembershipForbidden as exc:
         raise PermissionDenied(str(exc)) from None
     except membership.MembershipError as exc:
         raise Refused(str(exc)) from None
+    except invitations.InvitationGone as exc:
+        raise Gone(str(exc)) from None
+    except invitations.InvitationThrottled as exc:
+        raise Throttled(wait=exc.retry_after, detail=str(exc)) from None

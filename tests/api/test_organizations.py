@@ -62,7 +62,7 @@ def test_members_list_by_role(people, as_role, role):
     response = as_role(role).get("/api/v1/organizations/acme/members/")
     assert response.status_code == READERS[role]
     if response.status_code == 200:
-        assert {m["username"]: m["role"] for m in response.json()} == {
+        assert {m["username"]: m["role"] for m in response.json()["results"]} == {
             "olivia": "owner", "adam": "admin", "mia": "member", "victor": "viewer"}
 
 
@@ -78,18 +78,6 @@ def test_a_missing_member_is_404(owner, client_for):
 
 
 @pytest.mark.parametrize("role", ROLES)
-def test_adding_a_member_by_role(people, as_role, make_user, role):
-    make_user("newbie")
-    response = as_role(role).post("/api/v1/organizations/acme/members/",
-                                  {"username": "newbie", "role": "member"}, format="json")
-    assert response.status_code == (MANAGERS[role] or 201)
-    added = Membership.objects.filter(organization__slug="acme", user__username="newbie")
-    assert added.exists() == (response.status_code == 201)
-    if role == "viewer":
-        assert "Only owners and admins of Acme" in response.json()["detail"]
-
-
-@pytest.mark.parametrize("role", ROLES)
 def test_changing_a_role_by_role(people, as_role, role):
     response = as_role(role).patch("/api/v1/organizations/acme/members/mia/",
                                    {"role": "viewer"}, format="json")
@@ -99,35 +87,17 @@ def test_changing_a_role_by_role(people, as_role, role):
 
 
 @pytest.mark.parametrize("role", ROLES)
-def test_removing_a_member_by_role(people, as_role, role):
-    response = as_role(role).delete("/api/v1/organizations/acme/members/victor/")
+def test_removing_a_member_by_role(people, as_role, make_user, org, role):
+    extra = make_user("extra")
+    Membership.objects.create(organization=org, user=extra, role=Role.MEMBER)
+    response = as_role(role).delete("/api/v1/organizations/acme/members/extra/")
     assert response.status_code == (MANAGERS[role] or 204)
-    assert Membership.objects.filter(user=people["viewer"]).exists() == \
-        (response.status_code != 204)
+    assert Membership.objects.filter(user=extra).exists() == (response.status_code != 204)
 
 
-@pytest.mark.parametrize("body, reason", [
-    ({"username": "nobody", "role": "member"}, "There is no user named nobody"),
-    ({"username": "mia", "role": "member"}, "already a member of Acme (as member)"),
-    ({"username": "newbie", "role": "king"}, "not a valid choice"),
-    ({"role": "member"}, "required"),
-])
-def test_adding_a_member_explains_a_mistake(owner, member, make_user, client_for, body,
-                                            reason):
-    make_user("newbie")
-    response = client_for(owner).post("/api/v1/organizations/acme/members/", body,
-                                      format="json")
-    assert response.status_code == 400
-    assert reason in str(response.json())
-
-
-def test_an_admin_may_not_make_add_or_remove_owners(owner, admin, member, make_user,
-                                                    client_for):
-    make_user("newbie")
+def test_an_admin_may_not_make_or_remove_owners(owner, admin, member, client_for):
     client = client_for(admin)
     base = "/api/v1/organizations/acme/members/"
-    assert client.post(base, {"username": "newbie", "role": "owner"},
-                       format="json").status_code == 403
     assert client.patch(base + "mia/", {"role": "owner"}, format="json").status_code == 403
     assert client.patch(base + "olivia/", {"role": "member"}, format="json").status_code == 403
     response = client.delete(base + "olivia/")

@@ -85,6 +85,9 @@ def requests_against(world: OrgWorld) -> list[tuple[str, str, dict]]:
              ("get", f"/api/v1/organizations/{slug}/members/", {}),
              ("post", f"/api/v1/organizations/{slug}/members/",
               {"username": "user0", "role": "owner"}),
+             ("get", f"/api/v1/organizations/{slug}/invitations/", {}),
+             ("post", f"/api/v1/organizations/{slug}/invitations/",
+              {"username": "user0", "role": "owner"}),
              ("patch", f"/api/v1/organizations/{slug}/members/owner0/", {"role": "viewer"}),
              ("delete", f"/api/v1/organizations/{slug}/members/owner0/", {})]
     for rack in world.racks:
