@@ -7,7 +7,17 @@ from django.contrib import admin
 from django.http import HttpRequest
 
 from racks.driver import driver_for
-from racks.models import App, Build, Formation, Membership, Organization, Rack, Release, Resource
+from racks.models import (
+    App,
+    Build,
+    Formation,
+    Invitation,
+    Membership,
+    Organization,
+    Rack,
+    Release,
+    Resource,
+)
 
 
 class MembershipInline(admin.TabularInline):
@@ -20,6 +30,21 @@ class OrganizationAdmin(admin.ModelAdmin):
     list_display = ("name", "slug", "created_at")
     prepopulated_fields = {"slug": ("name",)}
     inlines = [MembershipInline]
+
+
+@admin.register(Invitation)
+class InvitationAdmin(admin.ModelAdmin):
+    """Read-only: invitations are sent, answered and revoked in the console."""
+
+    list_display = ("invitee", "organization", "role", "status", "created_at", "expires_at")
+    list_filter = ("status", "organization")
+    exclude = ("token_hash",)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
 
 
 @admin.register(Rack)
