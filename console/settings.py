@@ -93,6 +93,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         {"timeout": 20, "transaction_mode": "IMMEDIATE",
          "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"}
     )
+    # Tests get a file beside it rather than Django's shared in-memory database, whose
+    # table locks fail at once instead of waiting: the embedded default's threads (web and
+    # worker) meet the same waits in the tests as in use.
+    DATABASES["default"].setdefault("TEST", {"NAME": f"{DATABASES['default']['NAME']}.test"})
 elif env.bool("DATABASE_POOL", default=False):
     # Under ASGI each request runs in a thread of its own, so a persistent connection
     # (CONN_MAX_AGE) would be left behind by every request; a pool hands connections back.
@@ -185,7 +189,17 @@ CELERY_BEAT_SCHEDULE: dict = {
                          "schedule": env.int("SWEEP_INTERVAL_SECONDS", default=60)},
     "send-email-digests": {"task": "notifications.delivery.tasks.send_digests",
                            "schedule": 60.0},
+    "prune-old-records": {"task": "notifications.tasks.prune_old_records",
+                          "schedule": env.float("RETENTION_PRUNE_INTERVAL_SECONDS",
+                                                default=3600.0)},
 }
+# Retention (notifications.retention): notifications with their feed entries and
+# deliveries, and finished deliveries with their attempt logs, are deleted past these ages,
+# RETENTION_BATCH_SIZE rows a transaction, for at most RETENTION_PRUNE_SECONDS a run.
+NOTIFICATION_RETENTION_DAYS = env.int("NOTIFICATION_RETENTION_DAYS", default=90)
+DELIVERY_LOG_RETENTION_DAYS = env.int("DELIVERY_LOG_RETENTION_DAYS", default=30)
+RETENTION_BATCH_SIZE = env.int("RETENTION_BATCH_SIZE", default=100)
+RETENTION_PRUNE_SECONDS = env.float("RETENTION_PRUNE_SECONDS", default=50.0)
 
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)

@@ -2,6 +2,7 @@
 
 import django_filters
 from django import forms
+from django.conf import settings
 from django.db.models import QuerySet
 from django.http import Http404
 from drf_spectacular.utils import extend_schema, extend_schema_view
@@ -59,6 +60,19 @@ class FeedPages(CursorPagination):
     page_size = 50
     page_size_query_param = "limit"
     max_page_size = 200
+
+    def get_paginated_response(self, data: list) -> Response:
+        page = super().get_paginated_response(data)
+        # How far back the feed reaches: older notifications are pruned.
+        page.data["retention_days"] = settings.NOTIFICATION_RETENTION_DAYS
+        return page
+
+    def get_paginated_response_schema(self, schema: dict) -> dict:
+        shape = super().get_paginated_response_schema(schema)
+        shape["properties"]["retention_days"] = {
+            "type": "integer", "example": 90,
+            "description": "Notifications older than this many days are deleted."}
+        return shape
 
 
 READ_ERRORS = errors(401, 404)

@@ -43,6 +43,8 @@ class Notification(models.Model):
             # A rack's notifications newest first: the feed filtered by rack walks it and
             # looks each one up in the user's feed (feed_entry_once_per_user).
             models.Index(fields=["rack", "-id"], name="notification_rack_idx"),
+            # Retention (notifications.retention): the oldest notifications first.
+            models.Index(fields=["created_at"], name="notification_age_idx"),
         ]
 
     def __str__(self) -> str:
@@ -269,6 +271,10 @@ class Delivery(models.Model):
             # delivery_due_idx: neither the claim nor the sweeper takes them.
             models.Index(fields=["user", "created_at"], condition=models.Q(status="batched"),
                          name="delivery_batched_idx"),
+            # Retention (notifications.retention): finished deliveries, oldest first.
+            models.Index(fields=["created_at"],
+                         condition=models.Q(status__in=["delivered", "failed"]),
+                         name="delivery_finished_age_idx"),
         ]
 
     def __str__(self) -> str:

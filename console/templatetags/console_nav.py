@@ -2,6 +2,7 @@
 the count of invitations waiting for their answer."""
 
 from django import template
+from django.conf import settings
 from django.http import HttpRequest
 
 from notifications.models import FeedEntry
@@ -36,3 +37,9 @@ def pending_invitation_count(context: template.Context) -> int:
     if request is None or not request.user.is_authenticated:
         return 0
     return pending_for(request.user).count()
+
+
+@register.simple_tag
+def retention_days() -> int:
+    """How far back the feed reaches (notifications.retention)."""
+    return settings.NOTIFICATION_RETENTION_DAYS
