@@ -6,7 +6,6 @@ in-memory Celery broker served by a worker thread inside the web process (see
 with any number of web and worker processes.
 """
 
-from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -54,6 +53,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: probes answer on any host name and over plain HTTP (console/health.py).
+    "console.health.Probes",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -183,10 +184,12 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # new PostgreSQL connection per task costs more than a delivery. console/celery.py drops a
 # broken or old one before each task instead, as Django does before each request.
 CELERY_DB_REUSE_MAX = 1000
+# How often beat runs the delivery sweeper; /readyz reports it late after three of these.
+SWEEP_INTERVAL_SECONDS = env.int("SWEEP_INTERVAL_SECONDS", default=60)
 CELERY_BEAT_SCHEDULE: dict = {
     # Deliveries whose broker message was lost are found by their rows and re-queued.
     "sweep-deliveries": {"task": "notifications.delivery.tasks.sweep_deliveries",
-                         "schedule": env.int("SWEEP_INTERVAL_SECONDS", default=60)},
+                         "schedule": SWEEP_INTERVAL_SECONDS},
     "send-email-digests": {"task": "notifications.delivery.tasks.send_digests",
                            "schedule": 60.0},
     "prune-old-records": {"task": "notifications.tasks.prune_old_records",
@@ -275,4 +278,3 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="WARNING")},
 }
 
-SWEEP_INTERVAL = timedelta(seconds=env.int("SWEEP_INTERVAL_SECONDS", default=60))

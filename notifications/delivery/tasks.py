@@ -2,6 +2,7 @@
 
 from celery import shared_task
 
+from console import health
 from notifications.delivery import outbox
 
 
@@ -14,7 +15,9 @@ def deliver_batch(delivery_ids: list[int]) -> int:
 @shared_task(acks_late=True, ignore_result=True)
 def sweep_deliveries() -> int:
     """Periodic (Celery beat): re-queue deliveries whose broker message was lost."""
-    return outbox.sweep_lost_deliveries()
+    requeued = outbox.sweep_lost_deliveries()
+    health.record_sweep()
+    return requeued
 
 
 @shared_task(acks_late=True, ignore_result=True)
