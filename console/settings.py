@@ -196,6 +196,8 @@ CELERY_BEAT_SCHEDULE: dict = {
                           "schedule": env.float("RETENTION_PRUNE_INTERVAL_SECONDS",
                                                 default=3600.0)},
 }
+# /metrics answers only `Authorization: Bearer <METRICS_TOKEN>`; unset, it is off (404).
+METRICS_TOKEN = env("METRICS_TOKEN", default="")
 # Retention (notifications.retention): notifications with their feed entries and
 # deliveries, and finished deliveries with their attempt logs, are deleted past these ages,
 # RETENTION_BATCH_SIZE rows a transaction, for at most RETENTION_PRUNE_SECONDS a run.

@@ -3,7 +3,10 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from console.metrics import metrics_view
+
 urlpatterns = [
+    path("metrics", metrics_view, name="metrics"),
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),
     path("", include("console.api_urls")),  # /api/ (REST, schema) and /ingest/

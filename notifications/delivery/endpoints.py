@@ -9,6 +9,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
+from console.metrics import ENDPOINTS_DISABLED
 from notifications.delivery.emails import send_endpoint_disabled_email
 from notifications.delivery.signing import encrypt_secret, new_secret
 from notifications.models import WebhookEndpoint, WebhookFormat
@@ -71,6 +72,7 @@ def disable_endpoint(endpoint: WebhookEndpoint, reason: str) -> None:
     if not changed:
         return
     endpoint.enabled, endpoint.disabled_reason = False, reason[:300]
+    transaction.on_commit(ENDPOINTS_DISABLED.inc)
 
     def tell_owner() -> None:
         if not endpoint.user.email:

@@ -26,6 +26,7 @@ from django.db import connection, transaction
 from django.db.models import F, Max, Min, Q
 from django.utils import timezone
 
+from console.metrics import DELIVERIES
 from notifications.catalogue import Channel
 from notifications.delivery import http
 from notifications.delivery.batch import EMAILS_PER_CONNECTION, Outcome, send_batch
@@ -175,6 +176,7 @@ def _record(outcomes: list[Outcome]) -> None:
     delivered: dict[int | None, list[int]] = defaultdict(list)
     unsettled: list[Delivery] = []
     retries: list[tuple[int, float]] = []
+    counted: list[tuple[str, str]] = []  # (channel, outcome) for the metrics
     for outcome in outcomes:
         delivery, error = outcome.delivery, outcome.error
         message = str(error)[:ERROR_MAX] if error else ""
@@ -184,9 +186,11 @@ def _record(outcomes: list[Outcome]) -> None:
             status_code=error.status_code if error else outcome.status_code, error=message))
         if error is None:
             delivered[outcome.status_code].append(delivery.pk)
+            counted.append((delivery.channel, "delivered"))
             continue
         delay = next_try(delivery.attempts, error)
         retry = delay is not None
+        counted.append((delivery.channel, "retry" if retry else "failed"))
         delivery.status = DeliveryStatus.PENDING if retry else DeliveryStatus.FAILED
         delivery.next_attempt_at = now + timedelta(seconds=delay) if retry else None
         delivery.last_status_code, delivery.last_error = error.status_code, message
@@ -207,6 +211,8 @@ def _record(outcomes: list[Outcome]) -> None:
         _note_endpoints(outcomes)
         if retries:
             transaction.on_commit(lambda: _enqueue_retries(retries))
+    for channel, result in counted:
+        DELIVERIES.labels(channel, result).inc()
 
 
 def _enqueue_retries(retries: list[tuple[int, float]]) -> None:
@@ -348,6 +354,7 @@ def send_digest(user_id: int) -> int:
             status=DeliveryStatus.DELIVERED, attempts=F("attempts") + 1,
             delivered_at=timezone.now(), next_attempt_at=None, last_error="",
             updated_at=timezone.now())
+    DELIVERIES.labels(Channel.EMAIL.value, "delivered").inc(len(batch))
     return 1
 
 
@@ -374,3 +381,5 @@ def _digest_failed(batch: list[Delivery], failure: DeliveryError, error: str) ->
         Delivery.objects.filter(pk__in=given_up).update(
             status=DeliveryStatus.FAILED, attempts=F("attempts") + 1, next_attempt_at=None,
             last_error=error, updated_at=now)
+    DELIVERIES.labels(Channel.EMAIL.value, "retry").inc(len(retrying))
+    DELIVERIES.labels(Channel.EMAIL.value, "failed").inc(len(given_up))
