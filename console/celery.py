@@ -9,6 +9,8 @@ from celery.signals import task_prerun
 from django.db.backends.signals import connection_created
 from django.dispatch import receiver
 
+from console import tracing  # noqa: F401 - connects the request id's hand-off into tasks
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "console.settings")
 
 app = Celery("console")

@@ -55,6 +55,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # First: probes answer on any host name and over plain HTTP (console/health.py).
     "console.health.Probes",
+    "console.tracing.RequestIds",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -273,10 +274,29 @@ SPECTACULAR_SETTINGS = {
 
 SESSION_COOKIE_SAMESITE = "Lax"
 
+# LOG_FORMAT=json writes one JSON object a line. Every line carries the request id, and
+# the notification and rack ids where known; secrets are masked (console/tracing.py).
+LOG_FORMAT = env("LOG_FORMAT", default="text")
+LOG_LEVEL = env("LOG_LEVEL", default="WARNING")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="WARNING")},
+    "filters": {"context": {"()": "console.tracing.Context"},
+                "redact": {"()": "console.tracing.Redact"}},
+    "formatters": {
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "json": {"()": "pythonjsonlogger.json.JsonFormatter",
+                 "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s "
+                        "%(notification_id)s %(rack_id)s",
+                 "rename_fields": {"asctime": "time", "levelname": "level",
+                                   "name": "logger"}},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["context", "redact"],
+                             "formatter": "json" if LOG_FORMAT == "json" else "text"}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    # Django's own handler prints unfiltered when DEBUG is on: its records go to ours.
+    "loggers": {"django": {"handlers": [], "level": LOG_LEVEL, "propagate": True}},
 }
+# Workers log through the same handler (Celery would replace the root logger's).
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 

@@ -211,8 +211,11 @@ def _record(outcomes: list[Outcome]) -> None:
         _note_endpoints(outcomes)
         if retries:
             transaction.on_commit(lambda: _enqueue_retries(retries))
-    for channel, result in counted:
+    for (channel, result), outcome in zip(counted, outcomes, strict=True):
         DELIVERIES.labels(channel, result).inc()
+        log.info("delivery %s by %s %s after %d ms", outcome.delivery.webhook_id, channel,
+                 result, int(outcome.duration * 1000),
+                 extra={"notification_id": outcome.delivery.notification_id})
 
 
 def _enqueue_retries(retries: list[tuple[int, float]]) -> None:
