@@ -12,6 +12,7 @@ from console.views.timeline import build_timeline
 from notifications.catalogue import EVENT_TYPES
 from notifications.models import FeedEntry
 from racks import permissions
+from racks.env import env_as_seen, may_read_env_values
 from racks.membership import MembershipError, create_organization, create_rack
 
 TIMELINE_LENGTH = 100
@@ -108,13 +109,17 @@ def app(request: HttpRequest, rack_id: int, name: str) -> HttpResponse:
                .select_related("notification__rack").order_by("-notification_id")
                [:TIMELINE_LENGTH])
     latest_env = releases[0].env if releases else {}
+    # Viewers read the names only (racks.env); the form, with the values, is for those
+    # who may change them and so may read them.
+    env = env_as_seen(latest_env, role)
     return render(request, "console/app.html", {
         "app": app, "rack": app.rack, "may_act": may_act(role),
+        "env": sorted(env.items()), "env_values_shown": may_read_env_values(role),
         "builds": app.builds.order_by("-created_at")[:30],
         "releases": releases,
         "formation": app.formation.order_by("process"),
         "timeline": build_timeline([(e.notification, e.read) for e in entries]),
-        "env_form": EnvForm(initial={"env": EnvForm.as_text(latest_env)}),
+        "env_form": EnvForm(initial={"env": EnvForm.as_text(env)}) if may_act(role) else None,
     })
 
 

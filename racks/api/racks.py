@@ -261,14 +261,15 @@ class ReleaseListView(ReleaseViewBase):
         given.is_valid(raise_exception=True)
         release = on_rack(driver_for(self.rack).set_env, self.app(),
                           given.validated_data["env"])
-        return Response(ReleaseSerializer(release).data, status=status.HTTP_201_CREATED)
+        return Response(ReleaseSerializer(release, context=self.context()).data,
+                        status=status.HTTP_201_CREATED)
 
 
 class ReleaseDetailView(ReleaseViewBase):
     @extend_schema(responses={200: ReleaseSerializer, **errors(*READ)},
                    summary="One release", tags=["releases"])
     def get(self, request: Request, rack_id: int, app: str, release_id: str) -> Response:
-        return Response(ReleaseSerializer(self.release()).data)
+        return Response(ReleaseSerializer(self.release(), context=self.context()).data)
 
 
 class ReleasePromoteView(ReleaseViewBase):
@@ -279,7 +280,7 @@ class ReleasePromoteView(ReleaseViewBase):
         release = self.release()
         on_rack(driver_for(self.rack).promote, release)
         release.refresh_from_db()
-        return Response(ReleaseSerializer(release).data)
+        return Response(ReleaseSerializer(release, context=self.context()).data)
 
 
 # Scale
