@@ -10,7 +10,7 @@ from console.forms import EnvForm, OrganizationForm, RackForm, RackUpdateForm, R
 from console.views.access import app_for, may_act, may_manage, rack_for, require
 from console.views.timeline import build_timeline
 from notifications.catalogue import EVENT_TYPES
-from notifications.models import FeedEntry
+from notifications.history import history, is_read
 from racks import permissions
 from racks.env import env_as_seen, may_read_env_values
 from racks.membership import MembershipError, create_organization, create_rack
@@ -104,10 +104,9 @@ def rack(request: HttpRequest, rack_id: int) -> HttpResponse:
 def app(request: HttpRequest, rack_id: int, name: str) -> HttpResponse:
     app, role = app_for(request.user, rack_id, name)
     releases = list(app.releases.select_related("build").order_by("-created_at")[:50])
-    entries = (FeedEntry.objects.filter(user=request.user, notification__rack_id=app.rack_id,
-                                        notification__app=app.name)
-               .select_related("notification__rack").order_by("-notification_id")
-               [:TIMELINE_LENGTH])
+    # The app's history, not the reader's feed: a member who joined later sees it too.
+    events = (history(app.rack, request.user, app=app.name).select_related("rack")
+              .order_by("-id")[:TIMELINE_LENGTH])
     latest_env = releases[0].env if releases else {}
     # Viewers read the names only (racks.env); the form, with the values, is for those
     # who may change them and so may read them.
@@ -118,7 +117,7 @@ def app(request: HttpRequest, rack_id: int, name: str) -> HttpResponse:
         "builds": app.builds.order_by("-created_at")[:30],
         "releases": releases,
         "formation": app.formation.order_by("process"),
-        "timeline": build_timeline([(e.notification, e.read) for e in entries]),
+        "timeline": build_timeline([(n, is_read(n.read_state)) for n in events]),
         "env_form": EnvForm(initial={"env": EnvForm.as_text(env)}) if may_act(role) else None,
     })
 
