@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from racks.caps import over_caps
 from racks.env import check_env, env_as_seen
 from racks.models import (
     ACTING_ROLES,
@@ -173,11 +174,18 @@ class RackSerializer(serializers.ModelSerializer):
                   "admins and owners; null for viewers, who only read.")
     role = serializers.SerializerMethodField(help_text="Your role in the rack's "
                                                        "organization.")
+    over_cap = serializers.SerializerMethodField(
+        help_text="The caps (`apps`, `resources`) the rack's own events went past: the "
+                  "console keeps their notifications but does not model what they added. "
+                  "Empty within its caps.")
 
     class Meta:
         model = Rack
         fields = ["id", "name", "organization", "version", "count", "instance_type",
-                  "signed", "ingest_url", "role", "created_at"]
+                  "signed", "ingest_url", "role", "over_cap", "created_at"]
+
+    def get_over_cap(self, rack: Rack) -> list[str]:
+        return over_caps(rack)
 
     def get_signed(self, rack: Rack) -> bool:
         return bool(rack.webhook_signing_key)

@@ -12,6 +12,7 @@ from console.views.timeline import build_timeline
 from notifications.catalogue import EVENT_TYPES
 from notifications.history import history, is_read
 from racks import permissions
+from racks.caps import over_cap_report
 from racks.env import env_as_seen, may_read_env_values
 from racks.membership import MembershipError, create_organization, create_rack
 
@@ -90,6 +91,7 @@ def rack(request: HttpRequest, rack_id: int) -> HttpResponse:
         "rack": rack, "may_act": may_act(role), "may_manage": may_manage(role),
         "ingest_url": request.build_absolute_uri(rack.ingest_path) if may_act(role) else "",
         "apps": rack.apps.order_by("name"),
+        "over_caps": over_cap_report(rack),
         "resources": rack.resources.order_by("name"),
         "resource_form": ResourceForm(),
         "update_form": RackUpdateForm(initial={

@@ -17,6 +17,7 @@ from rest_framework.views import APIView
 from racks import membership
 from racks.api.common import CHANGE, READ, Refused, errors, on_membership
 from racks.api.pages import ByName, NewestFirst, OldestFirst, Pages, paged, paged_schema
+from racks.caps import with_over_caps
 from racks.driver import RackError, driver_for
 from racks.models import (
     ACTING_ROLES,
@@ -105,7 +106,8 @@ class RackListView(APIView):
     @extend_schema(**paged_schema("RackPage", RackSerializer, errors(401, 404)),
                    summary="The racks of your organizations, oldest first", tags=["racks"])
     def get(self, request: Request) -> Response:
-        return paged(request, self, visible_racks(request.user), RackSerializer, OldestFirst)
+        racks = with_over_caps(visible_racks(request.user))
+        return paged(request, self, racks, RackSerializer, OldestFirst)
 
     @extend_schema(request=RackCreateSerializer,
                    responses={201: RackSerializer, **errors(400, 401, 403, 404)},
