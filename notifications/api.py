@@ -3,7 +3,7 @@ rack's history, which every member of its organization reads whatever their feed
 
 import django_filters
 from django import forms
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import Http404
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import generics, mixins, viewsets
@@ -164,8 +164,9 @@ class HistoryFilter(django_filters.FilterSet):
 
     def filter_unread(self, queryset: QuerySet[Notification], name: str,
                       value: str) -> QuerySet[Notification]:
-        unread = queryset.filter(read_state=False)
-        return unread if value == "true" else queryset.exclude(pk__in=unread.values("pk"))
+        if value == "true":
+            return queryset.filter(read_state=False)
+        return queryset.filter(Q(read_state=True) | Q(read_state__isnull=True))
 
 
 class HistoryPages(Pages):
