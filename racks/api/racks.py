@@ -104,7 +104,8 @@ class RackViewBase(APIView):
 
 class RackListView(APIView):
     @extend_schema(**paged_schema("RackPage", RackSerializer, errors(401, 404)),
-                   summary="The racks of your organizations, oldest first", tags=["racks"])
+                   summary="The racks of your organizations, oldest first",
+                   operation_id="v1_racks_list", tags=["racks"])
     def get(self, request: Request) -> Response:
         racks = with_over_caps(visible_racks(request.user))
         return paged(request, self, racks, RackSerializer, OldestFirst)
@@ -170,7 +171,8 @@ def _apps(rack: Rack) -> QuerySet[App]:
 
 class AppListView(RackViewBase):
     @extend_schema(**paged_schema("AppPage", AppSerializer, errors(*READ)),
-                   summary="The apps on a rack, by name", tags=["apps"])
+                   summary="The apps on a rack, by name", operation_id="v1_racks_apps_list",
+                   tags=["apps"])
     def get(self, request: Request, rack_id: int) -> Response:
         return self.page(_apps(self.rack), AppSerializer, ByName)
 
@@ -313,7 +315,8 @@ class ScaleView(RackViewBase):
 
 class ResourceListView(RackViewBase):
     @extend_schema(**paged_schema("ResourcePage", ResourceSerializer, errors(*READ)),
-                   summary="The resources on a rack, by name", tags=["resources"])
+                   summary="The resources on a rack, by name",
+                   operation_id="v1_racks_resources_list", tags=["resources"])
     def get(self, request: Request, rack_id: int) -> Response:
         return self.page(self.rack.resources.all(), ResourceSerializer, ByName)
 

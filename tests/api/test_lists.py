@@ -88,6 +88,7 @@ def test_the_schema_shows_each_list_as_a_page_with_its_cursor(db, path, page):
     document = APIClient().get("/api/schema/",
                                HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
     listing = document["paths"][path]["get"]
+    assert listing["operationId"].endswith("_list")  # a list, not a retrieve, for clients
     assert {"cursor", "limit"} <= {p["name"] for p in listing["parameters"]}
     ref = listing["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
     assert ref.endswith("/" + page)
