@@ -5,7 +5,7 @@ from django.urls import path, register_converter
 from django.views.defaults import page_not_found
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from notifications.api import NotificationViewSet
+from notifications.api import NotificationViewSet, RackHistoryView
 from racks.api import auth, invitations, organizations, racks
 from racks.ingest import TOKEN_PATTERN, ingest
 
@@ -105,6 +105,7 @@ urlpatterns = [
     path(APP + "releases/<release:release_id>/promote/", racks.ReleasePromoteView.as_view(),
          name="api-release-promote"),
     path(APP + "scale/", racks.ScaleView.as_view(), name="api-scale"),
+    path(RACK + "notifications/", RackHistoryView.as_view(), name="api-rack-notifications"),
     path(RACK + "resources/", racks.ResourceListView.as_view(), name="api-resources"),
     path(RACK + "resources/<name:name>/", racks.ResourceDetailView.as_view(),
          name="api-resource"),

@@ -228,6 +228,11 @@ DELIVERY_SWEEP_GRACE_SECONDS = env.float("DELIVERY_SWEEP_GRACE_SECONDS", default
 DELIVERY_BATCH_SIZE = env.int("DELIVERY_BATCH_SIZE", default=50)
 if env("DELIVERY_RETRY_SCHEDULE", default=""):  # seconds before each attempt, e.g. "0,1,2"
     DELIVERY_RETRY_SCHEDULE = env.list("DELIVERY_RETRY_SCHEDULE", cast=float)
+# Caps (racks.caps): past one, adding answers a 4xx naming it; a rack's events past one
+# are still stored as notifications, but the app or resource is not modelled.
+MAX_RACKS_PER_ORGANIZATION = env.int("MAX_RACKS_PER_ORGANIZATION", default=50)
+MAX_APPS_PER_RACK = env.int("MAX_APPS_PER_RACK", default=200)
+MAX_RESOURCES_PER_RACK = env.int("MAX_RESOURCES_PER_RACK", default=200)
 LOCAL_RACK_BUILD_SECONDS = env("LOCAL_RACK_BUILD_SECONDS")
 LOCAL_RACK_DEPLOY_SECONDS = env("LOCAL_RACK_DEPLOY_SECONDS")
 

@@ -1,25 +1,30 @@
-"""The feed API: a user's notifications, newest first, and their read state."""
+"""The feed API: a user's notifications, newest first, and their read state; and a
+rack's history, which every member of its organization reads whatever their feed holds."""
 
 import django_filters
 from django import forms
 from django.conf import settings
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import Http404
 from drf_spectacular.utils import extend_schema, extend_schema_view
-from rest_framework import mixins, viewsets
+from rest_framework import generics, mixins, viewsets
 from rest_framework.decorators import action
 from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from notifications import feed
-from notifications.models import FeedEntry
+from notifications.history import HISTORY_COLUMNS, history, history_item
+from notifications.models import FeedEntry, Notification
 from notifications.serializers import (
+    HistoryItemSerializer,
     MarkedSerializer,
     NotificationItemSerializer,
     UnreadCountSerializer,
 )
 from racks.api.common import StrictJSONParser, errors
+from racks.api.pages import Pages
+from racks.permissions import rack_for
 
 
 class IntegerFilter(django_filters.Filter):
@@ -151,3 +156,58 @@ class NotificationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
     def unread_count(self, request: Request) -> Response:
         return Response({"count": feed.unread_count(request.user.pk)})
 
+
+
+# A rack's history
+
+
+class HistoryFilter(django_filters.FilterSet):
+    app = django_filters.CharFilter(field_name="app", max_length=100,
+                                    help_text="Only this app's notifications (by name).")
+    action = django_filters.CharFilter(field_name="action", max_length=100,
+                                       help_text="Only this action, e.g. `build:create`.")
+    status = django_filters.CharFilter(field_name="status", max_length=20,
+                                       help_text="Only this status, e.g. `error`.")
+    unread = django_filters.ChoiceFilter(
+        choices=[("true", "true"), ("false", "false")], method="filter_unread",
+        help_text="`true`: only those unread in your feed; `false`: all the others.")
+
+    class Meta:
+        model = Notification
+        fields = ["app", "action", "status", "unread"]
+
+    def filter_unread(self, queryset: QuerySet[Notification], name: str,
+                      value: str) -> QuerySet[Notification]:
+        if value == "true":
+            return queryset.filter(read_state=False)
+        return queryset.filter(Q(read_state=True) | Q(read_state__isnull=True))
+
+
+class HistoryPages(Pages):
+    """Newest first by id, like the feed: notification_rack_idx or
+    notification_rack_app_idx read backwards."""
+
+    ordering = "-id"
+
+
+@extend_schema(summary="A rack's notifications, newest first", tags=["notifications"],
+               responses={200: HistoryItemSerializer(many=True), **errors(400, 401, 404)},
+               description="Every notification of the rack (of one app with `?app=`), for "
+                           "every member of its organization whenever they joined; `read` "
+                           "is yours where the notification is in your feed (`in_feed`). "
+                           "404 for a rack not in your organizations or a cursor that "
+                           "cannot be read.")
+class RackHistoryView(generics.ListAPIView):
+    serializer_class = HistoryItemSerializer
+    filterset_class = HistoryFilter
+    pagination_class = HistoryPages
+
+    def get_queryset(self) -> QuerySet[Notification]:
+        if getattr(self, "swagger_fake_view", False):  # the schema generator has no user
+            return Notification.objects.none()
+        rack, _ = rack_for(self.request.user, self.kwargs["rack_id"])
+        return history(rack, self.request.user).values(*HISTORY_COLUMNS)
+
+    def list(self, request: Request, rack_id: int) -> Response:
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        return self.get_paginated_response([history_item(row) for row in page])

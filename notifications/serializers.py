@@ -35,6 +35,13 @@ class NotificationItemSerializer(serializers.Serializer):
         return notification_item(entry.notification, read=entry.read)
 
 
+class HistoryItemSerializer(NotificationItemSerializer):
+    """A notification of a rack's history: the feed item, and whether it is in your feed
+    (only then can you mark it read or unread; outside it, it reads as read)."""
+
+    in_feed = serializers.BooleanField()
+
+
 class UnreadCountSerializer(serializers.Serializer):
     count = serializers.IntegerField()
 

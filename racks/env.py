@@ -1,4 +1,5 @@
-"""What an app's environment may hold: the one rule, shared by the API and the dashboard.
+"""What an app's environment may hold, and who reads its values: the one rule of each,
+shared by the API and the dashboard.
 
 Both ways of setting an environment call `check_env`, so a variable refused by one is
 refused by the other with the same words. It raises a plain `ValueError` so this module
@@ -6,6 +7,8 @@ knows nothing of DRF or Django forms; each caller turns it into its own kind of 
 """
 
 import re
+
+from racks.models import ACTING_ROLES, Role
 
 # The names a shell accepts as variables; longer ones are almost certainly a mistake.
 # Used with fullmatch: `$` in a match would let a name end in a newline ("A\n").
@@ -43,3 +46,17 @@ def check_env(env: object) -> dict[str, str]:
         if text and text.splitlines() != [text]:
             raise ValueError(f"The value of {name} must be one line.")
     return env
+
+
+def may_read_env_values(role: Role | str | None) -> bool:
+    """Whether someone of this role reads the values of an environment, where secrets
+    usually live: members and up do; viewers read the names only."""
+    return role in ACTING_ROLES
+
+
+def env_as_seen(env: dict[str, str], role: Role | str | None) -> dict[str, str | None]:
+    """The environment as someone of `role` sees it: every name, and its value only when
+    `may_read_env_values` (else None). The API and the app page both show it so."""
+    if may_read_env_values(role):
+        return dict(env)
+    return dict.fromkeys(env)

@@ -12,12 +12,14 @@ from django.db import IntegrityError, transaction
 from notifications.envelope import Envelope
 from notifications.models import Source
 from notifications.pipeline import Recorded, record_event
+from racks.caps import CapReached, check_room
 from racks.driver import RackError
 from racks.env import check_env
 from racks.models import (
     NAME_RE,
     App,
     Build,
+    Capped,
     Formation,
     Rack,
     Release,
@@ -43,6 +45,14 @@ def emit(rack: Rack, action: str, data: dict[str, str], status: str = "success",
                         source=Source.CONSOLE)
 
 
+def _check_room(rack: Rack, kind: Capped) -> None:
+    """Lock the rack and refuse one more app or resource past its cap (racks.caps)."""
+    try:
+        check_room(rack, kind)
+    except CapReached as refused:
+        raise RackError(str(refused)) from None
+
+
 def _check_name(what: str, name: str) -> None:
     if not isinstance(name, str) or not NAME_RE.match(name):
         raise RackError(f"{what} name must be lower-case letters, digits and dashes, "
@@ -53,6 +63,7 @@ class LocalRack:
     def create_app(self, rack: Rack, name: str) -> App:
         _check_name("The app", name)
         with transaction.atomic():
+            _check_room(rack, Capped.APPS)
             try:
                 with transaction.atomic():
                     app = App.objects.create(rack=rack, name=name)
@@ -121,6 +132,7 @@ class LocalRack:
         if type not in ResourceType.values:
             raise RackError("A resource type is one of " + ", ".join(ResourceType.values) + ".")
         with transaction.atomic():
+            _check_room(rack, Capped.RESOURCES)
             try:
                 with transaction.atomic():
                     resource = Resource.objects.create(rack=rack, name=name, type=type)

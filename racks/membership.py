@@ -10,7 +10,8 @@ from django.db import IntegrityError, transaction
 
 from notifications.live import disconnect_user
 from notifications.models import FeedEntry
-from racks.models import MANAGING_ROLES, Membership, Organization, Rack, Role
+from racks.caps import CapReached, check_room
+from racks.models import MANAGING_ROLES, Capped, Membership, Organization, Rack, Role
 
 
 class MembershipError(Exception):
@@ -97,9 +98,13 @@ def _leave(membership: Membership) -> None:
 
 
 def create_rack(organization: Organization, name: str) -> Rack:
+    """A new local rack of the organization, within its cap of racks."""
     try:
         with transaction.atomic():
+            check_room(organization, Capped.RACKS)
             return Rack.objects.create(organization=organization, name=name)
+    except CapReached as refused:
+        raise MembershipError(str(refused)) from None
     except IntegrityError:
         raise MembershipError(
             f"A rack named {name} already exists in {organization.name}.") from None

@@ -302,3 +302,35 @@ class Resource(models.Model):
 
     def __str__(self) -> str:
         return f"{self.type} {self.name}"
+
+
+class Capped(models.TextChoices):
+    """What an organization holds a capped number of (the caps are settings: racks.caps)."""
+
+    RACKS = "racks"
+    APPS = "apps"
+    RESOURCES = "resources"
+
+
+class CapOverflow(models.Model):
+    """An app or a resource a rack reported past its cap: the rack has it, the console
+    does not model it. While a rack has any, it is shown as over its cap; the rack's
+    event deleting that app or resource removes the row."""
+
+    # No index of its own: cap_overflow_once_per_name leads with it.
+    rack = models.ForeignKey(Rack, on_delete=models.CASCADE, related_name="cap_overflows",
+                             db_index=False)
+    kind = models.CharField(max_length=10, choices=Capped.choices)
+    # As the event gave it (racks.state only notes names that NAME_RE accepts).
+    name = models.CharField(max_length=63)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            # Also the index of racks.caps.with_over_caps: EXISTS (rack, kind) per rack.
+            models.UniqueConstraint(fields=["rack", "kind", "name"],
+                                    name="cap_overflow_once_per_name"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.rack_id}: {self.kind} {self.name}"

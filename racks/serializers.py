@@ -8,9 +8,11 @@ from typing import Any
 
 from django.contrib.auth import get_user_model, password_validation
 from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from racks.env import check_env
+from racks.caps import over_caps
+from racks.env import check_env, env_as_seen
 from racks.models import (
     ACTING_ROLES,
     NAME_RE,
@@ -224,11 +226,18 @@ class RackSerializer(serializers.ModelSerializer):
                   "admins and owners; null for viewers, who only read.")
     role = serializers.SerializerMethodField(help_text="Your role in the rack's "
                                                        "organization.")
+    over_cap = serializers.SerializerMethodField(
+        help_text="The caps (`apps`, `resources`) the rack's own events went past: the "
+                  "console keeps their notifications but does not model what they added. "
+                  "Empty within its caps.")
 
     class Meta:
         model = Rack
         fields = ["id", "name", "organization", "version", "count", "instance_type",
-                  "signed", "ingest_url", "role", "created_at"]
+                  "signed", "ingest_url", "role", "over_cap", "created_at"]
+
+    def get_over_cap(self, rack: Rack) -> list[str]:
+        return over_caps(rack)
 
     def get_signed(self, rack: Rack) -> bool:
         return bool(rack.webhook_signing_key)
@@ -293,13 +302,21 @@ class ReleaseCreateSerializer(serializers.Serializer):
 
 
 class ReleaseSerializer(serializers.ModelSerializer):
+    """A release; its environment as the caller's role (context "role") may see it."""
+
     app = serializers.CharField(source="app.name")
     build = serializers.CharField(source="build_id", allow_null=True)
-    env = serializers.DictField(child=serializers.CharField())
+    env = serializers.SerializerMethodField(
+        help_text="The app's environment. Viewers get every name with a null value: values "
+                  "usually hold secrets, and only members, admins and owners read them.")
 
     class Meta:
         model = Release
         fields = ["id", "app", "build", "env", "active", "created_at", "promoted_at"]
+
+    @extend_schema_field(serializers.DictField(child=serializers.CharField(allow_null=True)))
+    def get_env(self, release: Release) -> dict[str, str | None]:
+        return env_as_seen(release.env, self.context.get("role"))
 
 
 class ScaleSerializer(serializers.Serializer):

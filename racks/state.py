@@ -3,7 +3,9 @@
 Every event passes here inside the pipeline's transaction. Each change is idempotent,
 so an event the console itself caused (whose change is already made) is a no-op, and a
 value the console cannot model (a name too long, an id of another shape) is skipped
-rather than refused: the notification must still be stored.
+rather than refused: the notification must still be stored. So is an app or resource
+past the rack's cap (racks.caps): it is noted, not modelled, and the rack shows as over
+its cap until the rack reports it deleted.
 """
 
 from collections.abc import Callable
@@ -12,12 +14,14 @@ from django.db import transaction
 from django.utils import timezone
 
 from notifications.envelope import Envelope
+from racks.caps import forget_over_cap, has_room, note_over_cap
 from racks.models import (
     NAME_RE,
     RACK_ID_RE,
     App,
     Build,
     BuildStatus,
+    Capped,
     Rack,
     Release,
     Resource,
@@ -31,12 +35,17 @@ def _app_for(rack: Rack, envelope: Envelope) -> App | None:
 
 def _app_created(rack: Rack, envelope: Envelope) -> None:
     name = envelope.app
-    if NAME_RE.match(name):
+    if not NAME_RE.match(name) or rack.apps.filter(name=name).exists():
+        return  # not a name the console models, or made already (by the console itself)
+    if has_room(rack, Capped.APPS):
         App.objects.get_or_create(rack=rack, name=name)
+    else:
+        note_over_cap(rack, Capped.APPS, name)
 
 
 def _app_deleted(rack: Rack, envelope: Envelope) -> None:
     rack.apps.filter(name=envelope.app).delete()
+    forget_over_cap(rack, Capped.APPS, envelope.app)
 
 
 def _build_ended(rack: Rack, envelope: Envelope) -> None:
@@ -83,12 +92,19 @@ def make_release_active(release: Release) -> None:
 
 def _resource_created(rack: Rack, envelope: Envelope) -> None:
     name, kind = envelope.data.get("name", ""), envelope.data.get("type", "")
-    if NAME_RE.match(name) and 0 < len(kind) <= 40:
+    if not NAME_RE.match(name) or not 0 < len(kind) <= 40 or \
+            rack.resources.filter(name=name).exists():
+        return
+    if has_room(rack, Capped.RESOURCES):
         Resource.objects.get_or_create(rack=rack, name=name, defaults={"type": kind})
+    else:
+        note_over_cap(rack, Capped.RESOURCES, name)
 
 
 def _resource_deleted(rack: Rack, envelope: Envelope) -> None:
-    rack.resources.filter(name=envelope.data.get("name", "")).delete()
+    name = envelope.data.get("name", "")
+    rack.resources.filter(name=name).delete()
+    forget_over_cap(rack, Capped.RESOURCES, name)
 
 
 def _rack_updated(rack: Rack, envelope: Envelope) -> None:

@@ -17,8 +17,10 @@ from console.forms import (
 from console.views.access import app_for, may_act, may_manage, rack_for, require
 from console.views.timeline import build_timeline
 from notifications.catalogue import EVENT_TYPES
-from notifications.models import FeedEntry
+from notifications.history import history, is_read
 from racks import permissions
+from racks.caps import over_cap_report
+from racks.env import env_as_seen, may_read_env_values
 from racks.invitations import pending_of
 from racks.membership import MembershipError, create_organization, create_rack
 from racks.models import Role
@@ -101,6 +103,7 @@ def rack(request: HttpRequest, rack_id: int) -> HttpResponse:
         "rack": rack, "may_act": may_act(role), "may_manage": may_manage(role),
         "ingest_url": request.build_absolute_uri(rack.ingest_path) if may_act(role) else "",
         "apps": rack.apps.order_by("name"),
+        "over_caps": over_cap_report(rack),
         "resources": rack.resources.order_by("name"),
         "resource_form": ResourceForm(),
         "update_form": RackUpdateForm(initial={
@@ -115,18 +118,21 @@ def rack(request: HttpRequest, rack_id: int) -> HttpResponse:
 def app(request: HttpRequest, rack_id: int, name: str) -> HttpResponse:
     app, role = app_for(request.user, rack_id, name)
     releases = list(app.releases.select_related("build").order_by("-created_at")[:50])
-    entries = (FeedEntry.objects.filter(user=request.user, notification__rack_id=app.rack_id,
-                                        notification__app=app.name)
-               .select_related("notification__rack").order_by("-notification_id")
-               [:TIMELINE_LENGTH])
+    # The app's history, not the reader's feed: a member who joined later sees it too.
+    events = (history(app.rack, request.user, app=app.name).select_related("rack")
+              .order_by("-id")[:TIMELINE_LENGTH])
     latest_env = releases[0].env if releases else {}
+    # Viewers read the names only (racks.env); the form, with the values, is for those
+    # who may change them and so may read them.
+    env = env_as_seen(latest_env, role)
     return render(request, "console/app.html", {
         "app": app, "rack": app.rack, "may_act": may_act(role),
+        "env": sorted(env.items()), "env_values_shown": may_read_env_values(role),
         "builds": app.builds.order_by("-created_at")[:30],
         "releases": releases,
         "formation": app.formation.order_by("process"),
-        "timeline": build_timeline([(e.notification, e.read) for e in entries]),
-        "env_form": EnvForm(initial={"env": EnvForm.as_text(latest_env)}),
+        "timeline": build_timeline([(n, is_read(n.read_state)) for n in events]),
+        "env_form": EnvForm(initial={"env": EnvForm.as_text(env)}) if may_act(role) else None,
     })
 
 

@@ -9,8 +9,7 @@ from rest_framework.views import APIView
 
 from racks import invitations
 from racks.api.common import errors, on_membership
-from racks.api.organizations import page
-from racks.api.racks import page_of
+from racks.api.pages import NewestFirst, paged, paged_schema
 from racks.models import Invitation
 from racks.serializers import JoinedSerializer, ReceivedInvitationSerializer
 
@@ -25,14 +24,14 @@ def _yours(request: Request, invitation_id: int) -> Invitation:
 
 
 class ReceivedInvitationListView(APIView):
-    @extend_schema(responses={200: page_of("ReceivedInvitationPage",
-                                           ReceivedInvitationSerializer(many=True)),
-                              **errors(401)},
+    @extend_schema(**paged_schema("ReceivedInvitationPage", ReceivedInvitationSerializer,
+                                  errors(401, 404)),
+                   operation_id="v1_invitations_list",
                    summary="Your pending invitations", tags=["invitations"])
     def get(self, request: Request) -> Response:
         rows = invitations.pending_for(request.user).select_related("organization",
                                                                     "invited_by")
-        return page(self, rows, ReceivedInvitationSerializer)
+        return paged(request, self, rows, ReceivedInvitationSerializer, NewestFirst)
 
 
 class AcceptInvitationView(APIView):

@@ -1,19 +1,18 @@
 """Organizations, their members and the invitations they send. Views parse, check, call
 racks.membership or racks.invitations, answer."""
 
-from django.db.models import OuterRef, QuerySet, Subquery
+from django.db.models import OuterRef, Subquery
 from django.http import Http404
 from drf_spectacular.utils import extend_schema
-from rest_framework import serializers, status
+from rest_framework import status
 from rest_framework.exceptions import MethodNotAllowed
-from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from racks import invitations, membership
 from racks.api.common import CHANGE, READ, errors, on_membership
-from racks.api.racks import page_of
+from racks.api.pages import OldestFirst, paged, paged_schema
 from racks.models import MANAGING_ROLES, Membership, Organization, Role
 from racks.permissions import RoleAllowsChange, organization_for, require_managing
 from racks.serializers import (
@@ -57,21 +56,6 @@ class OrganizationDetailView(APIView):
         return Response(OrganizationSerializer(org, context={"role": role.value}).data)
 
 
-class OldestFirst(CursorPagination):
-    ordering = ("created_at", "id")
-    page_size = 50
-    page_size_query_param = "limit"
-    max_page_size = 200
-
-
-def page(view: APIView, rows: QuerySet, serializer: type[serializers.Serializer],
-         **context: object) -> Response:
-    """One cursor page of rows, oldest first."""
-    pages = OldestFirst()
-    found = pages.paginate_queryset(rows, view.request, view=view)
-    return pages.get_paginated_response(serializer(found, many=True, context=context).data)
-
-
 class MemberViewBase(APIView):
     permission_classes = [*APIView.permission_classes, RoleAllowsChange]
 
@@ -91,16 +75,17 @@ class MemberViewBase(APIView):
 
 
 class MemberListView(MemberViewBase):
-    @extend_schema(responses={200: page_of("MemberPage", MemberSerializer(many=True)),
-                              **errors(*READ)},
+    @extend_schema(**paged_schema("MemberPage", MemberSerializer, errors(*READ)),
+                   operation_id="v1_organizations_members_list",
                    summary="Members of an organization, oldest first", tags=["organizations"],
                    description="Email addresses are shown to owners and admins only.")
     def get(self, request: Request, slug: str) -> Response:
         org, role = organization_for(request.user, slug)
         rows = Membership.objects.filter(organization=org).select_related("user")
-        return page(self, rows, MemberSerializer, show_email=role in MANAGING_ROLES)
+        return paged(request, self, rows, MemberSerializer, OldestFirst,
+                     context={"show_email": role in MANAGING_ROLES})
 
-    @extend_schema(request=None, responses={405: DetailSerializer},
+    @extend_schema(request=None, responses={405: DetailSerializer, **errors(401, 404)},
                    summary="Not allowed: invite people instead", tags=["organizations"],
                    description="Nobody becomes a member without accepting: use "
                                "`POST /api/v1/organizations/<slug>/invitations/`.")
@@ -152,14 +137,17 @@ class OrganizationInvitationsView(MemberViewBase):
         org, role = organization_for(request.user, self.kwargs["slug"])
         require_managing(role, org, "invite people")
 
-    @extend_schema(responses={200: page_of("InvitationPage", InvitationSerializer(many=True)),
-                              **errors(401, 403, 404)},
+    @extend_schema(**paged_schema("InvitationPage", InvitationSerializer,
+                                  errors(401, 403, 404)),
+                   operation_id="v1_organizations_invitations_list",
                    summary="Pending invitations of an organization (owners and admins)",
+                   description="Oldest first.",
                    tags=["organizations"])
     def get(self, request: Request, slug: str) -> Response:
         org, role = organization_for(request.user, slug)
         require_managing(role, org, "see invitations")
-        return page(self, invitations.pending_of(org), InvitationSerializer)
+        return paged(request, self, invitations.pending_of(org), InvitationSerializer,
+                     OldestFirst)
 
     @extend_schema(request=InvitationCreateSerializer,
                    responses={201: InvitationSerializer, **errors(400, 401, 403, 404, 429)},

@@ -7,9 +7,8 @@ from typing import Any
 from django.db import transaction
 from django.db.models import OuterRef, QuerySet, Subquery
 from django.http import Http404
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
-from rest_framework.pagination import CursorPagination
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -17,6 +16,8 @@ from rest_framework.views import APIView
 
 from racks import membership
 from racks.api.common import CHANGE, READ, Refused, errors, on_membership
+from racks.api.pages import ByName, NewestFirst, OldestFirst, Pages, paged, paged_schema
+from racks.caps import with_over_caps
 from racks.driver import RackError, driver_for
 from racks.models import (
     ACTING_ROLES,
@@ -61,19 +62,6 @@ def on_rack(call: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         raise Refused(str(exc)) from None
 
 
-class NewestFirst(CursorPagination):
-    ordering = ("-created_at", "-id")
-    page_size = 20
-
-
-def page_of(name: str, item: serializers.Serializer) -> serializers.Serializer:
-    return inline_serializer(name=name, fields={
-        "next": serializers.URLField(allow_null=True),
-        "previous": serializers.URLField(allow_null=True),
-        "results": item,
-    })
-
-
 class RackViewBase(APIView):
     """A view below /racks/<rack_id>/: the rack must be one of the caller's (404), and a
     change needs one of `change_roles` (403)."""
@@ -105,22 +93,22 @@ class RackViewBase(APIView):
     def context(self) -> dict[str, Any]:
         return {"request": self.request, "role": self.rack_and_role()[1].value}
 
-    def newest_first(self, rows: QuerySet, serializer: type[serializers.Serializer]) -> Response:
-        """One page of rows, newest first, with cursors to the next and previous pages."""
-        pages = NewestFirst()
-        page = pages.paginate_queryset(rows, self.request, view=self)
-        return pages.get_paginated_response(serializer(page, many=True).data)
+    def page(self, rows: QuerySet, serializer: type[serializers.Serializer],
+             pages: type[Pages]) -> Response:
+        """One page of rows in `pages`' order, with cursors to the next and previous."""
+        return paged(self.request, self, rows, serializer, pages, self.context())
 
 
 # Racks
 
 
 class RackListView(APIView):
-    @extend_schema(responses={200: RackSerializer(many=True), **errors(401)},
-                   summary="The racks of your organizations", tags=["racks"])
+    @extend_schema(**paged_schema("RackPage", RackSerializer, errors(401, 404)),
+                   summary="The racks of your organizations, oldest first",
+                   operation_id="v1_racks_list", tags=["racks"])
     def get(self, request: Request) -> Response:
-        racks = visible_racks(request.user).order_by("organization__name", "name", "pk")
-        return Response(RackSerializer(racks, many=True, context={"request": request}).data)
+        racks = with_over_caps(visible_racks(request.user))
+        return paged(request, self, racks, RackSerializer, OldestFirst)
 
     @extend_schema(request=RackCreateSerializer,
                    responses={201: RackSerializer, **errors(400, 401, 403, 404)},
@@ -182,10 +170,11 @@ def _apps(rack: Rack) -> QuerySet[App]:
 
 
 class AppListView(RackViewBase):
-    @extend_schema(responses={200: AppSerializer(many=True), **errors(*READ)},
-                   summary="The apps on a rack", tags=["apps"])
+    @extend_schema(**paged_schema("AppPage", AppSerializer, errors(*READ)),
+                   summary="The apps on a rack, by name", operation_id="v1_racks_apps_list",
+                   tags=["apps"])
     def get(self, request: Request, rack_id: int) -> Response:
-        return Response(AppSerializer(_apps(self.rack).order_by("name"), many=True).data)
+        return self.page(_apps(self.rack), AppSerializer, ByName)
 
     @extend_schema(request=AppCreateSerializer,
                    responses={201: AppSerializer, **errors(*CHANGE)},
@@ -217,13 +206,12 @@ class AppDetailView(RackViewBase):
 
 
 class BuildListView(RackViewBase):
-    @extend_schema(responses={200: page_of("BuildPage", BuildSerializer(many=True)),
-                              **errors(*READ)},
+    @extend_schema(**paged_schema("BuildPage", BuildSerializer, errors(*READ)),
                    summary="An app's builds with their logs, newest first",
                    operation_id="v1_racks_apps_builds_list", tags=["builds"])
     def get(self, request: Request, rack_id: int, app: str) -> Response:
-        return self.newest_first(Build.objects.filter(app=self.app()).select_related("app"),
-                                 BuildSerializer)
+        return self.page(Build.objects.filter(app=self.app()).select_related("app"),
+                         BuildSerializer, NewestFirst)
 
     @extend_schema(request=BuildCreateSerializer,
                    responses={201: BuildSerializer, **errors(*CHANGE)},
@@ -261,13 +249,12 @@ class ReleaseViewBase(RackViewBase):
 
 
 class ReleaseListView(ReleaseViewBase):
-    @extend_schema(responses={200: page_of("ReleasePage", ReleaseSerializer(many=True)),
-                              **errors(*READ)},
+    @extend_schema(**paged_schema("ReleasePage", ReleaseSerializer, errors(*READ)),
                    summary="An app's releases, newest first",
                    operation_id="v1_racks_apps_releases_list", tags=["releases"])
     def get(self, request: Request, rack_id: int, app: str) -> Response:
-        return self.newest_first(Release.objects.filter(app=self.app()).select_related("app"),
-                                 ReleaseSerializer)
+        return self.page(Release.objects.filter(app=self.app()).select_related("app"),
+                         ReleaseSerializer, NewestFirst)
 
     @extend_schema(request=ReleaseCreateSerializer,
                    responses={201: ReleaseSerializer, **errors(*CHANGE)},
@@ -278,14 +265,15 @@ class ReleaseListView(ReleaseViewBase):
         given.is_valid(raise_exception=True)
         release = on_rack(driver_for(self.rack).set_env, self.app(),
                           given.validated_data["env"])
-        return Response(ReleaseSerializer(release).data, status=status.HTTP_201_CREATED)
+        return Response(ReleaseSerializer(release, context=self.context()).data,
+                        status=status.HTTP_201_CREATED)
 
 
 class ReleaseDetailView(ReleaseViewBase):
     @extend_schema(responses={200: ReleaseSerializer, **errors(*READ)},
                    summary="One release", tags=["releases"])
     def get(self, request: Request, rack_id: int, app: str, release_id: str) -> Response:
-        return Response(ReleaseSerializer(self.release()).data)
+        return Response(ReleaseSerializer(self.release(), context=self.context()).data)
 
 
 class ReleasePromoteView(ReleaseViewBase):
@@ -296,7 +284,7 @@ class ReleasePromoteView(ReleaseViewBase):
         release = self.release()
         on_rack(driver_for(self.rack).promote, release)
         release.refresh_from_db()
-        return Response(ReleaseSerializer(release).data)
+        return Response(ReleaseSerializer(release, context=self.context()).data)
 
 
 # Scale
@@ -326,11 +314,11 @@ class ScaleView(RackViewBase):
 
 
 class ResourceListView(RackViewBase):
-    @extend_schema(responses={200: ResourceSerializer(many=True), **errors(*READ)},
-                   summary="The resources on a rack", tags=["resources"])
+    @extend_schema(**paged_schema("ResourcePage", ResourceSerializer, errors(*READ)),
+                   summary="The resources on a rack, by name",
+                   operation_id="v1_racks_resources_list", tags=["resources"])
     def get(self, request: Request, rack_id: int) -> Response:
-        return Response(ResourceSerializer(self.rack.resources.order_by("name"),
-                                           many=True).data)
+        return self.page(self.rack.resources.all(), ResourceSerializer, ByName)
 
     @extend_schema(request=ResourceCreateSerializer,
                    responses={201: ResourceSerializer, **errors(*CHANGE)},

@@ -1,5 +1,7 @@
 // The feed: pages from the REST API (newest first, cursor "next" for infinite scroll),
 // new notifications from the live connection, filters, and read/unread marks.
+// On a rack's page the pages are the rack's history (data-list): everything that
+// happened on it, with read/unread marks on what is in the reader's own feed.
 // Messages are text from racks: they are only ever set with textContent.
 (function () {
   "use strict";
@@ -7,6 +9,7 @@
   var root = document.querySelector("[data-feed]");
   if (!root) { return; }
   var api = root.dataset.api;
+  var pages = root.dataset.list || api;
   var list = root.querySelector("[data-items]");
   var end = root.querySelector("[data-feed-end]");
   var note = root.querySelector("[data-feed-note]");
@@ -52,7 +55,7 @@
   function query() {
     var params = new URLSearchParams(currentFilters());
     var text = params.toString();
-    return api + (text ? "?" + text : "");
+    return pages + (text ? "?" + text : "");
   }
 
   function refreshBadge() {
@@ -121,11 +124,14 @@
     }
     var object = objectLink(item);
     if (object) { meta.appendChild(object); }
-    var toggle = document.createElement("button");
-    toggle.type = "button";
-    toggle.className = "link toggle-read";
-    toggle.addEventListener("click", function () { toggleRead(li); });
-    meta.appendChild(toggle);
+    // Only what is in the reader's feed can be marked (history has items that are not).
+    if (item.in_feed !== false) {
+      var toggle = document.createElement("button");
+      toggle.type = "button";
+      toggle.className = "link toggle-read";
+      toggle.addEventListener("click", function () { toggleRead(li); });
+      meta.appendChild(toggle);
+    }
     li.appendChild(meta);
     setRead(li, item.read);
     return li;
@@ -134,7 +140,8 @@
   function setRead(li, read) {
     li.classList.toggle("unread", !read);
     li.dataset.read = read ? "true" : "false";
-    li.querySelector(".toggle-read").textContent = read ? "Mark unread" : "Mark read";
+    var toggle = li.querySelector(".toggle-read");
+    if (toggle) { toggle.textContent = read ? "Mark unread" : "Mark read"; }
   }
 
   // Newest first, by id: a late arrival goes where it belongs, not on top.

@@ -17,7 +17,7 @@ def test_a_user_trades_their_password_for_a_token_that_works(member, rack):
     stored = AuthToken.objects.get(user=member)
     assert token not in (stored.digest, stored.token_key)  # stored hashed, not as sent
     client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
-    racks = client.get("/api/v1/racks/").json()
+    racks = client.get("/api/v1/racks/").json()["results"]
     assert [r["name"] for r in racks] == ["production"]
 
 

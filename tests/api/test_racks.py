@@ -20,7 +20,7 @@ def test_each_user_lists_the_racks_of_their_organizations(people, as_role, rack,
     if role == "anonymous":
         assert response.status_code == 401
         return
-    names = [r["name"] for r in response.json()]
+    names = [r["name"] for r in response.json()["results"]]
     assert names == (["globex-prod"] if role == "outsider" else ["production"])
 
 
@@ -41,7 +41,7 @@ def test_the_ingest_url_is_shown_to_those_who_act_not_to_viewers(people, as_role
     body = as_role(role).get(f"/api/v1/racks/{rack.pk}/").json()
     expected = f"http://testserver/ingest/{rack.ingest_token}/" if sees_url else None
     assert body["ingest_url"] == expected
-    listed = as_role(role).get("/api/v1/racks/").json()[0]
+    (listed,) = as_role(role).get("/api/v1/racks/").json()["results"]
     assert listed["ingest_url"] == expected
 
 

@@ -17,7 +17,7 @@ from notifications import consumers, live
 from notifications.models import FeedEntry
 from racks.local import LocalRack
 from racks.membership import remove_member
-from racks.models import Membership, Role
+from racks.models import Membership, Rack, Role
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -182,11 +182,14 @@ async def test_resume_resends_recent_entries_so_a_late_commit_is_not_lost(member
     socket = await opened(member)
     holding, committed_later = threading.Event(), threading.Event()
     release_it = threading.Event()
+    # Another rack: adding an app locks its rack until commit (racks.caps).
+    staging = await sync_to_async(Rack.objects.create)(
+        organization_id=rack.organization_id, name="staging")
 
     def slow_transaction() -> None:
         try:
             with transaction.atomic():
-                LocalRack().create_app(rack, "slow")  # takes the lower id
+                LocalRack().create_app(staging, "slow")  # takes the lower id
                 holding.set()
                 release_it.wait(10)
         finally:

@@ -106,6 +106,8 @@ def requests_against(world: OrgWorld) -> list[tuple[str, str, dict]]:
             ("post", a + f"releases/{release.id}/promote/", {}),
             ("post", a + "scale/", {"process": "web", "count": 2}),
             ("get", base + "resources/", {}),
+            ("get", base + "notifications/", {}),
+            ("get", base + f"notifications/?app={app.name}", {}),
             ("post", base + "resources/", {"name": "evil", "type": "redis"}),
             ("get", base + f"resources/{rack.resources.first().name}/", {}),
             ("delete", base + f"resources/{rack.resources.first().name}/", {}),
