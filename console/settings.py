@@ -20,6 +20,7 @@ env = environ.Env(
     CSRF_TRUSTED_ORIGINS=(list, []),
     REDIS_URL=(str, ""),
     REGISTRATION_OPEN=(bool, True),
+    OUTBOUND_ALLOWED_NETWORKS=(list, []),
     WEBHOOK_ALLOWED_NETWORKS=(list, []),
     LOCAL_RACK_BUILD_SECONDS=(float, 3.0),
     LOCAL_RACK_DEPLOY_SECONDS=(float, 3.0),
@@ -192,7 +193,10 @@ vars().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Rack Console <console@localhost>")
 
 REGISTRATION_OPEN = env("REGISTRATION_OPEN")
-WEBHOOK_ALLOWED_NETWORKS = env("WEBHOOK_ALLOWED_NETWORKS")
+# Private networks (CIDRs) that outgoing connections (webhooks) may reach anyway; the
+# environment's WEBHOOK_ALLOWED_NETWORKS is the older name of the same list, still read.
+OUTBOUND_ALLOWED_NETWORKS = [*env("OUTBOUND_ALLOWED_NETWORKS"),
+                             *env("WEBHOOK_ALLOWED_NETWORKS")]
 # Outgoing deliveries (notifications/delivery): a whole attempt's deadline, how long past
 # it a worker's claim lasts, and how long a due delivery waits before the sweeper re-queues it.
 WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=15.0)

@@ -23,7 +23,7 @@ ROLES = ["owner", "admin", "member", "viewer"]
 
 @pytest.fixture(autouse=True)
 def _delivery_settings(settings) -> None:
-    settings.WEBHOOK_ALLOWED_NETWORKS = ["127.0.0.0/8"]
+    settings.OUTBOUND_ALLOWED_NETWORKS = ["127.0.0.0/8"]
     settings.DELIVERY_RETRY_SCHEDULE = FAST_RETRIES
     settings.WEBHOOK_TIMEOUT_SECONDS = 3.0
     settings.DELIVERY_LEASE_MARGIN_SECONDS = 1.0

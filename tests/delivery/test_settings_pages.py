@@ -114,7 +114,7 @@ def test_each_role_adds_a_webhook_and_sees_its_secret_once(signed_in, receiver, 
 
 
 def test_a_private_url_is_refused_with_a_message(signed_in, settings):
-    settings.WEBHOOK_ALLOWED_NETWORKS = []
+    settings.OUTBOUND_ALLOWED_NETWORKS = []
     _, client = signed_in("member")
     answer = client.post("/settings/webhooks/", {
         "url": "http://10.1.2.3/hook", "format": "standard", "events": ["*"]})

@@ -24,7 +24,7 @@ pytestmark = [pytest.mark.reliability, pytest.mark.django_db(transaction=True)]
 @pytest.fixture
 def hooked_rack(org, settings) -> Rack:
     """A rack whose one member wants every event by webhook and in the console."""
-    settings.WEBHOOK_ALLOWED_NETWORKS = ["127.0.0.0/8"]
+    settings.OUTBOUND_ALLOWED_NETWORKS = ["127.0.0.0/8"]
     user = get_user_model().objects.create_user("hooked", "", "pw-1234567890!")
     Membership.objects.create(organization=org, user=user, role=Role.OWNER)
     Preference.objects.create(user=user, event_type=ANY_EVENT_TYPE,
