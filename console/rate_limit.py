@@ -15,12 +15,19 @@ from django.core.cache import cache
 from redis.exceptions import RedisError
 
 _PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_PERIOD_NAMES = {1: "second", 60: "minute", 3600: "hour", 86400: "day"}
 
 
 def rate(scope: str) -> tuple[int, int]:
     """(requests, seconds) of a scope of DEFAULT_THROTTLE_RATES, e.g. "6000/min"."""
     count, _, per = settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"][scope].partition("/")
     return int(count), _PERIODS[per[:1]]
+
+
+def describe(scope: str) -> str:
+    """The scope's rate for people, e.g. "5 a minute"."""
+    allowed, period = rate(scope)
+    return f"{allowed} a {_PERIOD_NAMES[period]}"
 
 
 def _count(key: str, period: int) -> int:

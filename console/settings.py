@@ -222,7 +222,10 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["racks.api.parsers.StrictJSONParser"],
     "DEFAULT_THROTTLE_RATES": {"ingest": env("INGEST_RATE"), "login": "10/min",
                                "login_address": "300/min",
-                               "register": "30/min"},
+                               "register": "30/min",
+                               # "Send a test event", per endpoint and per user: a person
+                               # testing a receiver, never a port scan.
+                               "webhook_test": "5/min", "webhook_test_user": "30/hour"},
 }
 
 REST_KNOX = {

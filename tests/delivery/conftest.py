@@ -9,6 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from aiosmtpd.controller import Controller
+from django.core.cache import cache
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from notifications.envelope import Envelope
@@ -19,6 +20,12 @@ from tests.helpers import free_port
 FAST_RETRIES = [0, 0.3, 0.6, 0.6, 0.6]
 
 ROLES = ["owner", "admin", "member", "viewer"]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits() -> None:
+    """Test-send throttles count in the cache (Redis db of this run): start at zero."""
+    cache.clear()
 
 
 @pytest.fixture(autouse=True)
