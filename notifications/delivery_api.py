@@ -298,7 +298,7 @@ class WebhookViewSet(mixins.ListModelMixin, mixins.CreateModelMixin,
         per endpoint and per user (429 with Retry-After)."""
         try:
             delivery = outbox.send_test_event(self.get_object())
-        except outbox.TestsTooFast as error:
+        except outbox.TooManyTestSends as error:
             return Response({"error": str(error)}, status=status.HTTP_429_TOO_MANY_REQUESTS,
                             headers={"Retry-After": str(error.retry_after)})
         return Response(DeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED)

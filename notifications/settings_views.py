@@ -251,7 +251,7 @@ def _webhook_button(request: HttpRequest, endpoint: WebhookEndpoint,
     elif what == "test":
         try:
             outbox.send_test_event(endpoint)
-        except outbox.TestsTooFast as error:
+        except outbox.TooManyTestSends as error:
             messages.error(request, str(error))
         else:
             messages.success(request, "A test event is on its way; it shows in the log "

@@ -9,6 +9,9 @@ The signature covers t and the body, not the Idempotency-Key: a captured request
 sent again, with any other header, for as long as t is in the window. check_signature
 therefore answers the request's signed identity (a digest of t and the body), the same
 for every replay of it, which the pipeline stores as a dedupe key of the notification.
+A signature can be valid for twice TOLERANCE_SECONDS (t up to five minutes ahead, then
+five behind); the key is kept as long as its notification, in the database, so every web
+process sees it and a Redis restart forgets nothing.
 """
 
 import hashlib

@@ -268,7 +268,7 @@ def recover_failed(endpoint: WebhookEndpoint, since: datetime) -> int:
                                  created_at__gte=since)))
 
 
-class TestsTooFast(Exception):
+class TooManyTestSends(Exception):
     """Test events are asked for faster than a person would; `retry_after` is when the
     next may go, in seconds."""
 
@@ -283,13 +283,13 @@ def send_test_event(endpoint: WebhookEndpoint) -> Delivery:
     A test is a request to a URL of the user's choosing at the press of a button: it is
     throttled per endpoint and per user (DEFAULT_THROTTLE_RATES "webhook_test" and
     "webhook_test_user"), so the console cannot be used to scan hosts; raises
-    TestsTooFast past either.
+    TooManyTestSends past either.
     """
     for scope, subject, whose in (("webhook_test", endpoint.pk, "this webhook"),
                                   ("webhook_test_user", endpoint.user_id, "your webhooks")):
         wait = rate_limit.seconds_until_allowed(scope, str(subject))
         if wait:
-            raise TestsTooFast(f"Test events to {whose} are limited to "
+            raise TooManyTestSends(f"Test events to {whose} are limited to "
                                f"{rate_limit.describe(scope)}; try again in {wait} s.", wait)
     with transaction.atomic():
         delivery = Delivery.objects.create(user=endpoint.user, channel=Channel.WEBHOOK,
