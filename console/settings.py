@@ -19,6 +19,7 @@ env = environ.Env(
     CSRF_TRUSTED_ORIGINS=(list, []),
     REDIS_URL=(str, ""),
     REGISTRATION_OPEN=(bool, True),
+    OUTBOUND_ALLOWED_NETWORKS=(list, []),
     WEBHOOK_ALLOWED_NETWORKS=(list, []),
     LOCAL_RACK_BUILD_SECONDS=(float, 3.0),
     LOCAL_RACK_DEPLOY_SECONDS=(float, 3.0),
@@ -212,13 +213,13 @@ vars().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Rack Console <console@localhost>")
 
 REGISTRATION_OPEN = env("REGISTRATION_OPEN")
-# Invitations (racks.invitations): how long one waits for its answer, and how many an
-# inviter, and an organization, may send in an hour.
+# How long an invitation waits for its answer (racks.invitations); the rates at which
+# they may be sent are DEFAULT_THROTTLE_RATES' invite_user and invite_organization.
 INVITATION_DAYS = env.int("INVITATION_DAYS", default=7)
-INVITATIONS_PER_HOUR_PER_USER = env.int("INVITATIONS_PER_HOUR_PER_USER", default=20)
-INVITATIONS_PER_HOUR_PER_ORGANIZATION = env.int("INVITATIONS_PER_HOUR_PER_ORGANIZATION",
-                                                default=100)
-WEBHOOK_ALLOWED_NETWORKS = env("WEBHOOK_ALLOWED_NETWORKS")
+# Private networks (CIDRs) that outgoing connections (webhooks) may reach anyway; the
+# environment's WEBHOOK_ALLOWED_NETWORKS is the older name of the same list, still read.
+OUTBOUND_ALLOWED_NETWORKS = [*env("OUTBOUND_ALLOWED_NETWORKS"),
+                             *env("WEBHOOK_ALLOWED_NETWORKS")]
 # Outgoing deliveries (notifications/delivery): a whole attempt's deadline, how long past
 # it a worker's claim lasts, and how long a due delivery waits before the sweeper re-queues it.
 WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=15.0)
@@ -249,7 +250,14 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["racks.api.parsers.StrictJSONParser"],
     "DEFAULT_THROTTLE_RATES": {"ingest": env("INGEST_RATE"), "login": "10/min",
                                "login_address": "300/min",
-                               "register": "30/min"},
+                               "register": "30/min",
+                               # "Send a test event", per endpoint and per user: a person
+                               # testing a receiver, never a port scan.
+                               "webhook_test": "5/min", "webhook_test_user": "30/hour",
+                               # Invitations sent, per inviter and per organization.
+                               "invite_user": env("INVITE_RATE", default="20/hour"),
+                               "invite_organization": env("INVITE_ORGANIZATION_RATE",
+                                                          default="100/hour")},
 }
 
 REST_KNOX = {

@@ -290,11 +290,17 @@ class WebhookViewSet(mixins.ListModelMixin, mixins.CreateModelMixin,
         return Response({"secret": secret,
                          "secret_rotation_ends_at": endpoint.previous_secret_until})
 
-    @extend_schema(request=None, responses={202: DeliverySerializer, **errors(401, 404)})
+    @extend_schema(request=None,
+                   responses={202: DeliverySerializer, **errors(401, 404, 429)})
     @action(detail=True, methods=["post"])
     def test(self, request, pk=None):
-        """Send a made-up event to the endpoint; its delivery shows in the log."""
-        delivery = outbox.send_test_event(self.get_object())
+        """Send a made-up event to the endpoint; its delivery shows in the log. Limited
+        per endpoint and per user (429 with Retry-After)."""
+        try:
+            delivery = outbox.send_test_event(self.get_object())
+        except outbox.TooManyTestSends as error:
+            return Response({"error": str(error)}, status=status.HTTP_429_TOO_MANY_REQUESTS,
+                            headers={"Retry-After": str(error.retry_after)})
         return Response(DeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(request=RecoverSerializer,

@@ -28,6 +28,9 @@ class Notification(models.Model):
     message = models.TextField()
     source = models.CharField(max_length=10, choices=Source.choices, default=Source.RACK)
     dedupe_key = models.CharField(max_length=80)
+    # A signed request's identity (racks.signature.signed_identity), "" when unsigned: a
+    # second dedupe key, so that a replay with a new Idempotency-Key is still this event.
+    signature_key = models.CharField(max_length=80, blank=True, default="")
     occurred_at = models.DateTimeField()
     created_at = models.DateTimeField(auto_now_add=True, db_index=False)
 
@@ -36,6 +39,11 @@ class Notification(models.Model):
             # The same event, retried by a rack or sent twice, is stored once.
             models.UniqueConstraint(fields=["rack", "dedupe_key"],
                                     name="notification_once_per_event"),
+            # A signed request replayed (same t and body, any Idempotency-Key) is the
+            # same event. Partial: unsigned events have no signature to compare.
+            models.UniqueConstraint(fields=["rack", "signature_key"],
+                                    condition=~models.Q(signature_key=""),
+                                    name="notification_once_per_signature"),
         ]
         indexes = [
             # A rack's or an app's own timeline, newest first.

@@ -44,12 +44,16 @@ def record_event(
     envelope: Envelope,
     *,
     idempotency_key: str | None = None,
+    signature_key: str = "",
     source: Source = Source.RACK,
 ) -> Recorded:
     """Store the event once, update the modelled rack, and address it to its readers.
 
-    Safe to call concurrently with the same event: exactly one call stores it and the
-    others answer `duplicate=True` with the stored notification.
+    An event is a duplicate of a stored one with its dedupe key (the Idempotency-Key,
+    else the content) or, for a signed request, its `signature_key`
+    (racks.signature.signed_identity): a replay is the same event whatever its
+    Idempotency-Key says. Safe to call concurrently with the same event: exactly one call
+    stores it and the others answer `duplicate=True` with the stored notification.
     """
     from racks.state import apply_event
 
@@ -62,12 +66,12 @@ def record_event(
         rack=rack, app=envelope.app[:100], action=envelope.action, status=envelope.status,
         event_type=kind.key, severity=kind.severity, data=data,
         message=render_message(rack.name, envelope.action, envelope.status, envelope.data),
-        source=source, dedupe_key=key, occurred_at=envelope.timestamp or received,
+        source=source, dedupe_key=key, signature_key=signature_key,
+        occurred_at=envelope.timestamp or received,
     )
     with transaction.atomic():
         if not store_once(notification):
-            existing = Notification.objects.get(rack=rack, dedupe_key=key)
-            return Recorded(existing, duplicate=True)
+            return Recorded(_stored_as(rack, key, signature_key), duplicate=True)
         apply_event(rack, envelope)
         addressed = address_notification(notification)
         transaction.on_commit(lambda: notification_committed(
@@ -75,13 +79,26 @@ def record_event(
     return Recorded(notification, duplicate=False)
 
 
-def store_once(notification: Notification) -> bool:
-    """Insert the notification unless its rack already has one with its dedupe key.
+def _stored_as(rack: "Rack", key: str, signature_key: str) -> Notification:  # noqa: F821
+    """The stored notification an event duplicates: the one with its signature first (a
+    replay's Idempotency-Key may name another event), else the one with its dedupe key."""
+    if signature_key:
+        replayed = Notification.objects.filter(rack=rack, signature_key=signature_key).first()
+        if replayed is not None:
+            return replayed
+    return Notification.objects.get(rack=rack, dedupe_key=key)
 
-    `INSERT .. ON CONFLICT DO NOTHING RETURNING id`: one statement and no savepoint. Two
-    transactions inserting the same key at once: the second waits for the first to end,
-    then inserts nothing (it committed) or inserts (it rolled back), so exactly one
-    stores it, and the losers read the winner's row in their next statement.
+
+def store_once(notification: Notification) -> bool:
+    """Insert the notification unless its rack already has one with its dedupe key or its
+    signature key.
+
+    `INSERT .. ON CONFLICT DO NOTHING RETURNING id`: one statement and no savepoint; no
+    conflict target, so both unique keys (notification_once_per_event and the partial
+    notification_once_per_signature) are checked. Two transactions inserting the same
+    key at once: the second waits for the first to end, then inserts nothing (it
+    committed) or inserts (it rolled back), so exactly one stores it, and the losers read
+    the winner's row in their next statement.
     """
     fields = [f for f in Notification._meta.concrete_fields if not f.primary_key]
     values = [f.get_db_prep_save(f.pre_save(notification, True), connection) for f in fields]
@@ -91,7 +108,7 @@ def store_once(notification: Notification) -> bool:
             f"INSERT INTO {quote(Notification._meta.db_table)} "
             f"({', '.join(quote(f.column) for f in fields)}) "
             f"VALUES ({', '.join(['%s'] * len(fields))}) "
-            "ON CONFLICT (rack_id, dedupe_key) DO NOTHING RETURNING id", values)
+            "ON CONFLICT DO NOTHING RETURNING id", values)
         row = cursor.fetchone()
     if row is None:
         return False

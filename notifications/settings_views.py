@@ -33,7 +33,6 @@ from notifications.preferences import default_channels, set_email_digest, set_pr
 from racks.permissions import visible_racks
 
 LOG_LENGTH = 50
-_SECRET_KEY = "webhook-secret-once"
 EVENT_FIELD_CHOICES = [(ANY_EVENT_TYPE, "Every event type"),
                        *((t.key, f"{t.title} ({t.key})") for t in EVENT_TYPES)]
 
@@ -173,10 +172,6 @@ class RecoverForm(forms.Form):
         return since
 
 
-def _show_secret_once(request: HttpRequest, endpoint: WebhookEndpoint, secret: str) -> None:
-    request.session[_SECRET_KEY] = {"endpoint": endpoint.pk, "secret": secret}
-
-
 @login_required
 @require_http_methods(["GET", "POST"])
 def webhook_list(request: HttpRequest) -> HttpResponse:
@@ -191,8 +186,9 @@ def webhook_list(request: HttpRequest) -> HttpResponse:
             endpoint, secret = endpoint_actions.create_endpoint(
                 request.user, url=data["url"], events=data["events"], format=data["format"],
                 description=data["description"])
-            _show_secret_once(request, endpoint, secret)
-            return redirect("settings-webhook", endpoint_id=endpoint.pk)
+            # The secret is shown in this answer and kept nowhere in plain text (no
+            # session, no redirect): reloading the page cannot show it again.
+            return _webhook_page(request, endpoint, secret=secret, status=201)
     return render(request, "settings/webhooks.html", {"endpoints": mine, "form": form},
                   status=400 if request.method == "POST" else 200)
 
@@ -201,8 +197,7 @@ def webhook_list(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def webhook_detail(request: HttpRequest, endpoint_id: int) -> HttpResponse:
     endpoint = get_object_or_404(WebhookEndpoint, pk=endpoint_id, user=request.user)
-    form = EndpointForm(instance=endpoint)
-    recover_form = RecoverForm(initial={"since": timezone.now() - timedelta(days=1)})
+    form = recover_form = None
     if request.method == "POST":
         what = request.POST.get("form")
         if what == "edit":
@@ -219,14 +214,24 @@ def webhook_detail(request: HttpRequest, endpoint_id: int) -> HttpResponse:
                 return redirect("settings-webhook", endpoint_id=endpoint.pk)
         else:
             return _webhook_button(request, endpoint, what)
-    shown = request.session.pop(_SECRET_KEY, None)
-    secret = shown["secret"] if shown and shown["endpoint"] == endpoint.pk else None
+    return _webhook_page(request, endpoint, form=form, recover_form=recover_form,
+                         status=400 if request.method == "POST" else 200)
+
+
+def _webhook_page(request: HttpRequest, endpoint: WebhookEndpoint, *,
+                  form: EndpointForm | None = None, recover_form: RecoverForm | None = None,
+                  secret: str | None = None, status: int = 200) -> HttpResponse:
+    """The webhook's page; with `secret`, the one answer that shows a new secret."""
     log = (Delivery.objects.filter(endpoint=endpoint).select_related("notification")
            .prefetch_related(ATTEMPTS_IN_ORDER).order_by("-id")[:LOG_LENGTH])
+    if form is None:
+        form = EndpointForm(instance=endpoint)
+    if recover_form is None:
+        recover_form = RecoverForm(initial={"since": timezone.now() - timedelta(days=1)})
     return render(request, "settings/webhook.html", {
         "endpoint": endpoint, "form": form, "recover_form": recover_form, "secret": secret,
         "deliveries": log,
-    }, status=400 if request.method == "POST" else 200)
+    }, status=status)
 
 
 def _webhook_button(request: HttpRequest, endpoint: WebhookEndpoint,
@@ -239,12 +244,18 @@ def _webhook_button(request: HttpRequest, endpoint: WebhookEndpoint,
         endpoint_actions.pause_endpoint(endpoint)
         messages.success(request, "The webhook is disabled.")
     elif what == "rotate":
-        _show_secret_once(request, endpoint, endpoint_actions.rotate_secret(endpoint))
+        secret = endpoint_actions.rotate_secret(endpoint)
         messages.success(request, "A new secret is made; the old one keeps signing too "
                                   "until the time shown.")
+        return _webhook_page(request, endpoint, secret=secret)
     elif what == "test":
-        outbox.send_test_event(endpoint)
-        messages.success(request, "A test event is on its way; it shows in the log below.")
+        try:
+            outbox.send_test_event(endpoint)
+        except outbox.TooManyTestSends as error:
+            messages.error(request, str(error))
+        else:
+            messages.success(request, "A test event is on its way; it shows in the log "
+                                      "below.")
     elif what == "delete":
         endpoint.delete()
         messages.success(request, "The webhook is deleted.")

@@ -5,16 +5,10 @@ signing keys, the Convox-Signature), the body is read raw and bounded, and the a
 are the contract's: 202, 400, 401, 404, 413, 429. Nothing here may answer 5xx.
 """
 
-import functools
-import time
-
-import redis
-from django.conf import settings
-from django.core.cache import cache
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
-from redis.exceptions import RedisError
 
+from console import rate_limit
 from notifications.envelope import MAX_BODY_BYTES, EnvelopeError, parse_envelope
 from notifications.pipeline import record_event
 from racks.models import Rack
@@ -22,7 +16,6 @@ from racks.signature import SignatureError, check_signature
 
 MAX_IDEMPOTENCY_KEY_LENGTH = 200
 TOKEN_PATTERN = r"[A-Za-z0-9_-]{1,64}"
-_PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 def _error(status: int, message: str, **headers: str) -> JsonResponse:
@@ -36,50 +29,14 @@ def _too_large() -> JsonResponse:
     return _error(413, f"The body is larger than {MAX_BODY_BYTES // 1024} KiB.")
 
 
-def ingest_rate() -> tuple[int, int]:
-    """(requests, seconds) allowed per rack, from DEFAULT_THROTTLE_RATES["ingest"]."""
-    count, _, per = settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["ingest"].partition("/")
-    return int(count), _PERIODS[per[:1]]
-
-
-def _count_event(key: str, period: int) -> int:
-    """This window's count of the rack's events, this one included."""
-    if settings.REDIS_URL:
-        # One round trip to the cache's Redis: start the window's counter (with its
-        # expiry) if it is new, then count. Django's cache.incr costs two (EXISTS, INCR).
-        steps = _redis().pipeline(transaction=False)
-        steps.set(cache.make_key(key), 0, ex=period + 1, nx=True)
-        steps.incr(cache.make_key(key))
-        return steps.execute()[1]
-    try:
-        return cache.incr(key)
-    except ValueError:
-        # First event of the window; if another thread won the race, count on theirs.
-        return 1 if cache.add(key, 1, timeout=period + 1) else cache.incr(key)
-
-
-@functools.cache
-def _redis() -> redis.Redis:
-    return redis.Redis.from_url(settings.REDIS_URL)
-
-
 def seconds_until_allowed(rack: Rack) -> int:
-    """0 if the rack may send another event now; else how long it should wait.
+    """Count one event of the rack: 0 if it may be taken now, else how long to wait.
 
-    A fixed window counted with one atomic increment: cheap enough to run on every event,
-    and shared by every web process when REDIS_URL is set.
+    Called only for requests that passed the signature check, so someone holding a
+    leaked URL but no signing key cannot use up a signed rack's budget. An unsigned rack
+    has nothing to check: every request to its URL counts.
     """
-    allowed, period = ingest_rate()
-    now = time.time()
-    window = int(now // period)
-    try:
-        count = _count_event(f"ingest-rate:{rack.pk}:{window}", period)
-    except RedisError:
-        # The counter is away (Redis restarting): store the event rather than answer 500.
-        return 0
-    if count <= allowed:
-        return 0
-    return max(1, int((window + 1) * period - now + 0.999))
+    return rate_limit.seconds_until_allowed("ingest", str(rack.pk))
 
 
 def _declared_length(request: HttpRequest) -> int | None:
@@ -106,19 +63,21 @@ def ingest(request: HttpRequest, token: str) -> JsonResponse:
     if rack is None:
         return _error(404, "No rack has this ingest URL: copy it again from the rack's "
                            "settings.")
+    body = request.read(MAX_BODY_BYTES + 1)
+    if len(body) > MAX_BODY_BYTES:
+        return _too_large()
+    signature_key = ""
+    keys = rack.signing_keys
+    if keys:
+        try:
+            signature_key = check_signature(request.headers.get("Convox-Signature"), body,
+                                            keys)
+        except SignatureError as exc:
+            return _error(401, str(exc))
     wait = seconds_until_allowed(rack)
     if wait:
         return _error(429, f"This rack is sending events too fast; retry in {wait} s.",
                       Retry_After=str(wait))
-    body = request.read(MAX_BODY_BYTES + 1)
-    if len(body) > MAX_BODY_BYTES:
-        return _too_large()
-    keys = rack.signing_keys
-    if keys:
-        try:
-            check_signature(request.headers.get("Convox-Signature"), body, keys)
-        except SignatureError as exc:
-            return _error(401, str(exc))
     idempotency_key = request.headers.get("Idempotency-Key") or None
     if idempotency_key is not None and len(idempotency_key) > MAX_IDEMPOTENCY_KEY_LENGTH:
         return _error(400, f"The Idempotency-Key header is longer than "
@@ -127,7 +86,8 @@ def ingest(request: HttpRequest, token: str) -> JsonResponse:
         envelope = parse_envelope(body)
     except EnvelopeError as exc:
         return _error(400, str(exc))
-    recorded = record_event(rack, envelope, idempotency_key=idempotency_key)
+    recorded = record_event(rack, envelope, idempotency_key=idempotency_key,
+                            signature_key=signature_key)
     return JsonResponse({"notification": recorded.notification.pk,
                          "duplicate": recorded.duplicate}, status=202)
 
@@ -147,7 +107,10 @@ INGEST_PATH = {
             "`Convox-Signature: t=<unix>,v1=<hex>` is required: HMAC-SHA256 over "
             "`<t>.<raw body>`, keyed with a signing key's bytes, within 5 minutes of now. "
             "The same event sent twice is stored once (`duplicate: true`): an "
-            "`Idempotency-Key` header decides when sent, otherwise the event's content."),
+            "`Idempotency-Key` header decides when sent, otherwise the event's content. "
+            "A signed request seen before (the same `Convox-Signature` over the same "
+            "body) is the same event, whatever its `Idempotency-Key`. Only requests that "
+            "pass the signature check count against the rack's rate limit."),
         "tags": ["ingest"],
         "security": [{}],
         "parameters": [

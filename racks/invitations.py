@@ -27,7 +27,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
-from console.rate_limits import over_limit
+from console import rate_limit
 from notifications.feed import give_history
 from notifications.live import disconnect_user
 from racks.membership import MembershipError, check_may_grant
@@ -51,11 +51,10 @@ def _hash(token: str) -> str:
 
 
 def _throttle(organization: Organization, inviter: AbstractBaseUser) -> None:
-    for key, limit in ((f"invite:user:{inviter.pk}", settings.INVITATIONS_PER_HOUR_PER_USER),
-                       (f"invite:org:{organization.pk}",
-                        settings.INVITATIONS_PER_HOUR_PER_ORGANIZATION)):
-        wait = over_limit(key, limit, 3600)
-        if wait is not None:
+    for scope, subject in (("invite_user", inviter.pk), ("invite_organization",
+                                                         organization.pk)):
+        wait = rate_limit.seconds_until_allowed(scope, str(subject))
+        if wait:
             raise InvitationThrottled(wait)
 
 

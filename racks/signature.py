@@ -4,6 +4,14 @@
 b"<t>." + the raw body, keyed with the raw bytes of one of the rack's signing keys.
 Two keys exist during a rotation, and a rack may send several v1 values: any v1 that
 matches any key makes the request authentic, if t is within five minutes of now.
+
+The signature covers t and the body, not the Idempotency-Key: a captured request can be
+sent again, with any other header, for as long as t is in the window. check_signature
+therefore answers the request's signed identity (a digest of t and the body), the same
+for every replay of it, which the pipeline stores as a dedupe key of the notification.
+A signature can be valid for twice TOLERANCE_SECONDS (t up to five minutes ahead, then
+five behind); the key is kept as long as its notification, in the database, so every web
+process sees it and a Redis restart forgets nothing.
 """
 
 import hashlib
@@ -42,9 +50,16 @@ def _parse(header: str) -> tuple[int, list[str]]:
     return timestamp, signatures
 
 
+def signed_identity(timestamp: int, body: bytes) -> str:
+    """What a valid signature vouches for, as a dedupe key: every replay of the request
+    (whichever v1 values and other headers it carries) has the same one."""
+    return "sig:" + hashlib.sha256(str(timestamp).encode() + b"." + body).hexdigest()
+
+
 def check_signature(header: str | None, body: bytes, keys: list[bytes],
-                    now: float | None = None) -> None:
-    """Return if the body is signed with one of the keys; raise SignatureError if not."""
+                    now: float | None = None) -> str:
+    """The request's signed identity if the body is signed with one of the keys; raise
+    SignatureError if not."""
     if not header:
         raise SignatureError("This rack signs its events: the Convox-Signature header is "
                              "missing.")
@@ -58,6 +73,6 @@ def check_signature(header: str | None, body: bytes, keys: list[bytes],
     expected = [sign(key, timestamp, body) for key in keys]
     if any(hmac.compare_digest(given.encode(), wanted.encode())
            for given in signatures for wanted in expected):
-        return
+        return signed_identity(timestamp, body)
     raise SignatureError("The Convox-Signature does not match the body and the rack's "
                          "signing keys.")

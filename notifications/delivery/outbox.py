@@ -26,6 +26,7 @@ from django.db import connection, transaction
 from django.db.models import F, Max, Min, Q
 from django.utils import timezone
 
+from console import rate_limit
 from console.metrics import DELIVERIES
 from notifications.catalogue import Channel
 from notifications.delivery import http
@@ -276,8 +277,29 @@ def recover_failed(endpoint: WebhookEndpoint, since: datetime) -> int:
                                  created_at__gte=since)))
 
 
+class TooManyTestSends(Exception):
+    """Test events are asked for faster than a person would; `retry_after` is when the
+    next may go, in seconds."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 def send_test_event(endpoint: WebhookEndpoint) -> Delivery:
-    """Queue a made-up event to the endpoint, through the same path as real ones."""
+    """Queue a made-up event to the endpoint, through the same path as real ones.
+
+    A test is a request to a URL of the user's choosing at the press of a button: it is
+    throttled per endpoint and per user (DEFAULT_THROTTLE_RATES "webhook_test" and
+    "webhook_test_user"), so the console cannot be used to scan hosts; raises
+    TooManyTestSends past either.
+    """
+    for scope, subject, whose in (("webhook_test", endpoint.pk, "this webhook"),
+                                  ("webhook_test_user", endpoint.user_id, "your webhooks")):
+        wait = rate_limit.seconds_until_allowed(scope, str(subject))
+        if wait:
+            raise TooManyTestSends(f"Test events to {whose} are limited to "
+                               f"{rate_limit.describe(scope)}; try again in {wait} s.", wait)
     with transaction.atomic():
         delivery = Delivery.objects.create(user=endpoint.user, channel=Channel.WEBHOOK,
                                            endpoint=endpoint, next_attempt_at=timezone.now())

@@ -1,11 +1,16 @@
-"""Which addresses the console may send to: public ones only.
+"""Which addresses and ports the console may connect to: public ones only.
 
 A webhook URL is a request the console makes on a user's behalf; without these checks
-it would reach the console's own network (metadata services, databases, admin ports).
-A URL is checked when it is saved, and the addresses are checked again at every attempt,
-where http.py connects only to an address checked here (so DNS rebinding gets nothing).
-settings.WEBHOOK_ALLOWED_NETWORKS lists networks allowed anyway (e.g. an internal chat
-server, or 127.0.0.0/8 for the tests' receivers).
+it would reach the console's own network (metadata services, databases, admin ports),
+or let anyone with an account scan the ports of a public host. A URL is checked when it
+is saved, and the port and the addresses are checked again at every attempt, where
+http.py connects only to an address checked here (so DNS rebinding gets nothing).
+
+One setting governs every outbound connection: settings.OUTBOUND_ALLOWED_NETWORKS lists
+private networks allowed anyway (e.g. an internal chat server, or 127.0.0.0/8 for the
+tests' receivers); WEBHOOK_ALLOWED_NETWORKS, its older name, is still read. Ports are
+80, 443 and 1024-65535, minus the well-known ports of internal services in
+DENIED_PORTS: whichever networks are allowed, a webhook never speaks to a database.
 """
 
 import ipaddress
@@ -33,9 +38,39 @@ class Target:
     port: int
 
 
+# Services that listen inside a deployment and speak a protocol a POST could abuse (or
+# whose answer tells a scanner they are there). Refused on any host.
+DENIED_PORTS: dict[int, str] = {
+    1433: "Microsoft SQL Server", 1521: "Oracle", 2049: "NFS", 2181: "ZooKeeper",
+    2375: "Docker", 2376: "Docker", 2379: "etcd", 2380: "etcd", 3306: "MySQL",
+    3389: "Remote Desktop", 4001: "etcd", 4369: "Erlang epmd", 5432: "PostgreSQL",
+    5601: "Kibana", 5672: "RabbitMQ", 5984: "CouchDB", 6379: "Redis", 6443: "Kubernetes",
+    7000: "Cassandra", 7001: "Cassandra", 8086: "InfluxDB", 8200: "Vault",
+    8300: "Consul", 8301: "Consul", 8302: "Consul", 8500: "Consul", 8600: "Consul",
+    9042: "Cassandra", 9092: "Kafka", 9200: "Elasticsearch", 9300: "Elasticsearch",
+    10250: "Kubernetes kubelet", 10255: "Kubernetes kubelet", 11211: "memcached",
+    15672: "RabbitMQ", 26379: "Redis Sentinel", 27017: "MongoDB", 27018: "MongoDB",
+    27019: "MongoDB",
+}
+WEB_PORTS = (80, 443)
+FIRST_HIGH_PORT = 1024
+
+
 def allowed_networks() -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
-    return [ipaddress.ip_network(n.strip(), strict=False)
-            for n in settings.WEBHOOK_ALLOWED_NETWORKS if n.strip()]
+    """OUTBOUND_ALLOWED_NETWORKS, and WEBHOOK_ALLOWED_NETWORKS under its older name."""
+    names = [*settings.OUTBOUND_ALLOWED_NETWORKS,
+             *getattr(settings, "WEBHOOK_ALLOWED_NETWORKS", [])]
+    return [ipaddress.ip_network(n.strip(), strict=False) for n in names if n.strip()]
+
+
+def check_port(port: int) -> None:
+    """Refuse a port the console must not connect to; the message says which may be used."""
+    if port in DENIED_PORTS:
+        raise UnsafeURL(f"Port {port} is {DENIED_PORTS[port]}'s, an internal service: "
+                        "webhooks may not use it.")
+    if port not in WEB_PORTS and not FIRST_HIGH_PORT <= port <= 65535:
+        raise UnsafeURL(f"Port {port} is not allowed: webhooks use port 80, 443 or "
+                        f"{FIRST_HIGH_PORT}-65535.")
 
 
 def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
@@ -62,7 +97,7 @@ def _plainly_public(ip: IPAddress) -> bool:
 
 
 def is_allowed_address(ip: IPAddress) -> bool:
-    """True for a public address, or one inside WEBHOOK_ALLOWED_NETWORKS."""
+    """True for a public address, or one inside OUTBOUND_ALLOWED_NETWORKS."""
     if isinstance(ip, ipaddress.IPv6Address) and ip.scope_id:
         ip = ipaddress.IPv6Address(str(ip).split("%")[0])
     if any(ip.version == net.version and ip in net for net in allowed_networks()):
@@ -76,6 +111,9 @@ def is_allowed_address(ip: IPAddress) -> bool:
 
 
 def parse_target(url: str) -> Target:
+    """The URL's scheme, host and port, or UnsafeURL; every connection starts here, at
+    save time (check_url) and at each attempt (http.Session), so the port rule holds at
+    both."""
     try:
         parts = urlsplit(url)
         port = parts.port
@@ -87,7 +125,10 @@ def parse_target(url: str) -> Target:
     host = (parts.hostname or "").rstrip(".")
     if not host:
         raise UnsafeURL("The URL has no host name.")
-    return Target(scheme, host, port or (443 if scheme == "https" else 80))
+    if port is None:
+        port = 443 if scheme == "https" else 80
+    check_port(port)
+    return Target(scheme, host, port)
 
 
 def resolve(host: str, port: int) -> list[IPAddress]:
@@ -112,8 +153,9 @@ def checked_addresses(target: Target) -> list[IPAddress]:
     for ip in addresses:
         if not is_allowed_address(ip):
             raise UnsafeURL(
-                f"{target.host} resolves to {ip}, a private or reserved address: webhooks "
-                "go to public addresses only."
+                f"{target.host} resolves to {ip}, a private or reserved address: the "
+                "console connects to public addresses only, unless the deployment's "
+                "OUTBOUND_ALLOWED_NETWORKS setting allows that network."
             )
     return addresses
 

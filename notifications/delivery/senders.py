@@ -124,8 +124,21 @@ class StandardSender(WebhookSender):
         return {"type": item["action"], "timestamp": _timestamp(item), "data": item}
 
 
-def _slack_escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+# Slack reads <...> as a link or a mention (<!channel>, <@U123>) and & as the start of
+# an entity: text that comes from rack data is escaped so it is shown, never acted on.
+_SLACK_ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
+
+
+def _slack_escape(text: str, limit: int = SLACK_TEXT_MAX) -> str:
+    """The text escaped for Slack, cut to `limit` characters without splitting an entity."""
+    pieces, size = [], 0
+    for char in text:
+        piece = _SLACK_ENTITIES.get(char, char)
+        size += len(piece)
+        if size > limit:
+            break
+        pieces.append(piece)
+    return "".join(pieces)
 
 
 def _meaning(item: dict[str, Any]) -> str:
@@ -138,16 +151,16 @@ def _link(delivery: Delivery) -> str:
 
 
 class SlackSender(WebhookSender):
-    """Slack's incoming-webhook body: `text` (the fallback) and Block Kit `blocks`."""
+    """Slack's incoming-webhook body: `text` (the fallback) and Block Kit `blocks`; the
+    message (rack data) is escaped in both, so a rack cannot ping @channel."""
 
     def body(self, delivery: Delivery, item: dict[str, Any]) -> dict[str, Any]:
-        message = item["message"][:SLACK_TEXT_MAX]
+        message = _slack_escape(item["message"])
         context = f"{_slack_escape(_meaning(item))} <{_link(delivery)}|Open in Rack Console>"
         return {
             "text": message,
             "blocks": [
-                {"type": "section",
-                 "text": {"type": "mrkdwn", "text": _slack_escape(message)}},
+                {"type": "section", "text": {"type": "mrkdwn", "text": message}},
                 {"type": "context",
                  "elements": [{"type": "mrkdwn", "text": context[:SLACK_TEXT_MAX]}]},
             ],

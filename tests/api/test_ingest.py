@@ -4,9 +4,11 @@ import json
 import time
 
 import pytest
+from django.core.cache import cache
 
+from notifications.catalogue import Channel
 from notifications.envelope import MAX_BODY_BYTES
-from notifications.models import FeedEntry, Notification
+from notifications.models import Delivery, FeedEntry, Notification
 from racks.models import App
 from racks.signature import sign
 
@@ -173,6 +175,82 @@ def test_any_of_several_signatures_may_match(client, signed_rack):
 
 def test_an_unsigned_rack_ignores_a_signature_header(client, rack):
     assert post(client, rack, event(), Convox_Signature="t=1,v1=00").status_code == 202
+
+
+# Replay: a signed request sent again is the same event, whatever its Idempotency-Key.
+
+
+def _failed_build(app: str = "demo") -> bytes:
+    """An event that emails the organization by default (build:failed)."""
+    return event("build:create", "error", id="BAAAAAAAAAA", app=app, message="exit 1")
+
+
+def test_a_signed_request_replayed_with_new_idempotency_keys_is_a_duplicate(
+        client, signed_rack, owner, member):
+    body = _failed_build()
+    header = signature(KEY_A, body)
+    first = post(client, signed_rack, body, Convox_Signature=header, Idempotency_Key="evt-1")
+    assert first.status_code == 202 and first.json()["duplicate"] is False
+    emails = Delivery.objects.filter(channel=Channel.EMAIL).count()
+    assert emails >= 1
+    for n in range(2, 5):
+        again = post(client, signed_rack, body, Convox_Signature=header,
+                     Idempotency_Key=f"evt-{n}")
+        assert again.status_code == 202
+        assert again.json() == {"notification": first.json()["notification"],
+                                "duplicate": True}
+    assert Notification.objects.count() == 1
+    assert Delivery.objects.filter(channel=Channel.EMAIL).count() == emails
+
+
+def test_a_replay_with_its_signatures_shuffled_is_still_a_duplicate(client, signed_rack):
+    body, at = event(), int(time.time())
+    good = sign(bytes.fromhex(KEY_A), at, body)
+    first = post(client, signed_rack, body, Convox_Signature=f"t={at},v1={good}").json()
+    shuffled = f" v1={'0' * 64}, v1={good} ,t={at}"
+    again = post(client, signed_rack, body, Convox_Signature=shuffled, Idempotency_Key="new")
+    assert again.json() == {"notification": first["notification"], "duplicate": True}
+
+
+def test_replays_are_recognised_from_the_database_not_the_cache(client, signed_rack):
+    """Another web process, or the same one after Redis restarted, knows the replay: the
+    record is the notification's own key, not something kept in Redis."""
+    body = event()
+    header = signature(KEY_A, body)
+    first = post(client, signed_rack, body, Convox_Signature=header).json()
+    cache.clear()
+    again = post(client, signed_rack, body, Convox_Signature=header, Idempotency_Key="x")
+    assert again.json() == {"notification": first["notification"], "duplicate": True}
+
+
+def test_a_new_signature_over_the_same_idempotency_key_is_still_deduped_by_the_key(
+        client, signed_rack):
+    """A rack that re-signs its retry (a new t) is deduped by its Idempotency-Key."""
+    body = event()
+    first = post(client, signed_rack, body, Convox_Signature=signature(KEY_A, body),
+                 Idempotency_Key="evt-1").json()
+    later = signature(KEY_A, body, int(time.time()) + 5)
+    again = post(client, signed_rack, body, Convox_Signature=later, Idempotency_Key="evt-1")
+    assert again.json() == {"notification": first["notification"], "duplicate": True}
+    assert Notification.objects.count() == 1
+
+
+def test_requests_with_a_bad_signature_do_not_use_up_the_rate_limit(client, signed_rack,
+                                                                    settings):
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {
+        **settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "ingest": "3/min"}}
+    for n in range(10):  # someone with the URL but not the key
+        body = event(app=f"forged{n}")
+        assert post(client, signed_rack, body,
+                    Convox_Signature=signature(KEY_B, body)).status_code == 401
+        assert post(client, signed_rack, body).status_code == 401
+    for n in range(3):  # the rack itself still has its whole budget
+        body = event(app=f"real{n}")
+        assert post(client, signed_rack, body,
+                    Convox_Signature=signature(KEY_A, body)).status_code == 202
+    body = event(app="real9")
+    assert post(client, signed_rack, body,
+                Convox_Signature=signature(KEY_A, body)).status_code == 429
 
 
 # Bad input: every case answers 400 with a reason and stores nothing.

@@ -185,8 +185,9 @@ def test_a_second_pending_invitation_for_the_same_person_is_refused(owner, newbi
 def test_inviting_is_throttled_per_inviter_and_per_organization(owner, admin, client_for,
                                                                 settings):
     cache.clear()
-    settings.INVITATIONS_PER_HOUR_PER_USER = 3
-    settings.INVITATIONS_PER_HOUR_PER_ORGANIZATION = 4
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {
+        **settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"],
+        "invite_user": "3/hour", "invite_organization": "4/hour"}}
     for n in range(3):
         assert invite(client_for(owner), username=f"person{n}").status_code == 201
     throttled = invite(client_for(owner), username="person9")

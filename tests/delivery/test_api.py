@@ -213,3 +213,34 @@ def test_the_schema_documents_preferences_and_webhooks(db):
     created = paths["/api/v1/webhooks/"]["post"]["responses"]["201"]
     ref = created["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
     assert "secret" in schema["components"]["schemas"][ref]["properties"]
+
+
+def _rates(settings, **rates: str) -> None:
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {
+        **settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], **rates}}
+
+
+def test_test_events_are_throttled_per_endpoint(client_for, member, receiver, settings):
+    _rates(settings, webhook_test="3/min", webhook_test_user="100/hour")
+    client = client_for(member)
+    endpoint, _ = create_endpoint(member, url=receiver.url, events=["*"])
+    other, _ = create_endpoint(member, url=receiver.url, events=["*"])
+    answers = [client.post(f"/api/v1/webhooks/{endpoint.pk}/test/") for _ in range(5)]
+    assert [a.status_code for a in answers] == [202, 202, 202, 429, 429]
+    assert 1 <= int(answers[-1]["Retry-After"]) <= 60
+    assert "limited to 3 a minute" in answers[-1].json()["error"]
+    assert Delivery.objects.filter(endpoint=endpoint).count() == 3
+    assert client.post(f"/api/v1/webhooks/{other.pk}/test/").status_code == 202
+
+
+def test_test_events_are_throttled_per_user_across_endpoints(client_for, member, owner,
+                                                             receiver, settings):
+    _rates(settings, webhook_test="100/min", webhook_test_user="4/hour")
+    client = client_for(member)
+    endpoints = [create_endpoint(member, url=receiver.url, events=["*"])[0]
+                 for _ in range(5)]
+    codes = [client.post(f"/api/v1/webhooks/{e.pk}/test/").status_code for e in endpoints]
+    assert codes == [202, 202, 202, 202, 429]
+    # Another user is not slowed down by this one.
+    theirs, _ = create_endpoint(owner, url=receiver.url, events=["*"])
+    assert client_for(owner).post(f"/api/v1/webhooks/{theirs.pk}/test/").status_code == 202

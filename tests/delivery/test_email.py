@@ -221,3 +221,18 @@ def test_a_digest_retried_once_due_goes_out_with_what_was_batched_meanwhile(
     assert list(DeliveryAttempt.objects.filter(delivery=first).order_by("id")
                 .values_list("succeeded", flat=True)) == [False, True]
     assert send_due_digests() == 0  # sent once
+
+
+def test_rack_data_cannot_add_headers_or_markup_to_an_email(db, smtp, member, rack, emit):
+    """The email door: a rack's text is the subject's one line and escaped in the HTML."""
+    from notifications.delivery.outbox import attempt_deliveries
+
+    notification = emit("release:promote", "error", id="RABCDEFGHIJ", app="web",
+                        message="boom\r\nBcc: thief@example.com\r\n\r\n<script>x()</script>")
+    pending = Delivery.objects.filter(notification=notification, user=member)
+    attempt_deliveries(list(pending.values_list("pk", flat=True)))
+    [message] = [m for m in smtp.messages if m["To"] == member.email]
+    assert "\n" not in message["Subject"] and message["Bcc"] is None
+    assert "Bcc: thief@example.com" in message["Subject"]  # shown, on one line
+    _, html = _parts(message)
+    assert "<script>" not in html and "&lt;script&gt;x()&lt;/script&gt;" in html

@@ -37,7 +37,7 @@ def worker_process(transactional_db):
     def start() -> subprocess.Popen:
         env = {**os.environ, "DATABASE_URL": database_url(),
                "REDIS_URL": django_settings.REDIS_URL,
-               "WEBHOOK_ALLOWED_NETWORKS": "127.0.0.0/8", "WEBHOOK_TIMEOUT_SECONDS": "4",
+               "OUTBOUND_ALLOWED_NETWORKS": "127.0.0.0/8", "WEBHOOK_TIMEOUT_SECONDS": "4",
                "DELIVERY_LEASE_MARGIN_SECONDS": "1", "DJANGO_SETTINGS_MODULE": "console.settings"}
         proc = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "console", "worker", "--pool", "threads",

@@ -59,7 +59,7 @@ def _resolver(monkeypatch, answers: dict[str, list[str]]) -> list[str]:
 
 @pytest.mark.parametrize("address", REFUSED)
 def test_non_public_addresses_are_refused(settings, address):
-    settings.WEBHOOK_ALLOWED_NETWORKS = []
+    settings.OUTBOUND_ALLOWED_NETWORKS = []
     assert not safety.is_allowed_address(ipaddress.ip_address(address))
     with pytest.raises(safety.UnsafeURL, match="private or reserved"):
         safety.check_url(f"https://[{address}]/hook" if ":" in address
@@ -68,14 +68,14 @@ def test_non_public_addresses_are_refused(settings, address):
 
 @pytest.mark.parametrize("address", ALLOWED)
 def test_public_addresses_are_allowed(settings, address):
-    settings.WEBHOOK_ALLOWED_NETWORKS = []
+    settings.OUTBOUND_ALLOWED_NETWORKS = []
     assert safety.is_allowed_address(ipaddress.ip_address(address))
 
 
 def test_allowed_networks_open_a_private_range(settings):
-    settings.WEBHOOK_ALLOWED_NETWORKS = []
+    settings.OUTBOUND_ALLOWED_NETWORKS = []
     assert not safety.is_allowed_address(ipaddress.ip_address("10.1.2.3"))
-    settings.WEBHOOK_ALLOWED_NETWORKS = ["10.1.0.0/16", "fd00::/8"]
+    settings.OUTBOUND_ALLOWED_NETWORKS = ["10.1.0.0/16", "fd00::/8"]
     assert safety.is_allowed_address(ipaddress.ip_address("10.1.2.3"))
     assert safety.is_allowed_address(ipaddress.ip_address("::ffff:10.1.2.3"))
     assert safety.is_allowed_address(ipaddress.ip_address("fd00::5"))
@@ -97,10 +97,75 @@ def test_urls_that_are_not_web_addresses_are_refused(monkeypatch, url, message):
 
 
 def test_a_name_with_any_private_address_is_refused(monkeypatch, settings):
-    settings.WEBHOOK_ALLOWED_NETWORKS = []
+    settings.OUTBOUND_ALLOWED_NETWORKS = []
     _resolver(monkeypatch, {"mixed.example.test": ["8.8.8.8", "10.0.0.7"]})
     with pytest.raises(safety.UnsafeURL, match="10.0.0.7"):
         safety.check_url("https://mixed.example.test/hook")
+
+
+def test_the_refusal_names_the_setting_that_allows_a_private_network(settings):
+    settings.OUTBOUND_ALLOWED_NETWORKS = []
+    with pytest.raises(safety.UnsafeURL, match="OUTBOUND_ALLOWED_NETWORKS"):
+        safety.check_url("http://10.1.2.3/hook")
+
+
+def test_the_older_setting_name_is_still_read(settings):
+    settings.OUTBOUND_ALLOWED_NETWORKS = []
+    settings.WEBHOOK_ALLOWED_NETWORKS = ["10.1.0.0/16"]
+    assert safety.is_allowed_address(ipaddress.ip_address("10.1.2.3"))
+
+
+# Ports: 80, 443 and 1024-65535 minus internal services', at save and at connect.
+
+REFUSED_PORTS = [0, 1, 22, 25, 111, 1023, 2375, 2379, 3306, 5432, 6379, 6443, 8500, 9200,
+                 10250, 11211, 27017]
+
+
+@pytest.mark.parametrize("port", REFUSED_PORTS)
+def test_ports_of_system_and_internal_services_are_refused(port):
+    with pytest.raises(safety.UnsafeURL, match=f"Port {port} "):
+        safety.check_url(f"https://8.8.8.8:{port}/hook")
+
+
+@pytest.mark.parametrize("url", ["https://8.8.8.8/hook", "http://8.8.8.8/hook",
+                                 "http://8.8.8.8:80/", "https://8.8.8.8:443/",
+                                 "https://8.8.8.8:1024/", "https://8.8.8.8:8080/",
+                                 "https://8.8.8.8:65535/"])
+def test_web_and_high_ports_are_allowed(url):
+    safety.check_url(url)
+
+
+def test_the_api_refuses_a_denied_port_with_a_message(client_for, member):
+    answer = client_for(member).post("/api/v1/webhooks/", {
+        "url": "http://8.8.8.8:6379/", "events": ["*"]}, format="json")
+    assert answer.status_code == 400
+    assert "Port 6379 is Redis's" in answer.json()["url"][0]
+
+
+def test_the_webhooks_page_refuses_a_low_port_with_a_message(client_for, member):
+    from notifications.models import WebhookEndpoint
+
+    answer = client_for(member).post("/settings/webhooks/", {
+        "url": "http://8.8.8.8:22/hook", "format": "standard", "events": ["*"]})
+    assert answer.status_code == 400
+    assert "Port 22 is not allowed" in answer.content.decode()
+    assert not WebhookEndpoint.objects.exists()
+
+
+def test_a_name_of_an_allowed_address_on_a_denied_port_is_refused_at_connect(
+        monkeypatch, db, member, rack, emit):
+    """Saved before the rule (or by a path that skipped it): the attempt refuses the port
+    before any lookup or connection, though 127.0.0.1 is an allowed network here and a
+    Redis really listens on 127.0.0.1:6379."""
+    asked = _resolver(monkeypatch, {"cache.example.test": ["127.0.0.1"]})
+    endpoint, _ = create_endpoint(member, url="http://cache.example.test:6379/", events=["*"])
+    emit("app:create", app="web", name="web")
+    delivery = Delivery.objects.get(endpoint=endpoint)
+    attempt_deliveries([delivery.pk])
+    delivery.refresh_from_db()
+    assert delivery.status == DeliveryStatus.FAILED  # permanent: no retry
+    assert "Port 6379 is Redis's" in delivery.last_error
+    assert asked == []
 
 
 def test_the_request_goes_to_the_checked_address_with_the_original_host(monkeypatch, receiver):
@@ -133,7 +198,7 @@ def test_dns_rebinding_at_connect_time_is_refused(monkeypatch, settings, db, mem
 def test_an_address_that_became_forbidden_is_not_called(settings, db, member, rack, receiver,
                                                         emit):
     endpoint, _ = create_endpoint(member, url=receiver.url, events=["*"])
-    settings.WEBHOOK_ALLOWED_NETWORKS = []
+    settings.OUTBOUND_ALLOWED_NETWORKS = []
     emit("app:create", app="web", name="web")
     delivery = Delivery.objects.get(endpoint=endpoint)
     attempt_deliveries([delivery.pk])
@@ -151,7 +216,7 @@ def test_redirects_are_not_followed(monkeypatch, receiver):
 
 
 def test_the_api_refuses_a_private_url_with_a_message(client_for, member, settings):
-    settings.WEBHOOK_ALLOWED_NETWORKS = []
+    settings.OUTBOUND_ALLOWED_NETWORKS = []
     answer = client_for(member).post("/api/v1/webhooks/", {
         "url": "http://[::ffff:169.254.169.254]/latest", "events": ["*"]}, format="json")
     assert answer.status_code == 400

@@ -1,6 +1,10 @@
 """The settings pages: notification preferences and webhooks, as each role and strangers."""
 
+import json
+import re
+
 import pytest
+from django.contrib.sessions.models import Session
 
 from notifications.catalogue import EVENT_TYPES
 from notifications.delivery.endpoints import create_endpoint
@@ -102,19 +106,57 @@ def test_each_role_adds_a_webhook_and_sees_its_secret_once(signed_in, receiver, 
     answer = client.post("/settings/webhooks/", {
         "url": receiver.url, "description": "ops", "format": "discord",
         "events": ["build:failed", "release:promote-failed"]})
-    assert answer.status_code == 302
+    assert answer.status_code == 201
     endpoint = WebhookEndpoint.objects.get(user=user)
     assert endpoint.format == "discord"
     assert endpoint.events == ["build:failed", "release:promote-failed"]
-    page = client.get(answer["Location"]).content.decode()
+    page = answer.content.decode()
     assert "data-secret>whsec_" in page
-    assert "data-secret" not in client.get(answer["Location"]).content.decode()
+    # The page's buttons post to the webhook's own page, not to the list it came from.
+    assert f'action="/settings/webhooks/{endpoint.pk}/"' in page
+    assert "data-secret" not in client.get(f"/settings/webhooks/{endpoint.pk}/").content.decode()
     listing = client.get("/settings/webhooks/").content.decode()
     assert receiver.url in listing
 
 
+def _session_text() -> str:
+    """Everything the session table holds, raw and decoded."""
+    return "".join(row.session_data + json.dumps(row.get_decoded(), default=str)
+                   for row in Session.objects.all())
+
+
+def test_a_new_secret_is_shown_but_never_kept_in_the_session(db, signed_in, receiver):
+    user, client = signed_in("member")
+    created = client.post("/settings/webhooks/", {
+        "url": receiver.url, "format": "standard", "events": ["*"]})
+    assert Session.objects.exists() and "whsec_" not in _session_text()
+    secret = re.search(r"data-secret>(whsec_[^<]+)<", created.content.decode()).group(1)
+    endpoint = WebhookEndpoint.objects.get(user=user)
+    rotated = client.post(f"/settings/webhooks/{endpoint.pk}/", {"form": "rotate"})
+    assert rotated.status_code == 200 and "whsec_" not in _session_text()
+    new_secret = re.search(r"data-secret>(whsec_[^<]+)<", rotated.content.decode()).group(1)
+    assert new_secret != secret
+    stored = _session_text()
+    for shown in (secret, new_secret):
+        assert shown.removeprefix("whsec_") not in stored
+
+
+def test_the_test_button_is_throttled_with_a_message(db, signed_in, receiver, settings):
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {
+        **settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "webhook_test": "2/min"}}
+    user, client = signed_in("member")
+    endpoint, _ = create_endpoint(user, url=receiver.url, events=["*"])
+    page = f"/settings/webhooks/{endpoint.pk}/"
+    for _ in range(2):
+        assert "on its way" in client.post(page, {"form": "test"},
+                                           follow=True).content.decode()
+    refused = client.post(page, {"form": "test"}, follow=True).content.decode()
+    assert "limited to 2 a minute; try again in" in refused
+    assert Delivery.objects.filter(endpoint=endpoint, notification=None).count() == 2
+
+
 def test_a_private_url_is_refused_with_a_message(signed_in, settings):
-    settings.WEBHOOK_ALLOWED_NETWORKS = []
+    settings.OUTBOUND_ALLOWED_NETWORKS = []
     _, client = signed_in("member")
     answer = client.post("/settings/webhooks/", {
         "url": "http://10.1.2.3/hook", "format": "standard", "events": ["*"]})

@@ -61,9 +61,9 @@ def test_slack_body_has_text_and_blocks(celery_worker, member, rack, receiver, e
     _settled(endpoint)
     body = json.loads(receiver.requests[0].body)
     assert set(body) == {"text", "blocks"}
-    assert body["text"] == "[production] Created app web<>&"
-    section, context = body["blocks"]
     escaped = "[production] Created app web&lt;&gt;&amp;"
+    assert body["text"] == escaped
+    section, context = body["blocks"]
     assert section == {"type": "section", "text": {"type": "mrkdwn", "text": escaped}}
     assert context["type"] == "context"
     [element] = context["elements"]

@@ -43,7 +43,7 @@ def test_api_tokens_and_webhook_secrets_are_not_stored_in_plain_text(owner, sett
     assert token.status_code == 200, token.content
     key = token.json()["token"]
     client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
-    hook = client.post("/api/v1/webhooks/", {"url": "http://127.0.0.1:9/hook",
+    hook = client.post("/api/v1/webhooks/", {"url": "http://127.0.0.1:9999/hook",
                                              "events": ["*"], "format": "standard"},
                        format="json")
     assert hook.status_code == 201, hook.content

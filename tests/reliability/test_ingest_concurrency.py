@@ -5,6 +5,7 @@ each stored exactly once, each with its delivery."""
 import itertools
 import os
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -14,6 +15,7 @@ from django.contrib.auth import get_user_model
 from notifications.delivery.endpoints import create_endpoint
 from notifications.models import ANY_EVENT_TYPE, Delivery, Notification, Preference
 from racks.models import Membership, Rack, Role
+from racks.signature import sign
 from racks.simulator import encode, rack_events
 
 pytestmark = [pytest.mark.reliability, pytest.mark.django_db(transaction=True)]
@@ -22,7 +24,7 @@ pytestmark = [pytest.mark.reliability, pytest.mark.django_db(transaction=True)]
 @pytest.fixture
 def hooked_rack(org, settings) -> Rack:
     """A rack whose one member wants every event by webhook and in the console."""
-    settings.WEBHOOK_ALLOWED_NETWORKS = ["127.0.0.0/8"]
+    settings.OUTBOUND_ALLOWED_NETWORKS = ["127.0.0.0/8"]
     user = get_user_model().objects.create_user("hooked", "", "pw-1234567890!")
     Membership.objects.create(organization=org, user=user, role=Role.OWNER)
     Preference.objects.create(user=user, event_type=ANY_EVENT_TYPE,
@@ -92,3 +94,36 @@ def test_ten_thousand_distinct_events_from_eight_senders_are_each_stored_once(
     assert stored == EVENTS
     assert Notification.objects.filter(rack=hooked_rack).count() == EVENTS
     assert Delivery.objects.filter(notification__rack=hooked_rack).count() == EVENTS
+
+
+def test_a_signed_request_replayed_on_every_web_process_is_stored_once(cluster, web_urls,
+                                                                       hooked_rack):
+    """A captured signed request, replayed with new Idempotency-Key values on both web
+    processes, before and after a Redis restart: one notification, one delivery."""
+    key = "c3" * 32
+    hooked_rack.webhook_signing_key = key
+    hooked_rack.save()
+    body = encode({"action": "app:create", "status": "success",
+                   "timestamp": "2026-11-26T10:00:00.123456789Z",
+                   "data": {"rack": "busy", "name": "web"}})
+    at = int(time.time())
+    header = f"t={at},v1={sign(bytes.fromhex(key), at, body)}"
+
+    def send(n: int) -> dict:
+        with httpx.Client(timeout=30) as client:
+            answer = client.post(web_urls[n % 2] + hooked_rack.ingest_path, content=body,
+                                 headers={"Content-Type": "application/json",
+                                          "Convox-Signature": header,
+                                          "Idempotency-Key": f"replay-{n}"})
+        assert answer.status_code == 202, answer.text
+        return answer.json()
+
+    first = send(0)
+    assert first["duplicate"] is False
+    cluster.redis.restart()
+    with ThreadPoolExecutor(20) as pool:
+        replays = list(pool.map(send, range(1, 21)))
+    assert {(a["notification"], a["duplicate"]) for a in replays} == {
+        (first["notification"], True)}
+    assert Notification.objects.filter(rack=hooked_rack).count() == 1
+    assert Delivery.objects.filter(notification__rack=hooked_rack).count() == 1
