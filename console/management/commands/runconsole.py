@@ -15,15 +15,19 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=8000)
         parser.add_argument("--no-worker", action="store_true",
                             help="Do not run Celery in this process (a separate worker does).")
+        parser.add_argument("--demo", action="store_true",
+                            help="Create the demo organization, user and rack on a console "
+                                 "without users, even with DEBUG off (always with it on).")
 
-    def handle(self, *args: object, host: str, port: int, no_worker: bool,
+    def handle(self, *args: object, host: str, port: int, no_worker: bool, demo: bool,
                **options: object) -> None:
         from daphne.server import Server
 
         from console.asgi import application
 
         call_command("migrate", interactive=False, verbosity=0)
-        if ensure_demo():
+        # The demo user's password is public: only on a development console, or on request.
+        if (settings.DEBUG or demo) and ensure_demo():
             self.stdout.write("Created the demo organization, user and rack.")
         if not no_worker and settings.CELERY_BROKER_URL.startswith("memory://"):
             from console.embedded import start_worker_threads

@@ -1,0 +1,136 @@
+"""Who is knocking, for the limits on every door: the client's address, the username as
+the limits key it, and the answer when django-axes has locked a login out.
+
+Logins (dashboard, admin, API token) are counted by django-axes (settings: AXES_*), per
+account and per client address, with a cool-off. Other doors (register, password reset)
+count attempts with `RateLimit` (or DRF's throttles in the API), per address and, for a
+password reset, per email. Every per-address limit reads the address from
+`client_address`: `REMOTE_ADDR`, unless TRUSTED_PROXIES says which proxies'
+X-Forwarded-For to believe, so a client cannot pick a new address per request.
+"""
+
+import hashlib
+import ipaddress
+import unicodedata
+from functools import lru_cache
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from rest_framework.throttling import SimpleRateThrottle
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+LOCKED_OUT = ("Too many failed logins for this account or from this address: try again "
+              "in {minutes} minutes.")
+
+
+def normalise_username(name: str) -> str:
+    """The key a username is counted under: " Dave", "dave " and "DAVE" are one account.
+
+    Only the limits use it; authentication compares usernames as Django does.
+    """
+    return unicodedata.normalize("NFKC", name.strip()).casefold()
+
+
+def axes_username(request: Any, credentials: dict | None = None) -> str:
+    """AXES_USERNAME_CALLABLE: the normalised username of a login attempt.
+
+    The credentials given to authenticate() come first; else the form (request.POST), or
+    the parsed JSON body of an API request (DRF's request.data; its request.POST is empty).
+    """
+    name: object = None
+    if credentials:
+        name = credentials.get("username")
+    if name is None:
+        data = getattr(request, "data", None)
+        if not isinstance(data, dict):
+            data = getattr(request, "POST", {})
+        name = data.get("username")
+    return normalise_username(name) if isinstance(name, str) else ""
+
+
+@lru_cache(maxsize=8)
+def _trusted(proxies: tuple[str, ...]) -> int | tuple[Network, ...]:
+    """TRUSTED_PROXIES read: a count of proxies, or their networks."""
+    if len(proxies) == 1 and proxies[0].strip().isdigit():
+        return int(proxies[0])
+    return tuple(ipaddress.ip_network(p.strip(), strict=False) for p in proxies if p.strip())
+
+
+def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(text.strip())
+    except ValueError:
+        return None
+
+
+def client_address(request: Any) -> str:
+    """The client's IP address (AXES_CLIENT_IP_CALLABLE, and every per-address limit).
+
+    REMOTE_ADDR, unless TRUSTED_PROXIES is set: with a count N, the address N hops back
+    along X-Forwarded-For (each proxy appends the address it was reached from); with
+    networks, the nearest address in the chain that is not one of them. A hop that is
+    not an IP address ends the walk at the last trusted one.
+    """
+    meta = request.META
+    remote = meta.get("REMOTE_ADDR") or "0.0.0.0"
+    trusted = _trusted(tuple(settings.TRUSTED_PROXIES))
+    if not trusted:
+        return remote
+    forwarded = [hop.strip() for hop in meta.get("HTTP_X_FORWARDED_FOR", "").split(",")
+                 if hop.strip()]
+    chain = [*forwarded, remote]
+    if isinstance(trusted, int):
+        candidate = chain[max(0, len(chain) - 1 - trusted)]
+        return candidate if _address(candidate) else remote
+    found = remote
+    for hop in reversed(chain):
+        address = _address(hop)
+        if address is None:
+            return found
+        found = hop
+        if not any(address in network for network in trusted):
+            return hop
+    return found
+
+
+def lockout_response(request: HttpRequest, original_response: Any = None,
+                     credentials: dict | None = None) -> HttpResponse:
+    """AXES_LOCKOUT_CALLABLE: 429, as JSON under /api/, else the login page saying why.
+
+    It never says whether the account exists: every username is counted alike.
+    """
+    minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
+    message = LOCKED_OUT.format(minutes=minutes)
+    if request.path.startswith("/api/"):
+        response: HttpResponse = JsonResponse({"detail": message}, status=429)
+    else:
+        response = render(request, "registration/locked_out.html",
+                          {"message": message}, status=429)
+    response["Retry-After"] = str(int(settings.AXES_COOLOFF_TIME.total_seconds()))
+    return response
+
+
+class RateLimit(SimpleRateThrottle):
+    """A rate of DEFAULT_THROTTLE_RATES[scope], counted in the cache per key, for pages
+    (the API uses DRF's throttles on the same rates)."""
+
+    def __init__(self, scope: str) -> None:
+        self.scope = scope
+        self.rate = settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"].get(scope)
+        if self.rate is not None:
+            self.num_requests, self.duration = self.parse_rate(self.rate)
+        self._ident = ""
+
+    def hit(self, ident: str) -> float | None:
+        """Count one attempt under `ident`: None when allowed, else the seconds to wait."""
+        self._ident = ident
+        if self.allow_request(None, None):
+            return None
+        return self.wait() or 1.0
+
+    def get_cache_key(self, request: Any, view: Any) -> str:
+        ident = hashlib.sha256(self._ident.encode("utf-8", "replace")).hexdigest()
+        return self.cache_format % {"scope": self.scope, "ident": ident}
