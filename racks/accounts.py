@@ -95,8 +95,11 @@ def revoke_credentials(user: Any) -> None:
     session and refuses a session whose hash no longer matches; the session that changed
     the password is kept by update_session_auth_hash (the views and the admin call it).
     """
-    AuthToken.objects.filter(user_id=user.pk).delete()
-    _after_commit_revoked(user.pk, None)
+    deleted, _ = AuthToken.objects.filter(user_id=user.pk).delete()
+    # A socket needs a token or a session (a session login sets last_login): a user who
+    # has neither, such as one being created, has none to close.
+    if deleted or user.last_login is not None:
+        _after_commit_revoked(user.pk, None)
 
 
 class RevokeCredentialsOnPasswordChange:

@@ -15,7 +15,9 @@ import unicodedata
 from functools import lru_cache
 from typing import Any
 
+from axes.handlers.database import AxesDatabaseHandler
 from django.conf import settings
+from django.db.models import Sum
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from rest_framework.throttling import SimpleRateThrottle
@@ -94,6 +96,25 @@ def client_address(request: Any) -> str:
         if not any(address in network for network in trusted):
             return hop
     return found
+
+
+class AccountAndAddressHandler(AxesDatabaseHandler):
+    """AXES_HANDLER: django-axes' own counting, with a looser limit per address than per
+    account, so that one attacked account (or one person's typos) does not lock out the
+    whole office behind the same address.
+
+    axes locks when its failure count reaches AXES_FAILURE_LIMIT; the count it compares is
+    the larger of the account's failures and the address' failures scaled so that
+    LOGIN_ADDRESS_FAILURE_LIMIT of them reach the account limit.
+    """
+
+    def get_failures(self, request: Any, credentials: dict | None = None) -> int:
+        # One queryset per AXES_LOCKOUT_PARAMETERS entry, in its order: username, address.
+        by_account, by_address = (
+            attempts.aggregate(n=Sum("failures_since_start"))["n"] or 0
+            for attempts in self.get_user_attempts(request, credentials))
+        return max(by_account, by_address * settings.AXES_FAILURE_LIMIT
+                   // settings.LOGIN_ADDRESS_FAILURE_LIMIT)
 
 
 def lockout_response(request: HttpRequest, original_response: Any = None,
