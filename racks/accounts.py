@@ -8,6 +8,7 @@ them. racks does not reach into notifications for it.
 """
 
 import hashlib
+import re
 import secrets
 from datetime import timedelta
 from typing import Any
@@ -31,6 +32,8 @@ credentials_revoked = Signal()
 
 # last_used_at is written at most this often per token: not a write on every request.
 LAST_USED_EVERY = timedelta(seconds=60)
+
+TOKEN_ID_RE = re.compile(r"[0-9a-f]{16}")
 
 WS_TICKET_SECONDS = 30
 _TICKET_PREFIX = "ws-ticket:"
@@ -82,6 +85,8 @@ def _after_commit_revoked(user_id: int, token_ids: list[str] | None) -> None:
 
 def revoke_token(user: Any, token_id_: str) -> bool:
     """Revoke one of the user's tokens by its id; False when they have no such token."""
+    if not TOKEN_ID_RE.fullmatch(token_id_):  # "" would match every token of the user
+        return False
     deleted, _ = AuthToken.objects.filter(user=user, digest__startswith=token_id_).delete()
     if deleted:
         _after_commit_revoked(user.pk, [token_id_])

@@ -66,6 +66,14 @@ def test_nobody_revokes_someone_elses_token_on_the_page(web, member, owner):
     assert works(key)
 
 
+@pytest.mark.parametrize("revoke", ["", "0", "not-an-id", "%"])
+def test_a_revoke_without_a_real_id_revokes_nothing(web, member, revoke):
+    _, key = accounts.issue_token(member)
+    response = web("member").post("/settings/tokens/", {"revoke": revoke})
+    assert response.status_code == 302
+    assert works(key)
+
+
 @pytest.mark.parametrize("days, words", [("0", "from 1 to 365 days"),
                                          ("400", "from 1 to 365 days"),
                                          ("soon", "Enter a whole number")])
