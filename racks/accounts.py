@@ -49,7 +49,7 @@ def _give_token_details(sender: type, instance: AuthToken, created: bool,
                         **kwargs: Any) -> None:
     # However a token is made, it has its details row, so last_used_at can be written.
     if created:
-        TokenDetails.objects.get_or_create(token=instance)
+        TokenDetails.objects.create(token=instance)
 
 
 def validate_token_days(days: int) -> None:

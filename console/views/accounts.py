@@ -73,7 +73,8 @@ def api_tokens(request: HttpRequest) -> HttpResponse:
         _, key = accounts.issue_token(request.user, name=form.cleaned_data["name"],
                                       days=form.cleaned_data["expires_in_days"])
         form = TokenForm()
-    tokens = accounts.tokens_of(request.user).order_by("-created")
+    tokens = [(accounts.token_id(token), token)
+              for token in accounts.tokens_of(request.user).order_by("-created")]
     return render(request, "settings/tokens.html", {
         "form": form, "key": key, "tokens": tokens,
         "max_days": settings.API_TOKEN_MAX_DAYS,
