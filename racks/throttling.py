@@ -135,8 +135,9 @@ def lockout_response(request: HttpRequest, original_response: Any = None,
 
 
 class RateLimit(SimpleRateThrottle):
-    """A rate of DEFAULT_THROTTLE_RATES[scope], counted in the cache per key, for pages
-    (the API uses DRF's throttles on the same rates)."""
+    """A rate of DEFAULT_THROTTLE_RATES[scope], counted in the cache per ident (a client
+    address, or an email_key), for pages (the API uses DRF's throttles on the same rates
+    and keys)."""
 
     def __init__(self, scope: str) -> None:
         self.scope = scope
@@ -153,5 +154,12 @@ class RateLimit(SimpleRateThrottle):
         return self.wait() or 1.0
 
     def get_cache_key(self, request: Any, view: Any) -> str:
-        ident = hashlib.sha256(self._ident.encode("utf-8", "replace")).hexdigest()
-        return self.cache_format % {"scope": self.scope, "ident": ident}
+        # The key DRF's throttle of the same scope uses for this ident (racks.api.common):
+        # a page and its API endpoint share one count per address.
+        return self.cache_format % {"scope": self.scope, "ident": self._ident}
+
+
+def email_key(email: str) -> str:
+    """What a password reset is counted under: the normalised email, hashed (no addresses
+    in the cache, and any characters made safe for a cache key)."""
+    return hashlib.sha256(normalise_username(email).encode("utf-8", "replace")).hexdigest()

@@ -17,7 +17,7 @@ from django.views.decorators.http import require_http_methods
 
 from console.forms import RegisterForm, TokenForm
 from racks import accounts
-from racks.throttling import RateLimit, client_address, normalise_username
+from racks.throttling import RateLimit, client_address, email_key
 
 TOO_MANY = "Too many attempts from here: try again in {minutes} minutes."
 
@@ -52,7 +52,7 @@ class ThrottledPasswordResetView(PasswordResetView):
     def post(self, request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
         email = request.POST.get("email", "")
         waits = [RateLimit("password_reset_address").hit(client_address(request)),
-                 RateLimit("password_reset").hit(normalise_username(email))]
+                 RateLimit("password_reset").hit(email_key(email))]
         wait = max((w for w in waits if w is not None), default=None)
         if wait is not None:
             return _too_many(request, wait)

@@ -224,3 +224,14 @@ def test_registering_through_the_api_is_throttled_per_address(db, settings):
     assert APIClient().post("/api/v1/auth/register/", {
         "username": "newbie", "email": "n@example.com", "password": PASSWORD},
         format="json", REMOTE_ADDR="10.0.0.7").status_code == 201
+
+
+def test_the_register_page_and_api_share_one_count_per_address(db, settings):
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {
+        **settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "register": "2/min"}}
+    Client().post("/accounts/register/", {"username": "x"}, REMOTE_ADDR="10.0.0.1")
+    APIClient().post("/api/v1/auth/register/", {}, format="json", REMOTE_ADDR="10.0.0.1")
+    assert Client().post("/accounts/register/", {"username": "y"},
+                         REMOTE_ADDR="10.0.0.1").status_code == 429
+    assert APIClient().post("/api/v1/auth/register/", {}, format="json",
+                            REMOTE_ADDR="10.0.0.1").status_code == 429
