@@ -205,3 +205,18 @@ def test_a_password_change_leaves_other_peoples_tokens_alone(member, owner):
     member.save()
     assert not works(mine)
     assert works(theirs)
+
+
+def test_tokens_made_before_expiry_existed_get_details_and_90_days(member):
+    from importlib import import_module
+
+    from django.apps import apps
+
+    token, key = AuthToken.objects.create(member, expiry=None)
+    TokenDetails.objects.filter(pk=token.pk).delete()
+    import_module("racks.migrations.0002_token_details") \
+        .give_existing_tokens_details_and_expiry(apps, None)
+    token.refresh_from_db()
+    assert abs(token.expiry - (timezone.now() + timedelta(days=90))) < timedelta(minutes=1)
+    assert TokenDetails.objects.filter(pk=token.pk, name="").exists()
+    assert works(key)

@@ -13,7 +13,7 @@ from knox.models import AuthToken
 from rest_framework.test import APIClient
 
 from racks import accounts
-from tests.live.test_consumer import open_socket, opened
+from tests.live.test_consumer import open_socket, opened, session_cookie
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -101,7 +101,8 @@ async def test_a_socket_closes_when_its_token_expires(member):
 async def test_a_password_change_closes_the_users_sockets(member, owner):
     _, key = await sync_to_async(token_of)(member)
     by_token = await opened(query=f"token={key}")
-    by_session = await opened(member)
+    cookie = await sync_to_async(session_cookie)(member)
+    by_session = await opened(cookie=cookie)
     someone_else = await opened(owner)
 
     def change_password() -> None:
@@ -111,6 +112,9 @@ async def test_a_password_change_closes_the_users_sockets(member, owner):
     await closed_with(by_token, 4000)  # told to reconnect; its token is gone, so it cannot
     await closed_with(by_session, 4000)
     reconnect, _, _ = await open_socket(query=f"token={key}")
+    await closed_with(reconnect, 4401)
+    # That session was not the one that changed the password: it has ended.
+    reconnect, _, _ = await open_socket(cookie=cookie)
     await closed_with(reconnect, 4401)
     assert await someone_else.receive_nothing(timeout=0.5)
     await someone_else.disconnect()

@@ -33,9 +33,11 @@ class Command(BaseCommand):
             from console.embedded import start_worker_threads
 
             start_worker_threads()
-        self.stdout.write(
-            f"\nRack Console is running: open http://{host}:{port}/\n"
-            f"Log in as {DEMO_USERNAME} / {DEMO_PASSWORD} (the demo user, if it exists)\n"
-        )
+        self.stdout.write(f"\nRack Console is running: open http://{host}:{port}/\n")
+        if settings.DEBUG or demo:
+            self.stdout.write(
+                f"Log in as {DEMO_USERNAME} / {DEMO_PASSWORD} (the demo user, if it exists)\n")
+        else:
+            self.stdout.write("Make an administrator with `manage.py createsuperuser`.\n")
         Server(application=application,
                endpoints=[f"tcp:port={port}:interface={host}"]).run()
