@@ -6,6 +6,7 @@ in-memory Celery broker served by a worker thread inside the web process (see
 with any number of web and worker processes.
 """
 
+import ipaddress
 from datetime import timedelta
 from pathlib import Path
 
@@ -165,6 +166,14 @@ AXES_VERBOSE = False
 # Proxies in front of the console whose X-Forwarded-For is believed: a count of proxies
 # ("1") or their networks ("10.0.0.0/8,192.168.0.0/16"). Empty: REMOTE_ADDR is the client.
 TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
+if not (len(TRUSTED_PROXIES) == 1 and TRUSTED_PROXIES[0].strip().isdigit()):
+    for _network in TRUSTED_PROXIES:
+        try:
+            ipaddress.ip_network(_network.strip(), strict=False)
+        except ValueError:
+            raise ImproperlyConfigured(
+                f"TRUSTED_PROXIES holds {_network!r}: give a count of proxies (e.g. 1) or "
+                "their networks (e.g. 10.0.0.0/8,192.168.0.0/16).") from None
 
 API_TOKEN_DEFAULT_DAYS = 90
 API_TOKEN_MAX_DAYS = env.int("API_TOKEN_MAX_DAYS", default=365)

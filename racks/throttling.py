@@ -68,6 +68,16 @@ def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
         return None
 
 
+def _counted_as(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str:
+    """The address a client is counted under. One IPv6 host commonly holds a whole /64,
+    so an IPv6 client is counted by its /64: a new address per request gains nothing."""
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, 64), strict=False).network_address)
+    return str(address)
+
+
 def client_address(request: Any) -> str:
     """The client's IP address (AXES_CLIENT_IP_CALLABLE, and every per-address limit).
 
@@ -77,25 +87,24 @@ def client_address(request: Any) -> str:
     not an IP address ends the walk at the last trusted one.
     """
     meta = request.META
-    remote = meta.get("REMOTE_ADDR") or "0.0.0.0"
+    remote = _address(meta.get("REMOTE_ADDR") or "") or ipaddress.IPv4Address("0.0.0.0")
     trusted = _trusted(tuple(settings.TRUSTED_PROXIES))
     if not trusted:
-        return remote
+        return _counted_as(remote)
     forwarded = [hop.strip() for hop in meta.get("HTTP_X_FORWARDED_FOR", "").split(",")
                  if hop.strip()]
-    chain = [*forwarded, remote]
     if isinstance(trusted, int):
-        candidate = chain[max(0, len(chain) - 1 - trusted)]
-        return candidate if _address(candidate) else remote
+        hops = [*forwarded, str(remote)]
+        return _counted_as(_address(hops[max(0, len(hops) - 1 - trusted)]) or remote)
     found = remote
-    for hop in reversed(chain):
+    for hop in [str(remote), *reversed(forwarded)]:
         address = _address(hop)
         if address is None:
-            return found
-        found = hop
+            break
+        found = address
         if not any(address in network for network in trusted):
-            return hop
-    return found
+            break
+    return _counted_as(found)
 
 
 class AccountAndAddressHandler(AxesDatabaseHandler):

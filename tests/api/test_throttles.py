@@ -150,6 +150,11 @@ def test_behind_a_trusted_proxy_a_spoofed_prefix_is_ignored(member, settings):
     (["10.0.0.0/8"], "203.0.113.9", "192.0.2.77", "192.0.2.77"),  # not via the proxy
     (["10.0.0.0/8"], "not-an-address", "10.0.0.2", "10.0.0.2"),
     (["1"], "garbage", "10.0.0.2", "10.0.0.2"),
+    # An IPv6 client is counted by its /64; the same address however it is written.
+    ([], "", "2001:DB8:1:2:aaaa::1", "2001:db8:1:2::"),
+    ([], "", "2001:db8:1:2:bbbb::7", "2001:db8:1:2::"),
+    (["1"], "2001:db8:9:9::5", "10.0.0.2", "2001:db8:9:9::"),
+    ([], "", "::ffff:192.0.2.9", "192.0.2.9"),
 ])
 def test_the_client_address_believes_only_trusted_proxies(settings, proxies, forwarded,
                                                           remote, client):

@@ -35,7 +35,8 @@ PRODUCTION = {
     "SECURE_HSTS_SECONDS": "31536000",
     "SECURE_PROXY_SSL_HEADER": "true",
 }
-SETTINGS_NAMES = {*PRODUCTION, "DEBUG", "SECURE_HSTS_PRELOAD", "SECURE_HSTS_INCLUDE_SUBDOMAINS"}
+SETTINGS_NAMES = {*PRODUCTION, "DEBUG", "SECURE_HSTS_PRELOAD", "SECURE_HSTS_INCLUDE_SUBDOMAINS",
+                  "TRUSTED_PROXIES"}
 
 
 def manage(*args: str, **env: str) -> subprocess.CompletedProcess:
@@ -85,6 +86,12 @@ def test_a_key_that_is_not_a_fernet_key_is_refused():
     result = manage("check", **{**PRODUCTION, "ENCRYPTION_KEYS": "not-a-key"})
     assert result.returncode != 0
     assert "not a Fernet key" in result.stderr.strip().splitlines()[-1]
+
+
+def test_a_bad_trusted_proxies_value_is_refused_at_start():
+    result = manage("check", **{**PRODUCTION, "TRUSTED_PROXIES": "10.0.0.0/8,proxy.local"})
+    assert result.returncode != 0
+    assert "TRUSTED_PROXIES holds 'proxy.local'" in result.stderr.strip().splitlines()[-1]
 
 
 def test_with_debug_on_the_console_starts_without_keys():
