@@ -120,7 +120,8 @@ class RevokeCredentialsOnPasswordChange:
             revoke_credentials(user)
 
     def get_help_text(self) -> str:
-        return ""
+        # Shown under every password field with the rules: worth knowing before a change.
+        return "Each change of password signs you out everywhere else and revokes your API tokens."
 
 
 def note_token_used(token: AuthToken) -> None:

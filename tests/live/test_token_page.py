@@ -93,3 +93,9 @@ def test_an_anonymous_visitor_is_sent_to_log_in(db):
 def test_the_header_and_settings_link_to_the_api_docs(web, member):
     html = web("member").get("/settings/tokens/").content.decode()
     assert html.count('href="/api/docs/"') >= 2  # the header and the settings tabs
+
+
+def test_the_password_forms_say_a_change_revokes_tokens(web, member):
+    page = web("member").get("/accounts/password_change/").content.decode()
+    assert "signs you out everywhere else and revokes your API tokens" in page
+    assert "<li></li>" not in page
