@@ -161,7 +161,7 @@ AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_USERNAME_CALLABLE = "racks.throttling.axes_username"
 AXES_CLIENT_IP_CALLABLE = "racks.throttling.client_address"
 AXES_LOCKOUT_CALLABLE = "racks.throttling.lockout_response"
-# The usernames people typed stay out of the log.
+# No start-up banner in every process' log; failures are still logged, as warnings.
 AXES_VERBOSE = False
 # Proxies in front of the console whose X-Forwarded-For is believed: a count of proxies
 # ("1") or their networks ("10.0.0.0/8,192.168.0.0/16"). Empty: REMOTE_ADDR is the client.
