@@ -117,7 +117,12 @@ UNREAD = 1_000
 SERVER_ENV = {"DATABASE_URL": BENCH_DB, "REDIS_URL": BENCH_REDIS,
               # The benchmark measures the endpoint, not the rate limit.
               "INGEST_RATE": "100000000/min", "LOG_LEVEL": "ERROR",
-              "PYTHONWARNINGS": "ignore::UserWarning"}
+              "PYTHONWARNINGS": "ignore::UserWarning",
+              # The console refuses to start without these when DEBUG is off.
+              "SECRET_KEY": os.environ.get(
+                  "SECRET_KEY", "bench-only-secret-key-4e8d1c7b2a9f6e3d0c5b8a7f4e1d2c3b"),
+              "ENCRYPTION_KEYS": os.environ.get(
+                  "ENCRYPTION_KEYS", "Sgp5RX1T6YweHWMAYYCqM1MZo02YL75tm9pAylt9wKw=")}
 
 
 def _percentile(samples: list[float], fraction: float) -> float:

@@ -39,6 +39,9 @@ sys.path.insert(0, str(BASE_DIR))
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/delivery_bench")
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/7")
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "console.settings")
+# The console refuses to start without these when DEBUG is off; bench-only values.
+os.environ.setdefault("SECRET_KEY", "bench-only-secret-key-4e8d1c7b2a9f6e3d0c5b8a7f4e1d2c3b")
+os.environ.setdefault("ENCRYPTION_KEYS", "Sgp5RX1T6YweHWMAYYCqM1MZo02YL75tm9pAylt9wKw=")
 os.environ["WEBHOOK_ALLOWED_NETWORKS"] = "127.0.0.0/8"
 
 

@@ -40,6 +40,9 @@ sys.path.insert(0, str(BASE_DIR))
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/live_bench")
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/3")
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "console.settings")
+# The console refuses to start without these when DEBUG is off; bench-only values.
+os.environ.setdefault("SECRET_KEY", "bench-only-secret-key-4e8d1c7b2a9f6e3d0c5b8a7f4e1d2c3b")
+os.environ.setdefault("ENCRYPTION_KEYS", "Sgp5RX1T6YweHWMAYYCqM1MZo02YL75tm9pAylt9wKw=")
 os.environ.setdefault("INGEST_RATE", "1000000/min")
 
 BARE_CHANNEL = "live-bench"

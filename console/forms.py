@@ -4,6 +4,7 @@ from django import forms
 from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import UserCreationForm
 
+from racks.accounts import validate_token_days
 from racks.env import ENV_MAX_NAME, ENV_MAX_VALUE, ENV_MAX_VARIABLES, check_env
 from racks.models import NAME_RE, ResourceType, Role
 
@@ -32,6 +33,13 @@ class InviteForm(forms.Form):
 
 class RoleForm(forms.Form):
     role = forms.ChoiceField(choices=Role.choices)
+
+
+class TokenForm(forms.Form):
+    name = forms.CharField(max_length=100, required=False,
+                           help_text="To tell your tokens apart, e.g. ci deploys.")
+    expires_in_days = forms.IntegerField(label="Expires in (days)", initial=90,
+                                         validators=[validate_token_days])
 
 
 class OrganizationForm(forms.Form):

@@ -9,6 +9,7 @@ APP = "racks/<int:rack_id>/apps/<slug:name>/"
 urlpatterns = [
     path("", pages.feed, name="feed"),
     path("accounts/register/", accounts.register, name="register"),
+    path("settings/tokens/", accounts.api_tokens, name="settings-tokens"),
     path("organizations/", pages.organizations, name="organizations"),
     path("organizations/<slug:slug>/", pages.organization, name="organization"),
     path("organizations/<slug:slug>/invite/", members.invite, name="invite"),

@@ -6,9 +6,13 @@ in-memory Celery broker served by a worker thread inside the web process (see
 with any number of web and worker processes.
 """
 
+import ipaddress
+from datetime import timedelta
 from pathlib import Path
 
 import environ
+from cryptography.fernet import Fernet
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -28,7 +32,32 @@ env = environ.Env(
 )
 
 DEBUG = env("DEBUG")
-SECRET_KEY = env("SECRET_KEY", default="dev-only-insecure-key-change-me-" + "x" * 20)
+# A development key only while DEBUG is on: a console in production signing sessions with a
+# key from its public source code would let anyone forge a login.
+SECRET_KEY = env("SECRET_KEY", default="")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "SECRET_KEY is not set: with DEBUG off the console needs a secret key of its own "
+            "(e.g. python -c 'import secrets; print(secrets.token_urlsafe(50))').")
+    SECRET_KEY = "dev-only-insecure-key-change-me-" + "x" * 20
+
+# Fernet keys for secrets kept at rest (console.encryption): the first encrypts, all
+# decrypt, so a new key goes first and an old one stays until `manage.py
+# reencrypt_secrets` has run. Derived from SECRET_KEY only while DEBUG is on.
+ENCRYPTION_KEYS = env.list("ENCRYPTION_KEYS", default=[])
+if not ENCRYPTION_KEYS and not DEBUG:
+    raise ImproperlyConfigured(
+        "ENCRYPTION_KEYS is not set: with DEBUG off the console needs a Fernet key for "
+        "secrets at rest (e.g. python -c 'from cryptography.fernet import Fernet; "
+        "print(Fernet.generate_key().decode())').")
+for _key in ENCRYPTION_KEYS:
+    try:
+        Fernet(_key)
+    except ValueError:
+        raise ImproperlyConfigured(
+            "ENCRYPTION_KEYS holds a value that is not a Fernet key (32 url-safe "
+            "base64-encoded bytes); separate several keys with commas.") from None
 ALLOWED_HOSTS = env("ALLOWED_HOSTS")
 CSRF_TRUSTED_ORIGINS = env("CSRF_TRUSTED_ORIGINS")
 CONSOLE_URL = env("CONSOLE_URL").rstrip("/")
@@ -47,6 +76,8 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "axes",
+    "csp",
     "channels",
     "racks",
     "notifications",
@@ -65,6 +96,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    # Turns a login that django-axes refused into its lockout answer (racks.throttling).
+    "axes.middleware.AxesMiddleware",
     # Last: see its docstring.
     "console.middleware.OneThreadPerRequest",
 ]
@@ -112,7 +146,45 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+    # Not a rule: its password_changed() hook revokes the user's API tokens and closes
+    # their sockets on every path that sets a password (views, admin, changepassword).
+    {"NAME": "racks.accounts.RevokeCredentialsOnPasswordChange"},
 ]
+
+# django-axes checks every login (dashboard, admin, API token) before Django does, and
+# counts failures per account and per client address in the database.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_HANDLER = "racks.throttling.AccountAndAddressHandler"
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # in this order (the handler's)
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=10)  # per account
+# Per client address: looser, for the many people behind one office address.
+LOGIN_ADDRESS_FAILURE_LIMIT = env.int("LOGIN_ADDRESS_FAILURE_LIMIT", default=100)
+# A cool-off, never a permanent lock: a stranger must not be able to lock someone out.
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_COOLOFF_MINUTES", default=15))
+# Failures while locked out do not push the end of the cool-off further away.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_USERNAME_CALLABLE = "racks.throttling.axes_username"
+AXES_CLIENT_IP_CALLABLE = "racks.throttling.client_address"
+AXES_LOCKOUT_CALLABLE = "racks.throttling.lockout_response"
+# No start-up banner in every process' log; failures are still logged, as warnings.
+AXES_VERBOSE = False
+# Proxies in front of the console whose X-Forwarded-For is believed: a count of proxies
+# ("1") or their networks ("10.0.0.0/8,192.168.0.0/16"). Empty: REMOTE_ADDR is the client.
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
+if not (len(TRUSTED_PROXIES) == 1 and TRUSTED_PROXIES[0].strip().isdigit()):
+    for _network in TRUSTED_PROXIES:
+        try:
+            ipaddress.ip_network(_network.strip(), strict=False)
+        except ValueError:
+            raise ImproperlyConfigured(
+                f"TRUSTED_PROXIES holds {_network!r}: give a count of proxies (e.g. 1) or "
+                "their networks (e.g. 10.0.0.0/8,192.168.0.0/16).") from None
+
+API_TOKEN_DEFAULT_DAYS = 90
+API_TOKEN_MAX_DAYS = env.int("API_TOKEN_MAX_DAYS", default=365)
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -248,9 +320,10 @@ REST_FRAMEWORK = {
     # JSON only (the API contract), and JSON that PostgreSQL can store and Python can parse
     # without a RecursionError (a 500).
     "DEFAULT_PARSER_CLASSES": ["racks.api.parsers.StrictJSONParser"],
-    "DEFAULT_THROTTLE_RATES": {"ingest": env("INGEST_RATE"), "login": "10/min",
-                               "login_address": "300/min",
-                               "register": "30/min",
+    # Per client address (racks.throttling.client_address) unless named otherwise.
+    "DEFAULT_THROTTLE_RATES": {"ingest": env("INGEST_RATE"), "register": "30/min",
+                               "password_reset": "5/hour",
+                               "password_reset_address": "30/hour",
                                # "Send a test event", per endpoint and per user: a person
                                # testing a receiver, never a port scan.
                                "webhook_test": "5/min", "webhook_test_user": "30/hour",
@@ -262,7 +335,8 @@ REST_FRAMEWORK = {
 
 REST_KNOX = {
     "AUTH_HEADER_PREFIX": "Token",
-    "TOKEN_TTL": None,
+    # A token made without saying how long it lasts (racks.accounts.issue_token says).
+    "TOKEN_TTL": timedelta(days=API_TOKEN_DEFAULT_DAYS),
     "AUTO_REFRESH": False,
 }
 
@@ -286,6 +360,36 @@ SPECTACULAR_SETTINGS = {
 }
 
 SESSION_COOKIE_SAMESITE = "Lax"
+
+# Behind HTTPS in production (README: "Running it for real"); off by default so that
+# scripts/run and the tests work over plain HTTP on 127.0.0.1.
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=False)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=False)
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+# Preloading is hard to undo (browsers ship the list): only when the operator says so.
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+if env.bool("SECURE_PROXY_SSL_HEADER", default=False):
+    # The TLS-terminating proxy says which scheme the client used; only set this when the
+    # proxy overwrites the header a client might send.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# No inline script or style anywhere: page data goes through data attributes and
+# json_script. 'self' covers ws:/wss: to the same host (CSP Level 3), for the live feed.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
 
 # LOG_FORMAT=json writes one JSON object a line. Every line carries the request id, and
 # the notification and rack ids where known; secrets are masked (console/tracing.py).

@@ -24,6 +24,7 @@ from notifications import live
 from notifications.fanout import fanout
 from notifications.items import notification_item
 from notifications.models import FeedEntry
+from racks.accounts import token_id
 from racks.models import Membership
 
 # Close codes the client understands.
@@ -103,6 +104,8 @@ class NotificationConsumer(AsyncJsonWebsocketConsumer):
     unread: int = 0
     # Notifications the last exact count already holds (live.unread_state).
     held: set[int] = frozenset()  # type: ignore[assignment]
+    # Closes a socket opened with an API token when the token expires.
+    expiry_timer: asyncio.TimerHandle | None = None
 
     async def connect(self) -> None:
         user = self.scope.get("user")
@@ -123,6 +126,14 @@ class NotificationConsumer(AsyncJsonWebsocketConsumer):
         for organization_id in self.organizations:
             await fanout().join(organization_id, self)
         self.joined = (live.user_group(user.pk),)
+        token = self.scope.get("api_token")
+        if token is not None:
+            # Revoking the token closes this socket (live.disconnect_token); so does its expiry.
+            self.joined += (live.token_group(token_id(token)),)
+            if token.expiry is not None:
+                self.expiry_timer = asyncio.get_running_loop().call_later(
+                    max(0.0, (token.expiry - timezone.now()).total_seconds()),
+                    lambda: asyncio.ensure_future(self.close(code=CLOSE_NOT_LOGGED_IN)))
         for group in self.joined:
             await self.channel_layer.group_add(group, self.channel_name)
         await self.send_unread(*unread)
@@ -144,6 +155,9 @@ class NotificationConsumer(AsyncJsonWebsocketConsumer):
 
     async def disconnect(self, code: int) -> None:
         _open_sockets.discard(self)
+        if self.expiry_timer is not None:
+            self.expiry_timer.cancel()
+            self.expiry_timer = None
         for organization_id in self.organizations:
             await fanout().leave(organization_id, self)
         self.organizations = ()
@@ -196,4 +210,4 @@ class NotificationConsumer(AsyncJsonWebsocketConsumer):
         await self.send_unread(event["count"], event.get("held", []))
 
     async def feed_disconnect(self, event: dict[str, Any]) -> None:
-        await self.close(code=CLOSE_RECONNECT)
+        await self.close(code=event.get("code", CLOSE_RECONNECT))

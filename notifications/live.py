@@ -31,6 +31,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 
 from notifications.items import notification_item
 from notifications.models import FeedEntry, Notification
+from racks.accounts import credentials_revoked
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,11 @@ def org_group(organization_id: int) -> str:
 
 def user_group(user_id: int) -> str:
     return f"user.{user_id}"
+
+
+def token_group(token_id: str) -> str:
+    """The sockets opened with one API token (or a ticket asked for with it)."""
+    return f"token.{token_id}"
 
 
 _sender_loop: asyncio.AbstractEventLoop | None = None
@@ -189,10 +195,31 @@ def disconnect_user(user_id: int) -> None:
         log.exception("closing sockets of user %s failed", user_id)
 
 
+def disconnect_token(token_id: str) -> None:
+    """Close every socket opened with an API token that was revoked: for good (4401)."""
+    try:
+        _send(token_group(token_id), {"type": "feed.disconnect", "code": 4401})
+    except Exception:
+        log.exception("closing sockets of token %s failed", token_id)
+
+
 def _user_logged_out(sender: object, request: object, user: object, **kwargs: object) -> None:
     if user is not None and getattr(user, "pk", None) is not None:
         transaction.on_commit(lambda: disconnect_user(user.pk))
 
 
+def _credentials_revoked(sender: object, user_id: int, token_ids: list[str] | None,
+                         **kwargs: object) -> None:
+    """Sent after the commit (racks.accounts). A password change closes all the user's
+    sockets: those of the session that changed it reconnect, the others (other sessions,
+    whose password hash no longer matches, and deleted tokens) are refused."""
+    if token_ids is None:
+        disconnect_user(user_id)
+    else:
+        for token_id in token_ids:
+            disconnect_token(token_id)
+
+
 def connect_signals() -> None:
     user_logged_out.connect(_user_logged_out, dispatch_uid="live-close-on-logout")
+    credentials_revoked.connect(_credentials_revoked, dispatch_uid="live-close-on-revoke")

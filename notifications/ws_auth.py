@@ -1,6 +1,9 @@
 """Who is on the other end of a websocket, and whether the page that opened it is ours.
 
-Browsers send the session cookie; programs add `?token=<api token>`. A socket opened by
+Browsers send the session cookie; programs add `?ticket=<ws ticket>` (single use, from
+POST /api/v1/auth/ws-ticket/) or `?token=<api token>`. A socket opened with a token, or
+a ticket asked for with one, carries that token in its scope (`api_token`): the consumer
+closes it when the token is revoked or expires. A socket opened by
 a page of another site would ride on the visitor's cookie, so the Origin must be this
 site's own: the scheme of the socket and the host and port of its Host header. Behind a
 TLS-terminating proxy that does not pass the scheme on, list the public origin in
@@ -20,6 +23,7 @@ from django.http.cookie import parse_cookie
 from django.utils.module_loading import import_string
 from rest_framework.exceptions import AuthenticationFailed
 
+from racks.accounts import take_ws_ticket
 from racks.api.authentication import TokenAuthentication
 
 Scope = dict[str, Any]
@@ -82,24 +86,34 @@ class SessionAuthMiddleware:
 
 
 @database_sync_to_async
-def user_for_token(token: str) -> Any:
-    """The active user an API token belongs to, or AnonymousUser. Tokens are stored hashed."""
+def credentials_for_token(token: str) -> tuple[Any, Any]:
+    """The active user an API token belongs to and the token, or (AnonymousUser, None).
+    Tokens are stored hashed."""
     try:
-        user, _ = TokenAuthentication().authenticate_credentials(token.encode())
+        return TokenAuthentication().authenticate_credentials(token.encode())
     except (AuthenticationFailed, UnicodeError):
-        return AnonymousUser()
-    return user
+        return AnonymousUser(), None
+
+
+@database_sync_to_async
+def credentials_for_ticket(ticket: str) -> tuple[Any, Any]:
+    """The user (and token) of a websocket ticket, taken once; else (AnonymousUser, None)."""
+    taken = take_ws_ticket(ticket)
+    return taken if taken is not None else (AnonymousUser(), None)
 
 
 class TokenAuthMiddleware:
-    """`?token=<api token>` authenticates a program's socket; a bad token is anonymous."""
+    """`?ticket=` or `?token=` authenticates a program's socket; a bad one is anonymous."""
 
     def __init__(self, app: Any) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> Any:
         query = parse_qs(scope.get("query_string", b"").decode("latin1"))
-        tokens = query.get("token")
-        if tokens:
-            scope = dict(scope, user=await user_for_token(tokens[0]))
+        if query.get("ticket"):
+            user, token = await credentials_for_ticket(query["ticket"][0])
+            scope = dict(scope, user=user, api_token=token)
+        elif query.get("token"):
+            user, token = await credentials_for_token(query["token"][0])
+            scope = dict(scope, user=user, api_token=token)
         return await self.app(scope, receive, send)

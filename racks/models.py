@@ -334,3 +334,17 @@ class CapOverflow(models.Model):
 
     def __str__(self) -> str:
         return f"{self.rack_id}: {self.kind} {self.name}"
+
+
+class TokenDetails(models.Model):
+    """What knox's AuthToken does not hold (its model cannot be swapped once migrated): the
+    name its owner gave a token and when it was last used. The expiry is knox's own."""
+
+    token = models.OneToOneField("knox.AuthToken", on_delete=models.CASCADE,
+                                 primary_key=True, related_name="details")
+    name = models.CharField(max_length=100, blank=True, default="")
+    # Written at most once a minute per token (racks.accounts.note_token_used).
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return self.name or self.token_id[:16]

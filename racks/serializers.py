@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from racks.accounts import token_id, validate_token_days
 from racks.caps import over_caps
 from racks.env import check_env, env_as_seen
 from racks.models import (
@@ -47,7 +48,18 @@ class NameField(serializers.RegexField):
 # Accounts and API tokens
 
 
-class TokenRequestSerializer(serializers.Serializer):
+class TokenOptionsSerializer(serializers.Serializer):
+    """What a new token may be given: a name and how long it lasts."""
+
+    name = serializers.CharField(max_length=100, required=False, default="", allow_blank=True,
+                                 help_text="To tell your tokens apart, e.g. `ci deploys`.")
+    expires_in_days = serializers.IntegerField(
+        required=False, default=None, allow_null=True, validators=[validate_token_days],
+        help_text="Days until the token stops working: 90 unless given, at most "
+                  "API_TOKEN_MAX_DAYS (365 unless the deployment says otherwise).")
+
+
+class TokenRequestSerializer(TokenOptionsSerializer):
     username = serializers.CharField(max_length=150)
     password = serializers.CharField(max_length=1000, trim_whitespace=False,
                                      style={"input_type": "password"})
@@ -56,18 +68,35 @@ class TokenRequestSerializer(serializers.Serializer):
 class TokenSerializer(serializers.Serializer):
     token = serializers.CharField(help_text="Shown once; send it as `Authorization: Token "
                                             "<token>`.")
+    expires_at = serializers.DateTimeField(help_text="When the token stops working.")
 
 
 class TokenInfoSerializer(serializers.Serializer):
     id = serializers.SerializerMethodField(help_text="Use it to revoke the token.")
-    prefix = serializers.SerializerMethodField(help_text="The token's first characters.")
-    created = serializers.DateTimeField()
+    name = serializers.SerializerMethodField()
+    created_at = serializers.DateTimeField(source="created")
+    last_used_at = serializers.SerializerMethodField(
+        help_text="To the minute: it is written at most once a minute.")
+    expires_at = serializers.DateTimeField(source="expiry", allow_null=True)
 
     def get_id(self, token: Any) -> str:
-        return token.digest[:16]
+        return token_id(token)
 
-    def get_prefix(self, token: Any) -> str:
-        return token.token_key[:8]
+    def get_name(self, token: Any) -> str:
+        details = getattr(token, "details", None)
+        return details.name if details else ""
+
+    @extend_schema_field(serializers.DateTimeField(allow_null=True))
+    def get_last_used_at(self, token: Any) -> str | None:
+        details = getattr(token, "details", None)
+        if details is None or details.last_used_at is None:
+            return None
+        return serializers.DateTimeField().to_representation(details.last_used_at)
+
+
+class WsTicketSerializer(serializers.Serializer):
+    ticket = serializers.CharField(help_text="For `?ticket=` on /ws/notifications/; once.")
+    expires_in = serializers.IntegerField(help_text="Seconds the ticket stays valid.")
 
 
 class RegisterSerializer(serializers.Serializer):

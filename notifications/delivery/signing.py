@@ -1,21 +1,19 @@
 """Webhook secrets: made, kept encrypted at rest, and used to sign (Standard Webhooks).
 
 The signing needs the secret itself, so it cannot be hashed like a password; it is
-encrypted with Fernet under a key derived from settings.SECRET_KEY, so a database dump
-alone does not reveal it. Changing SECRET_KEY makes the stored secrets unreadable:
-rotate each endpoint's secret after that.
+encrypted at rest under settings.ENCRYPTION_KEYS (console.encryption), so a database dump
+alone does not reveal it.
 """
 
 import base64
-import hashlib
 import secrets
 from datetime import datetime
 
-from cryptography.fernet import Fernet
-from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
+from console import encryption
 from notifications.models import WebhookEndpoint
 
 SECRET_PREFIX = "whsec_"
@@ -26,17 +24,28 @@ def new_secret() -> str:
     return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(SECRET_BYTES)).decode()
 
 
-def _fernet() -> Fernet:
-    digest = hashlib.sha256(b"rack-console webhook secrets\0" + settings.SECRET_KEY.encode())
-    return Fernet(base64.urlsafe_b64encode(digest.digest()))
-
-
 def encrypt_secret(secret: str) -> str:
-    return _fernet().encrypt(secret.encode()).decode()
+    return encryption.encrypt(secret)
 
 
 def decrypt_secret(token: str) -> str:
-    return _fernet().decrypt(token.encode()).decode()
+    return encryption.decrypt(token)
+
+
+def reencrypt_secrets() -> int:
+    """Encrypt every endpoint's stored secrets again under the first of ENCRYPTION_KEYS.
+    How many endpoints were rewritten."""
+    count = 0
+    with transaction.atomic():  # the rows locked, so a rotation meanwhile is not undone
+        for endpoint in WebhookEndpoint.objects.select_for_update().only(
+                "pk", "secret_encrypted", "previous_secret_encrypted"):
+            endpoint.secret_encrypted = encryption.reencrypt(endpoint.secret_encrypted)
+            if endpoint.previous_secret_encrypted:
+                endpoint.previous_secret_encrypted = encryption.reencrypt(
+                    endpoint.previous_secret_encrypted)
+            endpoint.save(update_fields=["secret_encrypted", "previous_secret_encrypted"])
+            count += 1
+    return count
 
 
 def signing_secrets(endpoint: WebhookEndpoint) -> list[str]:

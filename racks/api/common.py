@@ -1,10 +1,10 @@
-"""What every API view of the console shares: strict JSON input, throttles, and the
-error answers the schema documents."""
+"""What every API view of the console shares: strict JSON input, throttles (per client
+address, racks.throttling; logins are django-axes'), and the error answers the schema
+documents."""
 
-__all__ = ["StrictJSONParser", "SettingsRateThrottle", "LoginRateThrottle",
-           "LoginAddressRateThrottle", "Refused", "Gone", "errors", "on_membership"]
+__all__ = ["StrictJSONParser", "SettingsRateThrottle", "Refused", "Gone", "errors",
+           "on_membership"]
 
-import hashlib
 from collections.abc import Callable
 from typing import Any
 
@@ -12,11 +12,12 @@ from django.conf import settings
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework.exceptions import APIException, PermissionDenied, Throttled
-from rest_framework.throttling import ScopedRateThrottle, SimpleRateThrottle
+from rest_framework.throttling import ScopedRateThrottle
 
 from racks import invitations, membership
 from racks.api.parsers import StrictJSONParser
 from racks.serializers import DetailSerializer
+from racks.throttling import client_address
 
 
 class SettingsRateThrottle(ScopedRateThrottle):
@@ -26,39 +27,9 @@ class SettingsRateThrottle(ScopedRateThrottle):
     def get_rate(self) -> str | None:
         return settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"].get(self.scope)
 
-
-class LoginAddressRateThrottle(SimpleRateThrottle):
-    """A loose cap per address, so one client cannot try every account in turn."""
-
-    scope = "login_address"
-
-    def __init__(self) -> None:  # the rate is read when the request comes, not at import
-        pass
-
-    def allow_request(self, request: Any, view: Any) -> bool:
-        self.rate = settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"].get(self.scope)
-        if self.rate is None:
-            return True
-        self.num_requests, self.duration = self.parse_rate(self.rate)
-        return super().allow_request(request, view)
-
-    def get_cache_key(self, request: Any, view: Any) -> str | None:
-        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
-
-
-class LoginRateThrottle(LoginAddressRateThrottle):
-    """Password guesses are counted per account, not per address: hammering one account
-    slows that account down and leaves everyone else behind the same address alone."""
-
-    scope = "login"
-
-    def get_cache_key(self, request: Any, view: Any) -> str | None:
-        data = request.data
-        username = data.get("username") if isinstance(data, dict) else None
-        if not isinstance(username, str) or not username:
-            return super().get_cache_key(request, view)
-        ident = hashlib.sha256(username.lower().encode("utf-8", "replace")).hexdigest()
-        return self.cache_format % {"scope": self.scope, "ident": ident}
+    def get_ident(self, request: Any) -> str:
+        # DRF's own reads X-Forwarded-For whoever sent it: one helper decides for all.
+        return client_address(request)
 
 
 def errors(*codes: int) -> dict[int, OpenApiResponse]:

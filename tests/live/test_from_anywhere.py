@@ -73,7 +73,8 @@ def embedded_console(tmp_path):
     env.update(DATABASE_URL=f"sqlite:///{tmp_path / 'console.sqlite3'}",
                LOCAL_RACK_BUILD_SECONDS="0.2", LOCAL_RACK_DEPLOY_SECONDS="0.2")
     process = subprocess.Popen(
-        [sys.executable, "manage.py", "runconsole", "--port", str(port)], cwd=BASE_DIR,
+        [sys.executable, "manage.py", "runconsole", "--demo", "--port", str(port)],
+        cwd=BASE_DIR,
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
 

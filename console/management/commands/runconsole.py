@@ -15,23 +15,29 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=8000)
         parser.add_argument("--no-worker", action="store_true",
                             help="Do not run Celery in this process (a separate worker does).")
+        parser.add_argument("--demo", action="store_true",
+                            help="Create the demo organization, user and rack on a console "
+                                 "without users, even with DEBUG off (always with it on).")
 
-    def handle(self, *args: object, host: str, port: int, no_worker: bool,
+    def handle(self, *args: object, host: str, port: int, no_worker: bool, demo: bool,
                **options: object) -> None:
         from daphne.server import Server
 
         from console.asgi import application
 
         call_command("migrate", interactive=False, verbosity=0)
-        if ensure_demo():
+        # The demo user's password is public: only on a development console, or on request.
+        if (settings.DEBUG or demo) and ensure_demo():
             self.stdout.write("Created the demo organization, user and rack.")
         if not no_worker and settings.CELERY_BROKER_URL.startswith("memory://"):
             from console.embedded import start_worker_threads
 
             start_worker_threads()
-        self.stdout.write(
-            f"\nRack Console is running: open http://{host}:{port}/\n"
-            f"Log in as {DEMO_USERNAME} / {DEMO_PASSWORD} (the demo user, if it exists)\n"
-        )
+        self.stdout.write(f"\nRack Console is running: open http://{host}:{port}/\n")
+        if settings.DEBUG or demo:
+            self.stdout.write(
+                f"Log in as {DEMO_USERNAME} / {DEMO_PASSWORD} (the demo user, if it exists)\n")
+        else:
+            self.stdout.write("Make an administrator with `manage.py createsuperuser`.\n")
         Server(application=application,
                endpoints=[f"tcp:port={port}:interface={host}"]).run()
