@@ -46,11 +46,14 @@ def parse_timestamp(value: object) -> datetime | None:
     zone = "+00:00" if zone in ("Z", "z") else zone
     try:
         parsed = datetime.fromisoformat(f"{day}T{clock}.{micros}{zone}")
-    except ValueError:
+        # In UTC a time near either end of the calendar (9999-12-31T23:59-23:59) falls
+        # off it: unreadable, so "now", like any other timestamp that cannot be read.
+        in_utc = parsed.astimezone(UTC)
+    except (ValueError, OverflowError):
         return None
     if parsed.year <= 1:
         return None
-    return parsed.astimezone(UTC)
+    return in_utc
 
 
 def _check_text(what: str, value: str, limit: int) -> None:
@@ -112,7 +115,11 @@ def parse_envelope(body: bytes) -> Envelope:
         obj = json.loads(text)
     except RecursionError:
         raise EnvelopeError("The body is nested too deeply.") from None
-    except ValueError as exc:
+    except json.JSONDecodeError as exc:
         raise EnvelopeError(f"The body is not valid JSON: {exc.msg} at position {exc.pos}.")\
             from None
+    except ValueError:
+        # The one other ValueError json raises: an integer longer than Python converts
+        # (sys.get_int_max_str_digits, 4,300 digits), which no event needs anyway.
+        raise EnvelopeError("The body holds a number with too many digits.") from None
     return envelope_from_object(obj)
