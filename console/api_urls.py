@@ -1,13 +1,20 @@
 """/api/ (the REST API and its schema) and /ingest/ (where racks send events)."""
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.urls import path, register_converter
+from django.urls import path
 from django.views.defaults import page_not_found
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from console.converters import (
+    BuildIdConverter,
+    NameConverter,
+    ReleaseIdConverter,
+    TokenIdConverter,
+    UsernameConverter,
+)
 from notifications.api import NotificationViewSet
 from racks.api import auth, organizations, racks
-from racks.ingest import TOKEN_PATTERN, ingest
+from racks.ingest import ingest
 
 
 def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
@@ -17,45 +24,6 @@ def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
         return JsonResponse({key: "Not found."}, status=404)
     return page_not_found(request, exception)
 
-
-class _Pattern:
-    regex = ""
-
-    def to_python(self, value: str) -> str:
-        return value
-
-    def to_url(self, value: str) -> str:
-        return value
-
-
-class NameConverter(_Pattern):
-    regex = r"[a-z][a-z0-9-]{0,62}"  # app, resource and process names (racks.models.NAME_RE)
-
-
-class BuildIdConverter(_Pattern):
-    regex = r"B[A-Z]{10}"
-
-
-class ReleaseIdConverter(_Pattern):
-    regex = r"R[A-Z]{10}"
-
-
-class UsernameConverter(_Pattern):
-    regex = r"[\w.@+-]{1,150}"
-
-
-class TokenIdConverter(_Pattern):
-    regex = r"[0-9a-f]{16}"
-
-
-class IngestTokenConverter(_Pattern):
-    regex = TOKEN_PATTERN
-
-
-for name, converter in (("name", NameConverter), ("build", BuildIdConverter),
-                        ("release", ReleaseIdConverter), ("username", UsernameConverter),
-                        ("tokenid", TokenIdConverter), ("ingest", IngestTokenConverter)):
-    register_converter(converter, name)
 
 feed_list = NotificationViewSet.as_view({"get": "list"})
 feed_item = NotificationViewSet.as_view({"get": "retrieve"})
