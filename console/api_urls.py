@@ -5,6 +5,7 @@ from django.urls import path
 from django.views.defaults import page_not_found
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from console.bounds import ID_MAX
 from console.converters import (
     BuildIdConverter,
     NameConverter,
@@ -32,7 +33,7 @@ feed_unread = NotificationViewSet.as_view({"post": "unread"})
 feed_read_all = NotificationViewSet.as_view({"post": "read_all"})
 feed_unread_count = NotificationViewSet.as_view({"get": "unread_count"})
 
-RACK = "api/v1/racks/<int:rack_id>/"
+RACK = "api/v1/racks/<id:rack_id>/"
 APP = RACK + "apps/<name:app>/"
 
 urlpatterns = [
@@ -70,9 +71,9 @@ urlpatterns = [
     path("api/v1/notifications/read-all/", feed_read_all, name="api-notifications-read-all"),
     path("api/v1/notifications/unread-count/", feed_unread_count,
          name="api-notifications-unread-count"),
-    path("api/v1/notifications/<int:pk>/", feed_item, name="api-notification"),
-    path("api/v1/notifications/<int:pk>/read/", feed_read, name="api-notification-read"),
-    path("api/v1/notifications/<int:pk>/unread/", feed_unread,
+    path("api/v1/notifications/<id:pk>/", feed_item, name="api-notification"),
+    path("api/v1/notifications/<id:pk>/read/", feed_read, name="api-notification-read"),
+    path("api/v1/notifications/<id:pk>/unread/", feed_unread,
          name="api-notification-unread"),
     path("ingest/<ingest:token>/", ingest, name="ingest"),
 ]
@@ -99,5 +100,5 @@ def describe_path_parameters(result: dict, generator: object, request: object,
                 if parameter["name"] in _PARAMETER_PATTERNS:
                     schema["pattern"] = f"^{_PARAMETER_PATTERNS[parameter['name']]}$"
                 elif schema.get("type") == "integer":
-                    schema["minimum"] = 0
+                    schema.update(minimum=0, maximum=ID_MAX)  # console.bounds.ID_PATTERN
     return result

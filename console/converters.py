@@ -6,6 +6,7 @@ not depend on which urls module Django reads first.
 
 from django.urls import register_converter
 
+from console.bounds import ID_PATTERN
 from racks.ingest import TOKEN_PATTERN
 
 
@@ -17,6 +18,19 @@ class _Pattern:
 
     def to_url(self, value: str) -> str:
         return value
+
+
+class IdConverter:
+    """A database id: `<id:rack_id>`. Django's `int` takes any number of digits, and a
+    number past what the column holds answered 500 instead of 404."""
+
+    regex = ID_PATTERN
+
+    def to_python(self, value: str) -> int:
+        return int(value)
+
+    def to_url(self, value: int | str) -> str:
+        return str(value)
 
 
 class NameConverter(_Pattern):
@@ -43,7 +57,7 @@ class IngestTokenConverter(_Pattern):
     regex = TOKEN_PATTERN
 
 
-for name, converter in (("name", NameConverter), ("build", BuildIdConverter),
+for name, converter in (("id", IdConverter), ("name", NameConverter), ("build", BuildIdConverter),
                         ("release", ReleaseIdConverter), ("username", UsernameConverter),
                         ("tokenid", TokenIdConverter), ("ingest", IngestTokenConverter)):
     register_converter(converter, name)

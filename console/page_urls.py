@@ -2,9 +2,10 @@
 
 from django.urls import path
 
+from console import converters  # noqa: F401 - registers <id:...>
 from console.views import accounts, actions, pages
 
-APP = "racks/<int:rack_id>/apps/<slug:name>/"
+APP = "racks/<id:rack_id>/apps/<slug:name>/"
 
 urlpatterns = [
     path("", pages.feed, name="feed"),
@@ -12,11 +13,11 @@ urlpatterns = [
     path("organizations/", pages.organizations, name="organizations"),
     path("organizations/<slug:slug>/", pages.organization, name="organization"),
     path("racks/", pages.racks, name="racks"),
-    path("racks/<int:rack_id>/", pages.rack, name="rack"),
-    path("racks/<int:rack_id>/update/", actions.update_rack, name="update-rack"),
-    path("racks/<int:rack_id>/apps/", actions.create_app, name="create-app"),
-    path("racks/<int:rack_id>/resources/", actions.create_resource, name="create-resource"),
-    path("racks/<int:rack_id>/resources/<slug:name>/delete/", actions.delete_resource,
+    path("racks/<id:rack_id>/", pages.rack, name="rack"),
+    path("racks/<id:rack_id>/update/", actions.update_rack, name="update-rack"),
+    path("racks/<id:rack_id>/apps/", actions.create_app, name="create-app"),
+    path("racks/<id:rack_id>/resources/", actions.create_resource, name="create-resource"),
+    path("racks/<id:rack_id>/resources/<slug:name>/delete/", actions.delete_resource,
          name="delete-resource"),
     path(APP, pages.app, name="app"),
     path(APP + "delete/", actions.delete_app, name="delete-app"),

@@ -3,7 +3,9 @@
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
+
+from console.bounds import in_utc
 
 MAX_BODY_BYTES = 256 * 1024
 MAX_DATA_KEYS = 100
@@ -46,14 +48,13 @@ def parse_timestamp(value: object) -> datetime | None:
     zone = "+00:00" if zone in ("Z", "z") else zone
     try:
         parsed = datetime.fromisoformat(f"{day}T{clock}.{micros}{zone}")
-        # In UTC a time near either end of the calendar (9999-12-31T23:59-23:59) falls
-        # off it: unreadable, so "now", like any other timestamp that cannot be read.
-        in_utc = parsed.astimezone(UTC)
-    except (ValueError, OverflowError):
+    except ValueError:
         return None
     if parsed.year <= 1:
         return None
-    return in_utc
+    # A time near either end of the calendar (9999-12-31T23:59-23:59) may fall off it
+    # in UTC: unreadable, so None ("now"), like any other timestamp that cannot be read.
+    return in_utc(parsed)
 
 
 def _check_text(what: str, value: str, limit: int) -> None:

@@ -15,6 +15,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
+from console.bounds import in_utc
 from notifications.catalogue import BY_KEY, EVENT_TYPES, OBJECTS, Channel, EventType
 from notifications.delivery import endpoints as endpoint_actions
 from notifications.delivery import outbox
@@ -167,7 +168,9 @@ class RecoverForm(forms.Form):
     since = forms.DateTimeField(help_text="UTC, e.g. 2026-01-31 08:00")
 
     def clean_since(self):
-        since = self.cleaned_data["since"]
+        since = in_utc(self.cleaned_data["since"])
+        if since is None:
+            raise forms.ValidationError("That time is off the calendar in UTC.")
         if since > timezone.now():
             raise forms.ValidationError("That time is in the future.")
         return since

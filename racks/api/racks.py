@@ -9,14 +9,13 @@ from django.db.models import OuterRef, QuerySet, Subquery
 from django.http import Http404
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
-from rest_framework.pagination import CursorPagination
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from racks import membership
-from racks.api.common import CHANGE, READ, Refused, errors, on_membership
+from racks.api.common import CHANGE, READ, CursorPages, Refused, errors, on_membership
 from racks.driver import RackError, driver_for
 from racks.models import (
     ACTING_ROLES,
@@ -61,7 +60,7 @@ def on_rack(call: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         raise Refused(str(exc)) from None
 
 
-class NewestFirst(CursorPagination):
+class NewestFirst(CursorPages):
     ordering = ("-created_at", "-id")
     page_size = 20
 
