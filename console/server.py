@@ -13,7 +13,8 @@ web process through `main()`, so every one of them runs with the same limits:
   temporary file, and only then hands the request to the ASGI app: a Django middleware
   or an ASGI wrapper cannot refuse it in time.
 - A websocket message (or frame) over 4 KiB closes the socket with 1009, in autobahn,
-  before the message is buffered; a check in the consumer would come after.
+  before the message is buffered; a check in the consumer would come after. The app may
+  close a socket with 1008 (a client flooding it), which autobahn alone refuses.
 
 Plain HTTP/1.1 only: daphne speaks HTTP/2 only over TLS, which a reverse proxy in front
 terminates (README, production).
@@ -28,10 +29,11 @@ from urllib.parse import unquote, urlsplit
 
 from daphne.cli import CommandLineInterface
 from daphne.http_protocol import HTTPFactory, WebRequest
-from daphne.ws_protocol import WebSocketFactory
+from daphne.ws_protocol import WebSocketFactory, WebSocketProtocol
 from twisted.internet.interfaces import IProtocol
 
 from console.body_limit import limit_for, too_large
+from notifications.socket_limits import CLOSE_FLOODING
 
 APPLICATION = "console.asgi:application"
 # The live feed's only client message is a resume of about 40 bytes; a few KiB leave room
@@ -117,6 +119,21 @@ class CappedHTTPFactory(HTTPFactory):
         return protocol
 
 
+class ConsoleWebSocketProtocol(WebSocketProtocol):
+    """daphne's websocket protocol; the app may also close a socket with 1008.
+
+    autobahn takes only 1000 and 3000-4999 from an application, but RFC 6455 (7.4.1) lets
+    a server close with 1008, policy violation, and the live feed closes a socket that
+    floods it so (notifications.socket_limits).
+    """
+
+    def serverClose(self, code: int | None = None) -> None:  # noqa: N802 - daphne's name
+        if code == CLOSE_FLOODING:
+            self.sendCloseFrame(code=code, isReply=False)
+        else:
+            super().serverClose(code)
+
+
 class ConsoleServer(Server):
     """daphne's server with CappedHTTPFactory, and websockets that close with a reason.
 
@@ -143,6 +160,7 @@ class ConsoleServer(Server):
         # frame with the code, which the client reads; autobahn's default drops the TCP
         # connection instead, and the client sees only 1006.
         factory.setProtocolOptions(failByDrop=False)
+        factory.protocol = ConsoleWebSocketProtocol
         self._ws_factory = factory
 
 
