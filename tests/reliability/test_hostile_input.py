@@ -362,3 +362,11 @@ def test_the_hostile_and_schema_suites_pass_on_the_embedded_default(tmp_path):
         env=env, cwd=root, capture_output=True, text=True, timeout=540)
     assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-3000:]
     assert " passed" in done.stdout
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("given", ["abc", "1.5", HUGE, "9" * 5_000, "-1", ""])
+def test_a_bad_id_in_a_dashboard_form_is_a_400(owner, client, given):
+    client.force_login(owner)
+    answer = client.post("/settings/notifications/", {"form": "remove-override", "id": given})
+    assert answer.status_code == 400
