@@ -72,6 +72,13 @@ class CappedRequest(WebRequest):
             return
         super().handleContentChunk(data)
 
+    def process(self) -> object:
+        # A chunked body's last chunk can follow the cut in what was already read: the
+        # request is then complete, but it was answered (413) and the app never sees it.
+        if self.body_refused:
+            return None
+        return super().process()
+
     def refuse_body(self) -> None:
         """Answer 413 at once, keep nothing of the body, and close the connection.
 
