@@ -126,10 +126,9 @@ class CursorPages(CursorPagination):
 
     def decode_cursor(self, request: Request) -> Cursor | None:
         cursor = super().decode_cursor(request)
-        if cursor is not None and cursor.position is not None \
-                and not self._position_fits(cursor.position):
-            raise NotFound(self.invalid_cursor_message)
-        return cursor
+        if cursor is None or cursor.position is None or self._position_fits(cursor.position):
+            return cursor
+        raise NotFound(self.invalid_cursor_message)
 
     def _position_fits(self, position: str) -> bool:
         field = self._position_field
