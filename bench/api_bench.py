@@ -196,8 +196,7 @@ def start_servers(processes: int = 2, pool: bool = False) -> tuple[list, str]:
            "BENCH_DB_POOL": "1" if pool else "0",
            "PYTHONPATH": os.pathsep.join([os.path.join(BASE, "bench"), BASE])}
     servers = [subprocess.Popen(
-        [os.path.join(os.path.dirname(sys.executable), "daphne"), "--fd",
-         str(listener.fileno()), "-v", "0", "console.asgi:application"],
+        [sys.executable, "-m", "console.server", "--fd", str(listener.fileno()), "-v", "0"],
         cwd=BASE, env=env, pass_fds=[listener.fileno()]) for _ in range(processes)]
     listener.close()
     return servers, f"http://127.0.0.1:{port}"

@@ -443,8 +443,7 @@ async def run(args: argparse.Namespace, rack: object, keys: list[str]) -> list[d
     # As the Procfile runs web processes: with a connection pool; several share one
     # listening socket, and the kernel hands each connection to one of them.
     env = {**os.environ, "DEBUG": "false", "LOG_LEVEL": "ERROR", "DATABASE_POOL": "true"}
-    daphne = str(Path(sys.executable).with_name("daphne"))
-    server = [daphne, "--fd", "{fd}", "console.asgi:application"]
+    server = [sys.executable, "-m", "console.server", "--fd", "{fd}"]  # as the Procfile
     if args.server == "uvicorn":  # pip install -e ".[bench]"
         server = [str(Path(sys.executable).with_name("uvicorn")), "--fd", "{fd}",
                   "--ws", "websockets-sansio", "--lifespan", "off", "--log-level", "error",

@@ -1,13 +1,21 @@
 """/api/ (the REST API and its schema) and /ingest/ (where racks send events)."""
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.urls import path, register_converter
+from django.urls import path
 from django.views.defaults import page_not_found
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from console.bounds import ID_MAX
+from console.converters import (
+    BuildIdConverter,
+    NameConverter,
+    ReleaseIdConverter,
+    TokenIdConverter,
+    UsernameConverter,
+)
 from notifications.api import NotificationViewSet, RackHistoryView
 from racks.api import auth, invitations, organizations, racks
-from racks.ingest import TOKEN_PATTERN, ingest
+from racks.ingest import ingest
 
 
 def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
@@ -18,45 +26,6 @@ def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
     return page_not_found(request, exception)
 
 
-class _Pattern:
-    regex = ""
-
-    def to_python(self, value: str) -> str:
-        return value
-
-    def to_url(self, value: str) -> str:
-        return value
-
-
-class NameConverter(_Pattern):
-    regex = r"[a-z][a-z0-9-]{0,62}"  # app, resource and process names (racks.models.NAME_RE)
-
-
-class BuildIdConverter(_Pattern):
-    regex = r"B[A-Z]{10}"
-
-
-class ReleaseIdConverter(_Pattern):
-    regex = r"R[A-Z]{10}"
-
-
-class UsernameConverter(_Pattern):
-    regex = r"[\w.@+-]{1,150}"
-
-
-class TokenIdConverter(_Pattern):
-    regex = r"[0-9a-f]{16}"
-
-
-class IngestTokenConverter(_Pattern):
-    regex = TOKEN_PATTERN
-
-
-for name, converter in (("name", NameConverter), ("build", BuildIdConverter),
-                        ("release", ReleaseIdConverter), ("username", UsernameConverter),
-                        ("tokenid", TokenIdConverter), ("ingest", IngestTokenConverter)):
-    register_converter(converter, name)
-
 feed_list = NotificationViewSet.as_view({"get": "list"})
 feed_item = NotificationViewSet.as_view({"get": "retrieve"})
 feed_read = NotificationViewSet.as_view({"post": "read"})
@@ -64,7 +33,7 @@ feed_unread = NotificationViewSet.as_view({"post": "unread"})
 feed_read_all = NotificationViewSet.as_view({"post": "read_all"})
 feed_unread_count = NotificationViewSet.as_view({"get": "unread_count"})
 
-RACK = "api/v1/racks/<int:rack_id>/"
+RACK = "api/v1/racks/<id:rack_id>/"
 APP = RACK + "apps/<name:app>/"
 
 urlpatterns = [
@@ -88,13 +57,13 @@ urlpatterns = [
          organizations.MemberDetailView.as_view(), name="api-member"),
     path("api/v1/organizations/<slug:slug>/invitations/",
          organizations.OrganizationInvitationsView.as_view(), name="api-org-invitations"),
-    path("api/v1/organizations/<slug:slug>/invitations/<int:invitation_id>/",
+    path("api/v1/organizations/<slug:slug>/invitations/<id:invitation_id>/",
          organizations.OrganizationInvitationView.as_view(), name="api-org-invitation"),
     path("api/v1/invitations/", invitations.ReceivedInvitationListView.as_view(),
          name="api-invitations"),
-    path("api/v1/invitations/<int:invitation_id>/accept/",
+    path("api/v1/invitations/<id:invitation_id>/accept/",
          invitations.AcceptInvitationView.as_view(), name="api-invitation-accept"),
-    path("api/v1/invitations/<int:invitation_id>/decline/",
+    path("api/v1/invitations/<id:invitation_id>/decline/",
          invitations.DeclineInvitationView.as_view(), name="api-invitation-decline"),
     path("api/v1/racks/", racks.RackListView.as_view(), name="api-racks"),
     path(RACK, racks.RackDetailView.as_view(), name="api-rack"),
@@ -116,9 +85,9 @@ urlpatterns = [
     path("api/v1/notifications/read-all/", feed_read_all, name="api-notifications-read-all"),
     path("api/v1/notifications/unread-count/", feed_unread_count,
          name="api-notifications-unread-count"),
-    path("api/v1/notifications/<int:pk>/", feed_item, name="api-notification"),
-    path("api/v1/notifications/<int:pk>/read/", feed_read, name="api-notification-read"),
-    path("api/v1/notifications/<int:pk>/unread/", feed_unread,
+    path("api/v1/notifications/<id:pk>/", feed_item, name="api-notification"),
+    path("api/v1/notifications/<id:pk>/read/", feed_read, name="api-notification-read"),
+    path("api/v1/notifications/<id:pk>/unread/", feed_unread,
          name="api-notification-unread"),
     path("ingest/<ingest:token>/", ingest, name="ingest"),
 ]
@@ -145,5 +114,5 @@ def describe_path_parameters(result: dict, generator: object, request: object,
                 if parameter["name"] in _PARAMETER_PATTERNS:
                     schema["pattern"] = f"^{_PARAMETER_PATTERNS[parameter['name']]}$"
                 elif schema.get("type") == "integer":
-                    schema["minimum"] = 0
+                    schema.update(minimum=0, maximum=ID_MAX)  # console.bounds.ID_PATTERN
     return result

@@ -1,8 +1,11 @@
-"""Refuse request bodies over a limit before Django reads them.
+"""The caps on request bodies, by path, and an ASGI wrapper that holds them.
 
-Django's ASGI handler reads the whole body (spooling it to disk) before any view runs, so
-a view's own size check comes too late to protect the server. This wrapper answers 413
-as soon as the declared length, or the bytes received so far, pass the limit.
+Under daphne the server itself refuses a body over its path's cap, before reading it
+(console/server.py): Twisted reads a whole body, spooling it to a temporary file, before
+any ASGI app runs, so this wrapper would come too late there. It holds the same caps for
+the app run by another ASGI server (uvicorn, in bench/live_bench.py) or called directly
+(tests): it answers 413 as soon as the declared length, or the bytes received so far,
+pass the cap.
 """
 
 import json
@@ -17,14 +20,27 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 INGEST_LIMIT = MAX_BODY_BYTES
 OTHER_LIMIT = 4 * 1024 * 1024
+# Paths with a cap of their own, by prefix, the first that matches wins; every other path
+# gets OTHER_LIMIT. A path that really needs a larger body (a source upload, say) gets
+# its own line here, and the reverse proxy in front its own location (README).
+PATH_LIMITS: tuple[tuple[str, int], ...] = (("/ingest/", INGEST_LIMIT),)
+
+
+def limit_for(path: str) -> int:
+    """The most bytes of body a request to `path` may send."""
+    for prefix, limit in PATH_LIMITS:
+        if path.startswith(prefix):
+            return limit
+    return OTHER_LIMIT
+
+
+def too_large(limit: int) -> str:
+    """What a 413 says, in its JSON {"error": ...}."""
+    return f"The body is larger than {limit // 1024} KiB."
 
 
 class _TooLarge(Exception):
     pass
-
-
-def limit_for(path: str) -> int:
-    return INGEST_LIMIT if path.startswith("/ingest/") else OTHER_LIMIT
 
 
 async def _answer(send: Send, status: int, message: str) -> None:
@@ -44,14 +60,14 @@ class BodyLimit:
             await self.app(scope, receive, send)
             return
         limit = limit_for(scope.get("path", ""))
-        too_large = f"The body is larger than {limit // 1024} KiB."
+        refusal = too_large(limit)
         declared = dict(scope.get("headers", [])).get(b"content-length")
         if declared is not None:
             if not declared.isdigit():
                 await _answer(send, 400, "Content-Length must be a number of bytes.")
                 return
             if int(declared) > limit:
-                await _answer(send, 413, too_large)
+                await _answer(send, 413, refusal)
                 return
         received = 0
         started = False
@@ -74,4 +90,4 @@ class BodyLimit:
             await self.app(scope, counted_receive, tracked_send)
         except _TooLarge:
             if not started:
-                await _answer(send, 413, too_large)
+                await _answer(send, 413, refusal)

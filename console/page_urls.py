@@ -2,9 +2,10 @@
 
 from django.urls import path
 
+from console import converters  # noqa: F401 - registers <id:...>
 from console.views import accounts, actions, members, pages
 
-APP = "racks/<int:rack_id>/apps/<slug:name>/"
+APP = "racks/<id:rack_id>/apps/<slug:name>/"
 
 urlpatterns = [
     path("", pages.feed, name="feed"),
@@ -13,24 +14,24 @@ urlpatterns = [
     path("organizations/", pages.organizations, name="organizations"),
     path("organizations/<slug:slug>/", pages.organization, name="organization"),
     path("organizations/<slug:slug>/invite/", members.invite, name="invite"),
-    path("organizations/<slug:slug>/invitations/<int:invitation_id>/revoke/",
+    path("organizations/<slug:slug>/invitations/<id:invitation_id>/revoke/",
          members.revoke_invitation, name="revoke-invitation"),
     path("organizations/<slug:slug>/members/<str:username>/role/", members.change_role,
          name="change-role"),
     path("organizations/<slug:slug>/members/<str:username>/remove/", members.remove_member,
          name="remove-member"),
     path("invitations/", members.received, name="invitations"),
-    path("invitations/<int:invitation_id>/accept/", members.answer, {"accepting": True},
+    path("invitations/<id:invitation_id>/accept/", members.answer, {"accepting": True},
          name="accept-invitation"),
-    path("invitations/<int:invitation_id>/decline/", members.answer, {"accepting": False},
+    path("invitations/<id:invitation_id>/decline/", members.answer, {"accepting": False},
          name="decline-invitation"),
     path("invitations/claim/<str:token>/", members.claim, name="claim-invitation"),
     path("racks/", pages.racks, name="racks"),
-    path("racks/<int:rack_id>/", pages.rack, name="rack"),
-    path("racks/<int:rack_id>/update/", actions.update_rack, name="update-rack"),
-    path("racks/<int:rack_id>/apps/", actions.create_app, name="create-app"),
-    path("racks/<int:rack_id>/resources/", actions.create_resource, name="create-resource"),
-    path("racks/<int:rack_id>/resources/<slug:name>/delete/", actions.delete_resource,
+    path("racks/<id:rack_id>/", pages.rack, name="rack"),
+    path("racks/<id:rack_id>/update/", actions.update_rack, name="update-rack"),
+    path("racks/<id:rack_id>/apps/", actions.create_app, name="create-app"),
+    path("racks/<id:rack_id>/resources/", actions.create_resource, name="create-resource"),
+    path("racks/<id:rack_id>/resources/<slug:name>/delete/", actions.delete_resource,
          name="delete-resource"),
     path(APP, pages.app, name="app"),
     path(APP + "delete/", actions.delete_app, name="delete-app"),

@@ -354,6 +354,8 @@ SPECTACULAR_SETTINGS = {
     # Preference rules and webhooks share one list of event types ("*" and the catalogue's).
     "ENUM_NAME_OVERRIDES": {"EventTypeChoice": "notifications.delivery_api.EVENT_CHOICES"},
     # The ingest URL is a plain Django view; this hook writes its operation into the schema.
+    # <id:...> (console.converters) is an integer path parameter, as <int:...> was.
+    "PATH_CONVERTER_OVERRIDES": {"id": int},
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums",
                              "racks.ingest.document_ingest",
                              "console.api_urls.describe_path_parameters"],

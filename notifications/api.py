@@ -9,10 +9,10 @@ from django.http import Http404
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import generics, mixins, viewsets
 from rest_framework.decorators import action
-from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from console.bounds import DB_INT_MAX
 from notifications import feed
 from notifications.history import HISTORY_COLUMNS, history, history_item
 from notifications.models import FeedEntry, Notification
@@ -32,7 +32,7 @@ class IntegerFilter(django_filters.Filter):
 
 
 class FeedFilter(django_filters.FilterSet):
-    rack = IntegerFilter(field_name="notification__rack_id",
+    rack = IntegerFilter(field_name="notification__rack_id", min_value=1, max_value=DB_INT_MAX,
                          help_text="Only this rack's notifications.")
     app = django_filters.CharFilter(field_name="notification__app", max_length=100,
                                     help_text="Only this app's notifications (by name).")
@@ -56,15 +56,12 @@ class FeedFilter(django_filters.FilterSet):
 FEED_FILTERS = frozenset(FeedFilter.base_filters)
 
 
-class FeedPages(CursorPagination):
+class FeedPages(Pages):
     """Pages by notification id, newest first: a page deep in the feed costs the same as
     the first (an index range on feed_entry_once_per_user, read backwards; never an
     OFFSET)."""
 
     ordering = "-notification_id"
-    page_size = 50
-    page_size_query_param = "limit"
-    max_page_size = 200
 
     def get_paginated_response(self, data: list) -> Response:
         page = super().get_paginated_response(data)

@@ -4,7 +4,9 @@ The consumer joins its user group (unread counts, "reconnect") and registers wit
 process' fan-out for each of its user's organizations (notifications.fanout). A
 notification message reaches every socket of the organization once; each socket forwards
 it only if its user's feed holds it (the message lists those users; see
-notifications.live).
+notifications.live). What a client may send it is bounded: messages of at most 4 KiB
+(console.server), and one resume at a time, at most one a second
+(notifications.socket_limits).
 """
 
 import asyncio
@@ -20,10 +22,12 @@ from django.utils import timezone
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from console.bounds import is_db_int
 from notifications import live
 from notifications.fanout import fanout
 from notifications.items import notification_item
 from notifications.models import FeedEntry
+from notifications.socket_limits import CLOSE_FLOODING, SocketLimits
 from racks.accounts import token_id
 from racks.models import Membership
 
@@ -106,6 +110,9 @@ class NotificationConsumer(AsyncJsonWebsocketConsumer):
     held: set[int] = frozenset()  # type: ignore[assignment]
     # Closes a socket opened with an API token when the token expires.
     expiry_timer: asyncio.TimerHandle | None = None
+    # What the client may ask of this socket (notifications.socket_limits); set on connect.
+    limits: SocketLimits
+    flooding = False  # closed for flooding: what it still sends is dropped
 
     async def connect(self) -> None:
         user = self.scope.get("user")
@@ -116,6 +123,7 @@ class NotificationConsumer(AsyncJsonWebsocketConsumer):
             return
         live.remember_server_loop(asyncio.get_running_loop())
         self.user, self.user_id = user, user.pk
+        self.limits = SocketLimits()
         organizations, unread = await organizations_and_unread(user.pk)
         # Open before joining: a frame pushed to a socket not yet accepted is refused.
         # What is pushed before the joins, the client's resume (its first message, handled
@@ -166,17 +174,33 @@ class NotificationConsumer(AsyncJsonWebsocketConsumer):
         self.joined = ()
 
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
-        if self.user is None:
+        if self.user is None or self.flooding:
             return
         if not isinstance(content, dict) or content.get("type") != "resume":
-            await self.send_json({"type": "error", "error": 'Send {"type": "resume", '
-                                  '"after": <notification id>}.'})
+            await self.refuse('Send {"type": "resume", "after": <notification id>}.')
             return
         after = content.get("after", 0)
-        if isinstance(after, bool) or not isinstance(after, int) or after < 0:
-            await self.send_json({"type": "error",
-                                  "error": "after is the id of the newest notification held."})
+        if not is_db_int(after) or after < 0:
+            await self.refuse("after is the id of the newest notification held.")
             return
+        refusal = self.limits.admit("resume")
+        if refusal is not None:
+            await self.refuse(refusal)
+            return
+        try:
+            await self.resume(after)
+        finally:
+            self.limits.done()
+
+    async def refuse(self, error: str) -> None:
+        """Answer a message the socket may not send (now); close a socket that floods."""
+        await self.send_json({"type": "error", "error": error})
+        if self.limits.refused():
+            self.flooding = True
+            await self.close(code=CLOSE_FLOODING)
+
+    async def resume(self, after: int) -> None:
+        """Send what the client missed after `after`, oldest first, then its count."""
         items = await missed_items(self.user.pk, after)
         if items is None:
             await self.send_json({"type": "resync"})
@@ -190,7 +214,8 @@ class NotificationConsumer(AsyncJsonWebsocketConsumer):
         try:
             await super().receive(text_data=text_data, bytes_data=bytes_data, **kwargs)
         except (ValueError, TypeError):
-            await self.send_json({"type": "error", "error": "Messages are JSON objects."})
+            if self.user is not None and not self.flooding:
+                await self.refuse("Messages are JSON objects.")
 
     async def push_notification(self, head: str, notification_id: int) -> None:
         """A new notification of this user's feed, encoded but for its last field.

@@ -17,10 +17,10 @@ from drf_spectacular.utils import (
 )
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from console.bounds import DB_INT_MAX, ID_PATTERN
 from notifications.catalogue import EVENT_TYPES, Channel
 from notifications.delivery import endpoints as endpoint_actions
 from notifications.delivery import outbox
@@ -41,7 +41,7 @@ from notifications.preferences import (
     replace_preferences,
     set_email_digest,
 )
-from racks.api.common import StrictJSONParser, errors
+from racks.api.common import CursorPages, StrictJSONParser, errors
 from racks.permissions import visible_racks
 
 # A delivery's attempts, oldest first, fetched for a whole page of deliveries at once.
@@ -72,7 +72,7 @@ class RuleSerializer(serializers.Serializer):
     event_type = serializers.ChoiceField(choices=EVENT_CHOICES,
                                          help_text='A catalogue key, or "*" for every type.')
     rack = serializers.IntegerField(allow_null=True, required=False, default=None,
-                                    min_value=1, max_value=2**63 - 1,
+                                    min_value=1, max_value=DB_INT_MAX,
                                     help_text="Only on this rack (null: everywhere).")
     app = serializers.CharField(max_length=100, allow_blank=True, required=False, default="",
                                 help_text="Only for this app of the rack.")
@@ -205,7 +205,7 @@ class DeliverySerializer(serializers.ModelSerializer):
         return delivery.notification.message
 
 
-class DeliveryPages(CursorPagination):
+class DeliveryPages(CursorPages):
     ordering = "-id"
     page_size = 50
 
@@ -246,7 +246,7 @@ class WebhookViewSet(mixins.ListModelMixin, mixins.CreateModelMixin,
     """Your webhook endpoints, their deliveries and their secrets."""
 
     serializer_class = EndpointSerializer
-    lookup_value_regex = r"\d+"
+    lookup_value_regex = ID_PATTERN
     parser_classes = [StrictJSONParser]
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
@@ -338,7 +338,7 @@ class WebhookViewSet(mixins.ListModelMixin, mixins.CreateModelMixin,
     @extend_schema(request=None,
                    responses={202: DeliverySerializer, **errors(401, 404), **_BUSY})
     @action(detail=True, methods=["post"],
-            url_path=r"deliveries/(?P<delivery_id>\d+)/redeliver")
+            url_path=rf"deliveries/(?P<delivery_id>{ID_PATTERN})/redeliver")
     def redeliver(self, request, pk=None, delivery_id=None):
         """Send one delivery again, with the same webhook-id."""
         endpoint = self.get_object()

@@ -3,6 +3,7 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
+from console import converters  # noqa: F401 - registers <id:...>
 from notifications import settings_views
 from notifications.delivery_api import PreferencesView, WebhookViewSet
 
@@ -15,8 +16,8 @@ urlpatterns = [
     path("settings/notifications/", settings_views.notification_settings,
          name="settings-notifications"),
     path("settings/webhooks/", settings_views.webhook_list, name="settings-webhooks"),
-    path("settings/webhooks/<int:endpoint_id>/", settings_views.webhook_detail,
+    path("settings/webhooks/<id:endpoint_id>/", settings_views.webhook_detail,
          name="settings-webhook"),
-    path("settings/webhooks/<int:endpoint_id>/deliveries/<int:delivery_id>/redeliver/",
+    path("settings/webhooks/<id:endpoint_id>/deliveries/<id:delivery_id>/redeliver/",
          settings_views.redeliver, name="settings-webhook-redeliver"),
 ]

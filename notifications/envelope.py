@@ -3,7 +3,9 @@
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
+
+from console.bounds import in_utc
 
 MAX_BODY_BYTES = 256 * 1024
 MAX_DATA_KEYS = 100
@@ -50,7 +52,9 @@ def parse_timestamp(value: object) -> datetime | None:
         return None
     if parsed.year <= 1:
         return None
-    return parsed.astimezone(UTC)
+    # A time near either end of the calendar (9999-12-31T23:59-23:59) may fall off it
+    # in UTC: unreadable, so None ("now"), like any other timestamp that cannot be read.
+    return in_utc(parsed)
 
 
 def _check_text(what: str, value: str, limit: int) -> None:
@@ -112,7 +116,11 @@ def parse_envelope(body: bytes) -> Envelope:
         obj = json.loads(text)
     except RecursionError:
         raise EnvelopeError("The body is nested too deeply.") from None
-    except ValueError as exc:
+    except json.JSONDecodeError as exc:
         raise EnvelopeError(f"The body is not valid JSON: {exc.msg} at position {exc.pos}.")\
             from None
+    except ValueError:
+        # The one other ValueError json raises: an integer longer than Python converts
+        # (sys.get_int_max_str_digits, 4,300 digits), which no event needs anyway.
+        raise EnvelopeError("The body holds a number with too many digits.") from None
     return envelope_from_object(obj)

@@ -15,6 +15,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
+from console.bounds import DB_INT_MAX, in_utc
 from notifications.catalogue import BY_KEY, EVENT_TYPES, OBJECTS, Channel, EventType
 from notifications.delivery import endpoints as endpoint_actions
 from notifications.delivery import outbox
@@ -51,6 +52,10 @@ class OverrideForm(forms.Form):
     def __init__(self, *args, user, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fields["rack"].queryset = visible_racks(user).order_by("name")
+
+
+class RemoveOverrideForm(forms.Form):
+    id = forms.IntegerField(min_value=1, max_value=DB_INT_MAX)
 
 
 class DigestForm(forms.Form):
@@ -120,10 +125,13 @@ def notification_settings(request: HttpRequest) -> HttpResponse:
                 messages.success(request, "The override is saved.")
                 return redirect("settings-notifications")
         elif what == "remove-override":
-            Preference.objects.filter(user=user, pk=request.POST.get("id") or 0,
-                                      rack__isnull=False).delete()
-            messages.success(request, "The override is removed.")
-            return redirect("settings-notifications")
+            removal = RemoveOverrideForm(request.POST)
+            if removal.is_valid():
+                Preference.objects.filter(user=user, pk=removal.cleaned_data["id"],
+                                          rack__isnull=False).delete()
+                messages.success(request, "The override is removed.")
+                return redirect("settings-notifications")
+            messages.error(request, "That override is unknown; nothing changed.")
         else:
             messages.error(request, "That form is unknown; nothing changed.")
     rows = _global_rows(user)
@@ -166,7 +174,9 @@ class RecoverForm(forms.Form):
     since = forms.DateTimeField(help_text="UTC, e.g. 2026-01-31 08:00")
 
     def clean_since(self):
-        since = self.cleaned_data["since"]
+        since = in_utc(self.cleaned_data["since"])
+        if since is None:
+            raise forms.ValidationError("That time is off the calendar in UTC.")
         if since > timezone.now():
             raise forms.ValidationError("That time is in the future.")
         return since

@@ -3,17 +3,24 @@ address, racks.throttling; logins are django-axes'), and the error answers the s
 documents."""
 
 __all__ = ["StrictJSONParser", "SettingsRateThrottle", "Refused", "Gone", "errors",
-           "on_membership"]
+           "on_membership", "CursorPages"]
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import connection
+from django.db.models import Field, QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse
-from rest_framework.exceptions import APIException, PermissionDenied, Throttled
+from rest_framework.exceptions import APIException, NotFound, PermissionDenied, Throttled
+from rest_framework.pagination import Cursor, CursorPagination
+from rest_framework.request import Request
 from rest_framework.throttling import ScopedRateThrottle
 
+from console.bounds import in_utc
 from racks import invitations, membership
 from racks.api.parsers import StrictJSONParser
 from racks.serializers import DetailSerializer
@@ -81,3 +88,44 @@ def on_membership(call: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         raise Gone(str(exc)) from None
     except invitations.InvitationThrottled as exc:
         raise Throttled(wait=exc.retry_after, detail=str(exc)) from None
+
+
+class CursorPages(CursorPagination):
+    """DRF's cursor pages, with the cursor's position checked before it reaches a query.
+
+    Every paginated list of the API uses this class (or a subclass that sets `ordering`).
+    A cursor is base64 that a client can forge, and DRF puts its position into the query
+    as the text it found: a position that is not a value of the ordering's first field,
+    or one its column cannot hold (an id of 25 digits or 5,000, a time that falls off
+    the calendar in UTC), was a 500. Such a cursor is the same 404 as an unreadable one.
+    """
+
+    _position_field: Field | None = None
+
+    def paginate_queryset(self, queryset: QuerySet, request: Request,
+                          view: Any = None) -> list | None:
+        first = self.get_ordering(request, queryset, view)[0].lstrip("-")
+        self._position_field = queryset.model._meta.get_field(first)
+        return super().paginate_queryset(queryset, request, view)
+
+    def decode_cursor(self, request: Request) -> Cursor | None:
+        cursor = super().decode_cursor(request)
+        if cursor is None or cursor.position is None or self._position_fits(cursor.position):
+            return cursor
+        raise NotFound(self.invalid_cursor_message)
+
+    def _position_fits(self, position: str) -> bool:
+        field = self._position_field
+        if field is None:
+            return True
+        field = field.target_field if field.is_relation else field
+        try:
+            value = field.to_python(position)
+        except ValidationError:
+            return False
+        if isinstance(value, int):
+            low, high = connection.ops.integer_field_range(field.get_internal_type())
+            return (low is None or value >= low) and (high is None or value <= high)
+        if isinstance(value, datetime) and value.tzinfo is not None:
+            return in_utc(value) is not None
+        return True

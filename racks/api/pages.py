@@ -18,16 +18,18 @@ from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, inline_serializer
 from rest_framework import serializers
-from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
+
+from racks.api.common import CursorPages
 
 __all__ = ["Pages", "NewestFirst", "ByName", "OldestFirst", "page_of", "paged",
            "paged_schema", "PAGE_PARAMETERS"]
 
 
-class Pages(CursorPagination):
-    """The cursor pages every list shares; a subclass names its ordering."""
+class Pages(CursorPages):
+    """The cursor pages every list shares (a forged cursor is a 404); a subclass names its
+    ordering."""
 
     page_size = 50
     page_size_query_param = "limit"

@@ -1,4 +1,5 @@
-"""Real daphne servers on the pytest database and a headless Debian Chromium."""
+"""Real web processes (console.server: daphne) on the pytest database and a headless
+Debian Chromium."""
 
 import os
 import signal
@@ -20,20 +21,19 @@ CHROMIUM = "/usr/bin/chromium"
 
 @pytest.fixture
 def web_server(transactional_db) -> Iterator[Callable[[], str]]:
-    """Start daphne web processes on free ports; each call starts one more. All stop at the
-    end of the test."""
+    """Start web processes on free ports, as the Procfile starts them (console.server);
+    each call starts one more. All stop at the end of the test."""
     if connection.vendor != "postgresql" or not os.environ.get("REDIS_URL"):
         pytest.fail("Browser tests run on PostgreSQL and Redis: set DATABASE_URL and "
                     "REDIS_URL (scripts/test does).")
     processes: list[subprocess.Popen] = []
     env = {**os.environ, "DATABASE_URL": database_url(), "DEBUG": "false",
            "LOCAL_RACK_BUILD_SECONDS": "0.3", "LOCAL_RACK_DEPLOY_SECONDS": "0.3"}
-    daphne = str(Path(sys.executable).with_name("daphne"))
 
     def start() -> str:
         port = free_port()
         process = subprocess.Popen(
-            [daphne, "-b", "127.0.0.1", "-p", str(port), "console.asgi:application"],
+            [sys.executable, "-m", "console.server", "-b", "127.0.0.1", "-p", str(port)],
             cwd=BASE_DIR, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
             start_new_session=True)
         processes.append(process)
@@ -41,7 +41,7 @@ def web_server(transactional_db) -> Iterator[Callable[[], str]]:
 
         def answering() -> bool:
             if process.poll() is not None:
-                raise AssertionError(f"daphne exited: {process.stderr.read().decode()}")
+                raise AssertionError(f"the web process exited: {process.stderr.read().decode()}")
             try:
                 return httpx.get(base + "/accounts/login/", timeout=1).status_code == 200
             except httpx.HTTPError:

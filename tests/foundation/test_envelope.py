@@ -69,3 +69,14 @@ def test_a_bad_envelope_is_refused_with_a_clear_reason(raw, reason):
     with pytest.raises(EnvelopeError) as err:
         parse_envelope(raw)
     assert reason in str(err.value)
+
+
+@pytest.mark.parametrize("stamp", ["9999-12-31T23:59:59.999999999-23:59",
+                                   "0001-01-01T00:00:00.5+23:59"])
+def test_a_timestamp_off_the_calendar_in_utc_means_now(stamp):
+    assert parse_timestamp(stamp) is None
+
+
+def test_a_number_with_thousands_of_digits_is_refused_with_a_reason():
+    with pytest.raises(EnvelopeError, match="too many digits"):
+        parse_envelope(b'{"action": "app:create", "data": {"a": ' + b"1" * 5_000 + b"}}")

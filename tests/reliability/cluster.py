@@ -141,11 +141,12 @@ class WebProcess(Process):
     def __init__(self, name: str, env: dict[str, str], log_dir: Path,
                  crash_after_commit: bool = False) -> None:
         self.port = free_port()
+        # As the Procfile starts one: through console.server, with its request caps.
         if crash_after_commit:
             argv = [sys.executable, "-m", "tests.reliability.cluster", "crash-after-commit"]
         else:
-            argv = [str(VENV_BIN / "daphne")]
-        argv += ["-b", "127.0.0.1", "-p", str(self.port), "console.asgi:application"]
+            argv = [sys.executable, "-m", "console.server"]
+        argv += ["-b", "127.0.0.1", "-p", str(self.port)]
         super().__init__(name, argv, env, log_dir, ready=lambda p: port_open(p.port))
 
     @property
@@ -396,9 +397,9 @@ class LiveClient:
 # -- A web process that dies between a notification's commit and what follows it ----------
 
 def crash_after_commit(daphne_args: list[str]) -> None:
-    """Run daphne with `notification_committed` replaced by an instant SIGKILL of this
-    process: the notification and its deliveries are stored, nothing was queued, and
-    the rack never got its answer."""
+    """Run the web process (console.server) with `notification_committed` replaced by an
+    instant SIGKILL of this process: the notification and its deliveries are stored,
+    nothing was queued, and the rack never got its answer."""
     import django
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "console.settings")
@@ -410,9 +411,9 @@ def crash_after_commit(daphne_args: list[str]) -> None:
 
     if os.environ.get(CRASH_FLAG) == "1":
         pipeline.notification_committed = die
-    from daphne.cli import CommandLineInterface
+    from console import server
 
-    CommandLineInterface().run(daphne_args)
+    server.main(daphne_args)
 
 
 # -- Many live clients in a process of their own ------------------------------------------
@@ -499,7 +500,7 @@ def main(argv: list[str]) -> None:
         asyncio.run(_swarm())
     else:
         raise SystemExit("usage: python -m tests.reliability.cluster "
-                         "crash-after-commit <daphne arguments> | live-swarm")
+                         "crash-after-commit <console.server arguments> | live-swarm")
 
 
 if __name__ == "__main__":

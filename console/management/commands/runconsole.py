@@ -4,6 +4,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 
+from console import server
 from console.demo import DEMO_PASSWORD, DEMO_USERNAME, ensure_demo
 
 
@@ -21,10 +22,6 @@ class Command(BaseCommand):
 
     def handle(self, *args: object, host: str, port: int, no_worker: bool, demo: bool,
                **options: object) -> None:
-        from daphne.server import Server
-
-        from console.asgi import application
-
         call_command("migrate", interactive=False, verbosity=0)
         # The demo user's password is public: only on a development console, or on request.
         if (settings.DEBUG or demo) and ensure_demo():
@@ -39,5 +36,5 @@ class Command(BaseCommand):
                 f"Log in as {DEMO_USERNAME} / {DEMO_PASSWORD} (the demo user, if it exists)\n")
         else:
             self.stdout.write("Make an administrator with `manage.py createsuperuser`.\n")
-        Server(application=application,
-               endpoints=[f"tcp:port={port}:interface={host}"]).run()
+        # The web process as the Procfile starts it, with its request and message caps.
+        server.main(["-b", host, "-p", str(port)])

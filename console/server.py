@@ -1,0 +1,191 @@
+"""The one way a web process starts: daphne, with the console's caps on what a client sends.
+
+    python -m console.server -b 0.0.0.0 -p 8000     # or --fd 3, -v 0, any daphne option
+
+The Procfile, `manage.py runconsole`, the test harnesses and the benches all start the
+web process through `main()`, so every one of them runs with the same limits:
+
+- A request body over its path's cap (console/body_limit.py: 256 KiB for the ingest
+  URL, 4 MiB elsewhere) is refused by the server, before it is read: 413 with
+  {"error": ...} as soon as a declared Content-Length is over the cap, or as soon as a
+  chunked body (or one longer than it said) passes it; then the connection is closed.
+  Twisted otherwise reads the whole body, spooling anything over 100 KB to an unlinked
+  temporary file, and only then hands the request to the ASGI app: a Django middleware
+  or an ASGI wrapper cannot refuse it in time.
+- A websocket message (or frame) over 4 KiB closes the socket with 1009, in autobahn,
+  before the message is buffered; a check in the consumer would come after. The app may
+  close a socket with 1008 (a client flooding it), which autobahn alone refuses.
+
+Plain HTTP/1.1 only: daphne speaks HTTP/2 only over TLS, which a reverse proxy in front
+terminates (README, production).
+"""
+
+# daphne.server installs Twisted's asyncio reactor when it is imported: first.
+from daphne.server import Server  # isort: split
+
+import json
+import sys
+from urllib.parse import unquote, urlsplit
+
+from daphne.cli import CommandLineInterface
+from daphne.http_protocol import HTTPFactory, WebRequest
+from daphne.ws_protocol import WebSocketFactory, WebSocketProtocol
+from twisted.internet.interfaces import IProtocol
+
+from console.body_limit import limit_for, too_large
+from notifications.socket_limits import CLOSE_FLOODING
+
+APPLICATION = "console.asgi:application"
+# The live feed's only client message is a resume of about 40 bytes; a few KiB leave room
+# for the messages to come (watch a build), and keep what autobahn buffers per socket small.
+WEBSOCKET_MESSAGE_LIMIT = 4 * 1024
+
+
+class CappedRequest(WebRequest):
+    """daphne's request, refusing a body over its path's cap as the body arrives.
+
+    Twisted calls `gotLength` once the headers are in (with the declared length, or
+    None for a chunked body) and `handleContentChunk` for each piece of the body; the
+    ASGI app runs only once the whole body is in. Past the cap nothing more is kept.
+    """
+
+    body_limit = 0
+    body_received = 0
+    body_refused = False
+
+    def gotLength(self, length: int | None) -> None:  # noqa: N802 - Twisted's name
+        # The request line is all Twisted has read of the target yet; the path is decoded
+        # as daphne decodes it for the app, so both agree on which cap applies.
+        target = self.channel._path.decode("latin-1")
+        self.body_limit = limit_for(unquote(urlsplit(target).path))
+        if length is not None and length > self.body_limit:
+            self.refuse_body()
+            return
+        super().gotLength(length)
+
+    def handleContentChunk(self, data: bytes) -> None:  # noqa: N802 - Twisted's name
+        if self.body_refused:
+            return
+        self.body_received += len(data)
+        if self.body_received > self.body_limit:
+            self.refuse_body()
+            return
+        super().handleContentChunk(data)
+
+    def process(self) -> object:
+        # A chunked body's last chunk can follow the cut in what was already read: the
+        # request is then complete, but it was answered (413) and the app never sees it.
+        if self.body_refused:
+            return None
+        return super().process()
+
+    def refuse_body(self) -> None:
+        """Answer 413 at once, keep nothing of the body, and close the connection.
+
+        The answer is written straight to the connection: the app never saw this request,
+        and Twisted's own response machinery needs the request line it has not finished
+        with yet. Closing stops reading; whatever the client still sends is dropped.
+        """
+        self.body_refused = True
+        self.content = _Discard()
+        # Twisted would answer "100 Continue" after the headers: not to a refused body.
+        self.requestHeaders.removeHeader(b"expect")
+        body = json.dumps({"error": too_large(self.body_limit)}).encode()
+        self.channel.transport.write(
+            b"HTTP/1.1 413 Content Too Large\r\n"
+            b"Content-Type: application/json\r\n"
+            b"Content-Length: " + str(len(body)).encode() + b"\r\n"
+            b"Connection: close\r\n\r\n" + body)
+        self.channel.loseConnection()
+
+
+class _Discard:
+    """Where a refused request's body goes: nowhere."""
+
+    closed = False
+
+    def write(self, data: bytes) -> None:
+        pass
+
+    def read(self, size: int = -1) -> bytes:
+        return b""
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return 0
+
+    def close(self) -> None:
+        self.closed = True
+
+
+class CappedHTTPFactory(HTTPFactory):
+    """daphne's HTTP factory, making CappedRequests instead of daphne's WebRequests."""
+
+    def buildProtocol(self, addr: object) -> IProtocol:  # noqa: N802 - Twisted's name
+        protocol = super().buildProtocol(addr)
+        protocol.requestFactory = CappedRequest
+        return protocol
+
+
+class ConsoleWebSocketProtocol(WebSocketProtocol):
+    """daphne's websocket protocol; the app may also close a socket with 1008.
+
+    autobahn takes only 1000 and 3000-4999 from an application, but RFC 6455 (7.4.1) lets
+    a server close with 1008, policy violation, and the live feed closes a socket that
+    floods it so (notifications.socket_limits).
+    """
+
+    def serverClose(self, code: int | None = None) -> None:  # noqa: N802 - daphne's name
+        if code == CLOSE_FLOODING:
+            self.sendCloseFrame(code=code, isReply=False)
+        else:
+            super().serverClose(code)
+
+
+class ConsoleServer(Server):
+    """daphne's server with CappedHTTPFactory, and websockets that close with a reason.
+
+    `Server.run()` builds both factories itself (`self.http_factory = HTTPFactory(self)`,
+    `self.ws_factory = WebSocketFactory(...)`) with no hook to choose or configure them
+    first; these two properties take them as they are assigned.
+    """
+
+    @property
+    def http_factory(self) -> HTTPFactory:
+        return self._capped_http_factory
+
+    @http_factory.setter
+    def http_factory(self, daphnes: HTTPFactory) -> None:
+        self._capped_http_factory = CappedHTTPFactory(self)
+
+    @property
+    def ws_factory(self) -> WebSocketFactory:
+        return self._ws_factory
+
+    @ws_factory.setter
+    def ws_factory(self, factory: WebSocketFactory) -> None:
+        # A socket that breaks a limit (a message over the cap: 1009) is sent a close
+        # frame with the code, which the client reads; autobahn's default drops the TCP
+        # connection instead, and the client sees only 1006.
+        factory.setProtocolOptions(failByDrop=False)
+        factory.protocol = ConsoleWebSocketProtocol
+        self._ws_factory = factory
+
+
+class ConsoleCommandLine(CommandLineInterface):
+    """daphne's command line, running ConsoleServer with the websocket message cap."""
+
+    server_class = ConsoleServer
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.parser.set_defaults(websocket_max_message_size=WEBSOCKET_MESSAGE_LIMIT,
+                                 websocket_max_frame_size=WEBSOCKET_MESSAGE_LIMIT)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the console's web process; `argv` takes daphne's options, not the app."""
+    ConsoleCommandLine().run([*(sys.argv[1:] if argv is None else argv), APPLICATION])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,55 @@
+"""How much one websocket may ask of its server: the limits every client message counts in.
+
+Each socket holds one `SocketLimits`. A message that makes the server work (a `resume`
+reads the database and may send back 500 notifications; any message added later, such
+as one to watch a build, counts in the same limits) is started only through `admit()`:
+at most one at a time per socket, and at most one a second. A message the server
+refuses, for those limits or because it cannot be read, is counted with `refused()`; a
+socket refused more than `MAX_REFUSALS` times within `REFUSAL_WINDOW_SECONDS` is
+flooding, and the consumer closes it with `CLOSE_FLOODING`.
+
+A browser sends one resume when it (re)connects, so none of this touches it; a program
+that sends 100 resumes at once gets one answer, a few errors, then the close.
+"""
+
+import time
+from collections import deque
+from collections.abc import Callable
+
+CLOSE_FLOODING = 1008  # policy violation (RFC 6455)
+MIN_INTERVAL_SECONDS = 1.0
+MAX_REFUSALS = 10
+REFUSAL_WINDOW_SECONDS = 10.0
+
+
+class SocketLimits:
+    """One socket's budget of requests; see the module's docstring."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self.in_flight: str | None = None
+        self.last_started = float("-inf")
+        self.refusals: deque[float] = deque()
+
+    def admit(self, kind: str) -> str | None:
+        """Start a `kind` request if the limits allow it now: None. Else say why not, in
+        words for the client; the caller refuses the message. Call `done()` after."""
+        if self.in_flight is not None:
+            return f"The last {self.in_flight} is still being answered; wait for its end."
+        now = self.clock()
+        if now - self.last_started < MIN_INTERVAL_SECONDS:
+            return f"At most one request every {MIN_INTERVAL_SECONDS:g} s; send it again later."
+        self.in_flight, self.last_started = kind, now
+        return None
+
+    def done(self) -> None:
+        """The admitted request is answered (or failed)."""
+        self.in_flight = None
+
+    def refused(self) -> bool:
+        """Count a refused message; True when the socket is flooding and must be closed."""
+        now = self.clock()
+        self.refusals.append(now)
+        while self.refusals[0] <= now - REFUSAL_WINDOW_SECONDS:
+            self.refusals.popleft()
+        return len(self.refusals) > MAX_REFUSALS
