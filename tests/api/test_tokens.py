@@ -214,7 +214,7 @@ def test_tokens_made_before_expiry_existed_get_details_and_90_days(member):
 
     token, key = AuthToken.objects.create(member, expiry=None)
     TokenDetails.objects.filter(pk=token.pk).delete()
-    import_module("racks.migrations.0002_token_details") \
+    import_module("racks.migrations.0004_token_details") \
         .give_existing_tokens_details_and_expiry(apps, None)
     token.refresh_from_db()
     assert abs(token.expiry - (timezone.now() + timedelta(days=90))) < timedelta(minutes=1)

@@ -113,7 +113,7 @@ def test_an_old_published_demo_superuser_loses_its_powers(db, make_user):
     demo = get_user_model().objects.create_superuser(DEMO_USERNAME, "d@example.com",
                                                      DEMO_PASSWORD)
     changed = make_user("boss", is_superuser=True, is_staff=True)
-    migration = import_module("racks.migrations.0003_demo_user_not_staff")
+    migration = import_module("racks.migrations.0005_demo_user_not_staff")
     migration.strip_published_demo_user(apps, None)
     demo.refresh_from_db()
     changed.refresh_from_db()
@@ -124,7 +124,7 @@ def test_an_old_published_demo_superuser_loses_its_powers(db, make_user):
 def test_a_demo_user_whose_password_was_changed_is_left_alone(db):
     demo = get_user_model().objects.create_superuser(DEMO_USERNAME, "d@example.com",
                                                      "a-private-password-42")
-    import_module("racks.migrations.0003_demo_user_not_staff").strip_published_demo_user(
+    import_module("racks.migrations.0005_demo_user_not_staff").strip_published_demo_user(
         apps, None)
     demo.refresh_from_db()
     assert demo.is_superuser
