@@ -58,8 +58,9 @@ WEBSOCKETS_OPEN = Gauge(
     "console_websockets_open", "Live-feed websockets open, per process.",
     multiprocess_mode="livesum")
 PUSH_LATENCY = Histogram(
-    "console_push_latency_seconds", "From a notification's commit to its frame written to "
-    "the last of a web process' sockets that hear it.",
+    "console_push_latency_seconds", "From a notification's storing (in its transaction, "
+    "just before the commit) to its frame written to the last of a web process' sockets "
+    "that hear it.",
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
 REQUEST_LATENCY = Histogram(
     "console_request_seconds", "Time to answer, by endpoint (ingest, feed).", ["endpoint"],

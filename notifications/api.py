@@ -12,6 +12,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from console import metrics
 from console.bounds import DB_INT_MAX
 from notifications import feed
 from notifications.history import HISTORY_COLUMNS, history, history_item
@@ -113,8 +114,9 @@ class NotificationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
         return super().filter_queryset(queryset)
 
     def list(self, request: Request) -> Response:
-        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
-        return self.get_paginated_response(feed.page_items(page))
+        with metrics.timed("feed"):
+            page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+            return self.get_paginated_response(feed.page_items(page))
 
     def entry(self) -> FeedEntry:
         found = FeedEntry.objects.select_related("notification__rack").filter(

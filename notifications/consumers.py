@@ -23,6 +23,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from console.bounds import is_db_int
+from console.metrics import WEBSOCKETS_OPEN
 from notifications import live
 from notifications.fanout import fanout
 from notifications.items import notification_item
@@ -146,6 +147,7 @@ class NotificationConsumer(AsyncJsonWebsocketConsumer):
             await self.channel_layer.group_add(group, self.channel_name)
         await self.send_unread(*unread)
         _open_sockets.add(self)
+        WEBSOCKETS_OPEN.inc()
         watch_redis_restarts()
 
     async def send_unread(self, count: int, held: list[int]) -> None:
@@ -162,7 +164,9 @@ class NotificationConsumer(AsyncJsonWebsocketConsumer):
         await super().dispatch(message)
 
     async def disconnect(self, code: int) -> None:
-        _open_sockets.discard(self)
+        if self in _open_sockets:
+            _open_sockets.discard(self)
+            WEBSOCKETS_OPEN.dec()
         if self.expiry_timer is not None:
             self.expiry_timer.cancel()
             self.expiry_timer = None

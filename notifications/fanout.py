@@ -11,11 +11,15 @@ writes, not 1,000 channel-layer deliveries.
 import asyncio
 import json
 import logging
+import time
 from collections import deque
+from datetime import datetime
 from typing import Any, Protocol
 
 from channels.layers import get_channel_layer
 
+from console import tracing
+from console.metrics import PUSH_LATENCY
 from notifications.live import org_group
 
 log = logging.getLogger(__name__)
@@ -121,6 +125,9 @@ class Fanout:
         head = ('{"type": "notification", "notification": '
                 f'{json.dumps(message["item"])}, "unread_count": ')
         loop = asyncio.get_running_loop()
+        tracing.start(message.get("request_id"))
+        tracing.about(notification=item_id, rack=message["item"].get("rack"))
+        pushed = 0
         for written, socket in enumerate(list(sockets), 1):
             if written % YIELD_EVERY == 0 and (
                     not self.inbox or loop.time() - self.turned > BURST_TURN_SECONDS):
@@ -135,9 +142,14 @@ class Fanout:
                 continue
             try:
                 await socket.push_notification(head, item_id)
+                pushed += 1
             except Exception:
                 # One broken socket must not cost the others their notification.
                 log.exception("live push to one socket failed")
+        if pushed:
+            committed = datetime.fromisoformat(message["item"]["created_at"])
+            PUSH_LATENCY.observe(max(0.0, time.time() - committed.timestamp()))
+            log.info("pushed notification %s to %d sockets", item_id, pushed)
 
 
 _fanouts: dict[asyncio.AbstractEventLoop, Fanout] = {}

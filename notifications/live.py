@@ -29,6 +29,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from redis.exceptions import ConnectionError as RedisConnectionError
 
+from console import tracing
 from notifications.items import notification_item
 from notifications.models import FeedEntry, Notification
 from racks.accounts import credentials_revoked
@@ -166,6 +167,7 @@ def broadcast_notification(notification_id: int, *, notification: Notification |
         "organization": notification.rack.organization_id,
         "item": notification_item(notification),
         "users": users,
+        "request_id": tracing.request_id.get(),  # the push's log lines carry it
     }
     try:
         _send(org_group(notification.rack.organization_id), message)

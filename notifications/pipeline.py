@@ -7,16 +7,21 @@ that is where the live push and deliveries hang.
 
 import hashlib
 import json
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import connection, transaction
 from django.utils import timezone
 
+from console import tracing
+from console.metrics import NOTIFICATIONS_STORED
 from notifications.catalogue import event_type_for, render_message
 from notifications.envelope import Envelope
 from notifications.models import Notification, Source
 from notifications.recipients import Addressed, address_notification
+
+log = logging.getLogger(__name__)
 
 # Without a timestamp the event's content is all there is to tell a retry from a new
 # event: identical content within this window is taken as the same event.
@@ -76,6 +81,10 @@ def record_event(
         addressed = address_notification(notification)
         transaction.on_commit(lambda: notification_committed(
             notification.pk, notification=notification, addressed=addressed))
+    tracing.about(notification=notification.pk, rack=rack.pk)
+    NOTIFICATIONS_STORED.labels(source).inc()
+    log.info("%s stored as notification %s for %d readers", envelope.action,
+             notification.pk, len(addressed.readers))
     return Recorded(notification, duplicate=False)
 
 

@@ -5,10 +5,12 @@ signing keys, the Convox-Signature), the body is read raw and bounded, and the a
 are the contract's: 202, 400, 401, 404, 413, 429. Nothing here may answer 5xx.
 """
 
+import json
+
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from console import rate_limit
+from console import metrics, rate_limit
 from notifications.envelope import MAX_BODY_BYTES, EnvelopeError, parse_envelope
 from notifications.pipeline import record_event
 from racks.models import Rack
@@ -51,6 +53,17 @@ def _declared_length(request: HttpRequest) -> int | None:
 @csrf_exempt
 def ingest(request: HttpRequest, token: str) -> JsonResponse:
     """Store one rack event: 202 {"notification": id, "duplicate": bool}."""
+    with metrics.timed("ingest"):
+        response = _ingest(request, token)
+    if response.status_code == 202:
+        outcome = "duplicate" if json.loads(response.content)["duplicate"] else "stored"
+    else:
+        outcome = f"refused_{response.status_code}"
+    metrics.EVENTS_INGESTED.labels(outcome).inc()
+    return response
+
+
+def _ingest(request: HttpRequest, token: str) -> JsonResponse:
     if request.method != "POST":
         return _error(405, "Send rack events with POST.", Allow="POST")
     try:

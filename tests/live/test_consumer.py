@@ -327,3 +327,22 @@ async def test_a_socket_that_fails_does_not_cost_the_others_their_notification(
     await only_they_hear(rack, "still-delivered", second, first)
     await first.disconnect()
     await second.disconnect()
+
+
+async def test_open_sockets_and_push_latency_are_measured(member, rack):
+    from prometheus_client import REGISTRY
+
+    def sockets() -> float:
+        return REGISTRY.get_sample_value("console_websockets_open")
+
+    def pushes() -> float:
+        return REGISTRY.get_sample_value("console_push_latency_seconds_count")
+
+    open_before, pushed_before = sockets(), pushes()
+    socket = await opened(member)
+    assert sockets() == open_before + 1
+    await create_app(rack, "measured")
+    await receive_notification(socket)
+    assert pushes() == pushed_before + 1
+    await socket.disconnect()
+    assert sockets() == open_before
