@@ -12,6 +12,8 @@ web process through `main()`, so every one of them runs with the same limits:
   Twisted otherwise reads the whole body, spooling anything over 100 KB to an unlinked
   temporary file, and only then hands the request to the ASGI app: a Django middleware
   or an ASGI wrapper cannot refuse it in time.
+- daphne's access log, which it writes itself (not through Python's logging), shows
+  ingest URLs, `?token=` and `?ticket=` masked (console.tracing.redact).
 - A websocket message (or frame) over 4 KiB closes the socket with 1009, in autobahn,
   before the message is buffered; a check in the consumer would come after. The app may
   close a socket with 1008 (a client flooding it), which autobahn alone refuses.
@@ -25,14 +27,17 @@ from daphne.server import Server  # isort: split
 
 import json
 import sys
+from typing import Any, TextIO
 from urllib.parse import unquote, urlsplit
 
+from daphne.access import AccessLogGenerator
 from daphne.cli import CommandLineInterface
 from daphne.http_protocol import HTTPFactory, WebRequest
 from daphne.ws_protocol import WebSocketFactory, WebSocketProtocol
 from twisted.internet.interfaces import IProtocol
 
 from console.body_limit import limit_for, too_large
+from console.tracing import redact
 from notifications.socket_limits import CLOSE_FLOODING
 
 APPLICATION = "console.asgi:application"
@@ -141,13 +146,32 @@ class ConsoleWebSocketProtocol(WebSocketProtocol):
             super().serverClose(code)
 
 
+class RedactedStream:
+    """The access log's stream, with the secrets in each line masked."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+
+    def write(self, line: str) -> int:
+        return self.stream.write(redact(line))
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+
 class ConsoleServer(Server):
-    """daphne's server with CappedHTTPFactory, and websockets that close with a reason.
+    """daphne's server with CappedHTTPFactory, websockets that close with a reason, and an
+    access log without secrets.
 
     `Server.run()` builds both factories itself (`self.http_factory = HTTPFactory(self)`,
     `self.ws_factory = WebSocketFactory(...)`) with no hook to choose or configure them
     first; these two properties take them as they are assigned.
     """
+
+    def __init__(self, *args: Any, action_logger: Any = None, **kwargs: Any) -> None:
+        if isinstance(action_logger, AccessLogGenerator):
+            action_logger.stream = RedactedStream(action_logger.stream)
+        super().__init__(*args, action_logger=action_logger, **kwargs)
 
     @property
     def http_factory(self) -> HTTPFactory:

@@ -29,6 +29,7 @@ import websockets
 from console.body_limit import INGEST_LIMIT, OTHER_LIMIT
 from console.server import WEBSOCKET_MESSAGE_LIMIT
 from tests.conftest import PASSWORD
+from tests.helpers import wait_for
 from tests.reliability.cluster import Cluster, WebProcess, api_token
 
 pytestmark = [pytest.mark.reliability, pytest.mark.timeout(120)]
@@ -232,3 +233,18 @@ async def test_a_websocket_message_over_4_kib_closes_the_socket_with_1009(web, t
         with pytest.raises(websockets.ConnectionClosed):
             await asyncio.wait_for(live.recv(), 5)
     assert live.close_code == 1009
+
+
+def test_the_access_log_and_the_error_log_mask_ingest_urls_and_tokens(web, token):
+    secret_path = "/ingest/AbCdEfGhIjKlMnOpQrStUvWxYz012345/"
+    assert httpx.post(web.url + secret_path, content=b"{}", timeout=10,
+                      headers={"Content-Type": "application/json"}).status_code == 404
+    assert httpx.get(f"{web.url}/ws/notifications/?token={token}", timeout=10).status_code
+
+    def logged() -> str:
+        text = web.log_text()
+        return text if "/ingest/[hidden]" in text and "?token=[hidden]" in text else ""
+
+    text = wait_for(logged, timeout=10, what="the masked access log lines")
+    assert "AbCdEfGhIjKlMnOpQrStUvWxYz012345" not in text
+    assert token not in text
