@@ -12,6 +12,7 @@ from urllib.parse import urlencode
 
 import pytest
 import schemathesis
+from django.core.cache import cache
 from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections, transaction
@@ -24,8 +25,9 @@ from schemathesis.checks import not_a_server_error
 
 from notifications.delivery.endpoints import create_endpoint
 from notifications.models import Notification
+from racks import invitations
 from racks.local import LocalRack
-from racks.models import App, Rack
+from racks.models import App, Rack, Role
 
 pytestmark = [pytest.mark.reliability]
 
@@ -106,11 +108,14 @@ def world(owner, member, rack, settings) -> dict:
     endpoint, _ = create_endpoint(owner, url="http://127.0.0.1:9/hook", events=["*"])
     token = AuthToken.objects.create(owner)[0]
     notification = Notification.objects.filter(rack=rack).first()
+    cache.clear()  # the invitation below counts against a rate limit kept in the cache
+    invitation = invitations.invite(rack.organization, inviter=owner, acting_role=Role.OWNER,
+                                    role=Role.MEMBER, email="invited@example.com")
     return {"rack_id": rack.pk, "app": app.name, "build_id": build.pk,
             "release_id": release.pk, "name": "db", "slug": rack.organization.slug,
             "username": member.username, "token_id": token.token_key,
             "pk": notification.pk, "id": endpoint.pk, "endpoint_id": endpoint.pk,
-            "webhook_id": endpoint.pk, "delivery_id": 1}
+            "webhook_id": endpoint.pk, "delivery_id": 1, "invitation_id": invitation.pk}
 
 
 @pytest.mark.django_db
