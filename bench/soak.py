@@ -108,7 +108,6 @@ def main() -> None:
     from tests.reliability.cluster import Cluster, LiveClient, WebhookReceiver, api_token
     from tests.reliability.test_faults import Sender, rack_event
 
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     name = settings.DATABASES["default"]["NAME"]
     settings.DATABASES["default"].setdefault("TEST", {})["NAME"] = f"soak_{name}"
     databases = setup_databases(verbosity=0, interactive=False)
