@@ -129,6 +129,13 @@ def pending_of(organization: Organization) -> QuerySet[Invitation]:
     return live_invitations().filter(organization=organization)
 
 
+def addressed_to(user: AbstractBaseUser, invitation_id: int) -> Invitation | None:
+    """An invitation to the user, in any state (answering it says whether it still can
+    be); nobody else's."""
+    return (Invitation.objects.select_related("organization")
+            .filter(pk=invitation_id, user=user).first())
+
+
 def by_link(token: str) -> Invitation | None:
     """The pending invitation an emailed link claims, if the link is still good."""
     if not token:

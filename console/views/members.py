@@ -111,8 +111,7 @@ def received(request: HttpRequest) -> HttpResponse:
 
 
 def _yours(request: HttpRequest, invitation_id: int) -> Invitation:
-    found = (Invitation.objects.select_related("organization")
-             .filter(pk=invitation_id, user=request.user).first())
+    found = invitations.addressed_to(request.user, invitation_id)
     if found is None:
         raise Http404("You have no invitation with that id.")
     return found

@@ -16,8 +16,7 @@ from racks.serializers import JoinedSerializer, ReceivedInvitationSerializer
 
 def _yours(request: Request, invitation_id: int) -> Invitation:
     """An invitation addressed to the caller, in any state; anyone else's is a 404."""
-    found = (Invitation.objects.select_related("organization")
-             .filter(pk=invitation_id, user=request.user).first())
+    found = invitations.addressed_to(request.user, invitation_id)
     if found is None:
         raise Http404("You have no invitation with that id.")
     return found
