@@ -193,8 +193,16 @@ def main() -> None:
             user = users[n % len(users)]
             feed = set(FeedEntry.objects.filter(user=user).values_list("notification_id",
                                                                        flat=True))
-            missing += len(feed - set(client.items))
+            gone = sorted(feed - set(client.items))
+            missing += len(gone)
             doubled += len(set(client.items) - feed)  # held but not in the feed: wrong
+            if gone:
+                when = {pk: created.strftime("%H:%M:%S.%f")[:-3] for pk, created in
+                        Notification.objects.filter(pk__in=gone).values_list("pk",
+                                                                             "created_at")}
+                print(f"client {n} misses {len(gone)}: "
+                      + ", ".join(f"{pk}@{when[pk]}" for pk in gone[:12]),
+                      "\n  " + "\n  ".join(client.timeline))
         print(f"\n{sent} events from {RACKS} racks at {args.rate:g}/s over "
               f"{sending:.0f} s; faults: {len(faults)} ({args.worker_kills} worker kills, "
               "1 Redis restart, 1 web process kill)")

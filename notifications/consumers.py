@@ -17,7 +17,6 @@ from typing import Any
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
-from django.db.models import Q
 from django.utils import timezone
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -41,6 +40,8 @@ CLOSE_RECONNECT = 4000  # memberships or session changed: reconnect to pick up t
 RESUME_LOOKBACK = timedelta(seconds=30)
 # A client that missed more than this reloads its feed instead of replaying it.
 RESUME_MAX = 500
+# How many of the recent entries it already holds a resume sends again, at most.
+RESUME_AGAIN_MAX = 500
 
 
 @database_sync_to_async
@@ -53,17 +54,24 @@ def organizations_and_unread(user_id: int) -> tuple[list[int], tuple[int, list[i
 
 @database_sync_to_async
 def missed_items(user_id: int, after: int) -> list[dict[str, Any]] | None:
-    """The user's feed after `after` plus the recent window, oldest first; None if too many."""
-    recent = timezone.now() - RESUME_LOOKBACK
-    entries = list(
-        FeedEntry.objects.filter(user_id=user_id)
-        .filter(Q(notification_id__gt=after) | Q(created_at__gte=recent))
-        .select_related("notification__rack")
-        .order_by("notification_id")[: RESUME_MAX + 1]
-    )
-    if len(entries) > RESUME_MAX:
+    """The user's feed after `after`, and again the recent entries up to it, oldest first;
+    None when more than RESUME_MAX came after it (the client reloads instead).
+
+    The entries up to `after` are sent again because a lower id can commit after a higher
+    one the client holds, and because a client may have heard newer live pushes before
+    its socket closed on a gap (the channel layer's Redis restarting): at most
+    RESUME_AGAIN_MAX of them, the newest, from the last RESUME_LOOKBACK. Both reads are
+    ranges of feed_entry_once_per_user (user, notification).
+    """
+    mine = FeedEntry.objects.filter(user_id=user_id).select_related("notification__rack")
+    newer = list(mine.filter(notification_id__gt=after).order_by("notification_id")
+                 [: RESUME_MAX + 1])
+    if len(newer) > RESUME_MAX:
         return None
-    return [notification_item(e.notification, read=e.read) for e in entries]
+    recent = timezone.now() - RESUME_LOOKBACK
+    again = [e for e in mine.filter(notification_id__lte=after)
+             .order_by("-notification_id")[:RESUME_AGAIN_MAX] if e.created_at >= recent]
+    return [notification_item(e.notification, read=e.read) for e in [*reversed(again), *newer]]
 
 
 unread_state = database_sync_to_async(live.unread_state)

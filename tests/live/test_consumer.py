@@ -346,3 +346,23 @@ async def test_open_sockets_and_push_latency_are_measured(member, rack):
     assert pushes() == pushed_before + 1
     await socket.disconnect()
     assert sockets() == open_before
+
+
+async def test_a_resume_after_live_pushes_heard_past_a_gap_still_sends_the_gap(member, rack,
+                                                                               monkeypatch):
+    """A socket can hear newer pushes before it is closed on a gap (the channel layer's
+    Redis restarting): resuming after the newest id it holds, it gets the recent ones below
+    again, however busy the last half-minute was, and is not told to reload."""
+    monkeypatch.setattr(consumers, "RESUME_MAX", 3)
+    made = [await create_app(rack, f"busy{n}") for n in range(6)]
+    socket = await opened(member, unread=6)
+    newest = await sync_to_async(
+        lambda: FeedEntry.objects.filter(user=member).order_by("-notification_id")
+        .values_list("notification_id", flat=True).first())()
+    await socket.send_json_to({"type": "resume", "after": newest})
+    replayed = []
+    while (message := await socket.receive_json_from(timeout=3))["type"] == "notification":
+        replayed.append(message["notification"]["app"])
+    assert message == {"type": "unread_count", "count": 6}  # not a resync
+    assert replayed == [app.name for app in made]
+    await socket.disconnect()
