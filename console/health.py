@@ -21,6 +21,9 @@ from django.db.migrations.executor import MigrationExecutor
 from django.http import HttpRequest, HttpResponse
 
 SWEEP_MARK = "health:sweeper-ran-at"
+# When a probe first found no run of the sweeper: a beat that never runs is late three
+# intervals after that, and a console that just started is not.
+WAIT_MARK = "health:sweeper-awaited-since"
 # Loading the migration graph takes a while: once everything is applied, that stays true
 # for this process; until then it is looked at again at most this often.
 MIGRATIONS_RECHECK_SECONDS = 30.0
@@ -42,7 +45,10 @@ def sweeper_state() -> dict[str, Any]:
     ran_at = cache.get(SWEEP_MARK)
     interval = settings.SWEEP_INTERVAL_SECONDS
     if ran_at is None:
-        return {"last_run_seconds_ago": None, "late": True, "interval_seconds": interval}
+        cache.add(WAIT_MARK, time.time(), timeout=None)
+        waited = max(0.0, time.time() - (cache.get(WAIT_MARK) or time.time()))
+        return {"last_run_seconds_ago": None, "late": waited > 3 * interval,
+                "interval_seconds": interval}
     ago = max(0.0, time.time() - ran_at)
     return {"last_run_seconds_ago": round(ago, 1), "late": ago > 3 * interval,
             "interval_seconds": interval}

@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,7 @@ from tests.helpers import free_port
 @pytest.fixture(autouse=True)
 def _fresh_probe_state(monkeypatch) -> None:
     monkeypatch.setattr(health, "_redis", None)
-    cache.delete(health.SWEEP_MARK)
+    cache.delete_many([health.SWEEP_MARK, health.WAIT_MARK])
 
 
 def test_healthz_answers_on_any_host_over_plain_http(db, settings):
@@ -39,6 +40,12 @@ def test_readyz_is_ready_with_the_database_redis_and_every_migration(db, setting
 
 
 def test_a_late_sweeper_is_reported_but_does_not_make_the_process_unready(db, settings):
+    # A console that just started has not swept yet: not late.
+    body = Client().get("/readyz").json()
+    assert body["sweeper"] == {"last_run_seconds_ago": None, "late": False,
+                               "interval_seconds": 60}
+    # Three intervals later, still no run: late, and still ready.
+    cache.set(health.WAIT_MARK, time.time() - 181, timeout=None)
     body = Client().get("/readyz").json()
     assert body["status"] == "ready"
     assert body["sweeper"]["late"] is True and body["sweeper"]["last_run_seconds_ago"] is None
