@@ -231,7 +231,8 @@ class RackUpdateSerializer(serializers.Serializer):
     webhook_signing_key = serializers.CharField(
         max_length=300, allow_blank=True, required=False, write_only=True,
         help_text="Lower-case hex keys (at least 64 hex characters), comma-separated, at "
-                  "most two; empty to stop requiring signatures. Never shown again.")
+                  "most four, as a rack accepts; empty to stop requiring signatures. Never "
+                  "shown again.")
     version = serializers.CharField(max_length=40, required=False)
     count = serializers.IntegerField(min_value=1, max_value=1000, required=False,
                                      help_text="How many instances the rack runs.")
