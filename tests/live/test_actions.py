@@ -100,7 +100,7 @@ def test_a_member_may_not_update_the_rack(web, member, rack):
     ("apps/", {}, "name: This field is required."),
     ("apps/demo/scale/", {"process": "web", "count": "2"},
      "demo has no live release yet: promote one before scaling."),
-    ("apps/demo/scale/", {"process": "web", "count": "500"}, "count: Ensure this value"),
+    ("apps/demo/scale/", {"process": "web", "count": "500"}, "A process runs between 0 and 100 copies."),
     ("apps/demo/env/", {"env": "no equals sign"}, "env: Line 1 is not NAME=value."),
     ("resources/", {"name": "db", "type": "oracle"}, "type: Select a valid choice."),
     ("update/", {"count": "0"}, "count: Ensure this value is greater than or equal to 1."),
