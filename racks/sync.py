@@ -25,6 +25,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from notifications.envelope import Envelope
+from notifications.live import broadcast_build
 from notifications.models import Source
 from notifications.pipeline import record_event
 from racks.caps import forget_over_cap, has_room, note_over_cap
@@ -293,10 +294,11 @@ def follow_build_step(build_id: str) -> float | None:
     if status not in BuildStatus.values:
         status = build.status
     ended = status in (BuildStatus.COMPLETE, BuildStatus.FAILED)
-    logs = build.logs
+    logs, before = build.logs, (build.status, build.logs)
     if ended:
         logs = api.call("GET", f"/apps/{app.name}/objects/build/{build.id}/logs").body[
             -BUILD_LOGS_MAX:].decode(errors="replace")
+    appended = logs[len(before[1]):] if logs.startswith(before[1]) else logs
     with transaction.atomic():
         build.status, build.logs = status, logs
         build.started_at = build.started_at or _time(row.get("started")) or timezone.now()
@@ -309,9 +311,20 @@ def follow_build_step(build_id: str) -> float | None:
             previous = app.releases.order_by("-created_at").first()
             Release.objects.get_or_create(id=release_id, defaults={
                 "app": app, "build": build, "env": previous.env if previous else {}})
-    if ended or timezone.now() - build.created_at > BUILD_GIVE_UP:
+        if (build.status, build.logs) != before:
+            transaction.on_commit(lambda: broadcast_build(build, appended))
+    if ended or followed_long_enough(build):
         return None
     return BUILD_POLL_SECONDS
+
+
+def followed_long_enough(build: Build) -> bool:
+    """A build still not ended after BUILD_GIVE_UP is left to sync."""
+    return timezone.now() - build.created_at > BUILD_GIVE_UP
+
+
+def promote_followed_long_enough(release: Release) -> bool:
+    return release.promoted_at is None or timezone.now() - release.promoted_at > PROMOTE_GIVE_UP
 
 
 def follow_promote_step(release_id: str) -> float | None:
@@ -334,6 +347,6 @@ def follow_promote_step(release_id: str) -> float | None:
             return None
         if status == "running":
             return None
-    if timezone.now() - release.promoted_at > PROMOTE_GIVE_UP:
+    if promote_followed_long_enough(release):
         return None
     return PROMOTE_POLL_SECONDS

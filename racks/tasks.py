@@ -96,7 +96,10 @@ def follow_build(build_id: str) -> None:
     try:
         again = sync.follow_build_step(build_id)
     except RackError:
-        again = sync.BUILD_POLL_SECONDS * 5  # the rack did not answer: look later
+        build = Build.objects.filter(pk=build_id).first()
+        # The rack did not answer: look later, unless it has been too long (sync reads it).
+        again = None if build is None or sync.followed_long_enough(build) \
+            else sync.BUILD_POLL_SECONDS * 5
     if again is not None:
         follow_build.apply_async((build_id,), countdown=again)
 
@@ -107,6 +110,8 @@ def follow_promote(release_id: str) -> None:
     try:
         again = sync.follow_promote_step(release_id)
     except RackError:
-        again = sync.PROMOTE_POLL_SECONDS * 3
+        release = Release.objects.filter(pk=release_id).first()
+        again = None if release is None or sync.promote_followed_long_enough(release) \
+            else sync.PROMOTE_POLL_SECONDS * 3
     if again is not None:
         follow_promote.apply_async((release_id,), countdown=again)
