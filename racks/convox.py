@@ -67,6 +67,8 @@ class ConvoxRack:
         check_name("The app", name)
         if rack.apps.filter(name=name).exists():
             raise RackError(f"An app named {name} already exists on {rack.name}.")
+        with transaction.atomic():  # refuse before the rack makes it, not after
+            check_room_on(rack, Capped.APPS)
         form = {"name": name}
         if rack.generation == Generation.V2:
             form["generation"] = "2"
@@ -177,6 +179,8 @@ class ConvoxRack:
                             "(convox rack resources create webhook Url=...).")
         if rack.resources.filter(name=name).exists():
             raise RackError(f"A resource named {name} already exists on {rack.name}.")
+        with transaction.atomic():  # refuse before the rack makes it, not after
+            check_room_on(rack, Capped.RESOURCES)
         api_for(rack).create("/resources", {"kind": type, "name": name})
         with transaction.atomic():
             check_room_on(rack, Capped.RESOURCES)

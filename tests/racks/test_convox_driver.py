@@ -224,3 +224,28 @@ def test_a_password_that_no_longer_works_is_said(fake, connected):
     fake.password = "rotated"
     with pytest.raises(RackError, match="refused the password"):
         driver_for(connected).create_app(connected, "web")
+
+
+def test_an_app_past_the_racks_cap_is_refused_before_the_rack_makes_it(
+        fake, connected, settings):
+    settings.MAX_APPS_PER_RACK = 0
+    with pytest.raises(RackError, match="MAX_APPS_PER_RACK"):
+        driver_for(connected).create_app(connected, "web")
+    assert not sent(fake, "POST", "/apps")
+
+
+def test_an_answer_too_large_or_not_json_is_said(fake, connected, settings):
+    from racks.convox import api_for
+
+    api = api_for(connected)
+    with pytest.raises(RackError, match="not JSON"):
+        api.read("/auth")  # answers ok, as an action does
+    settings.RACK_MAX_RESPONSE_BYTES = 50
+    with pytest.raises(RackError, match="larger than RACK_MAX_RESPONSE_BYTES"):
+        api.read("/system")
+
+
+def test_a_rack_that_stops_answering_is_said_unreachable(fake, connected):
+    fake.stop()
+    with pytest.raises(RackError, match="could not be reached"):
+        driver_for(connected).create_app(connected, "web")
