@@ -69,10 +69,8 @@ class ConvoxRack:
             raise RackError(f"An app named {name} already exists on {rack.name}.")
         with transaction.atomic():  # refuse before the rack makes it, not after
             check_room_on(rack, Capped.APPS)
-        form = {"name": name}
-        if rack.generation == Generation.V2:
-            form["generation"] = "2"
-        api_for(rack).create("/apps", form)
+        # As `convox apps create <name>` sends it: the rack's own default generation.
+        api_for(rack).create("/apps", {"name": name})
         with transaction.atomic():
             check_room_on(rack, Capped.APPS)
             try:
@@ -107,7 +105,9 @@ class ConvoxRack:
                             body=source, content_type="application/octet-stream",
                             timeout=settings.RACK_UPLOAD_TIMEOUT_SECONDS)
         url = _object_url(uploaded.body)
-        made = api.create(f"/apps/{app.name}/builds", {"url": url, "description": description})
+        # As `convox build` sends it: the options given, and no others.
+        form = {"url": url, **({"description": description} if description else {})}
+        made = api.create(f"/apps/{app.name}/builds", form)
         build_id = made.get("id", "") if isinstance(made, dict) else ""
         if not isinstance(build_id, str) or not build_id.startswith("B") or len(build_id) != 11:
             raise RackError("The rack accepted the build but did not say its id.")
