@@ -267,7 +267,7 @@ class SourceBuildView(RackViewBase):
     SOURCE_UPLOAD_MAX_BYTES (a cap of its own, larger than other bodies': the path is
     under /api/v1/uploads/, console.body_limit), forwarded to the rack's objects."""
 
-    @extend_schema(request={"application/gzip": OpenApiTypes.BINARY},
+    @extend_schema(request={"application/octet-stream": OpenApiTypes.BINARY},
                    parameters=[OpenApiParameter("description", str, required=False)],
                    responses={201: BuildSerializer, **errors(*CHANGE)},
                    summary="Start a build from a source tarball", tags=["builds"])
