@@ -6,7 +6,7 @@ from django.contrib.auth.forms import UserCreationForm
 
 from racks.accounts import validate_token_days
 from racks.env import ENV_MAX_NAME, ENV_MAX_VALUE, ENV_MAX_VARIABLES, check_env
-from racks.models import NAME_RE, ResourceType, Role
+from racks.models import NAME_RE, ResourceType, Role, validate_signing_keys
 
 ENV_HELP = "One NAME=value per line."
 
@@ -63,6 +63,14 @@ class RackConnectForm(forms.Form):
     tls_fingerprint = forms.CharField(
         max_length=200, required=False, label="TLS fingerprint (self-signed racks)",
         help_text="sha256:… of the rack's certificate; leave empty for a trusted one.")
+
+
+class SigningKeyForm(forms.Form):
+    webhook_signing_key = forms.CharField(
+        max_length=300, required=False, strip=True, label="Signing keys",
+        validators=[validate_signing_keys], widget=forms.PasswordInput,
+        help_text="The rack's webhook_signing_key: lower-case hex, up to four, "
+                  "comma-separated. Empty: events need no signature.")
 
 
 class SourceBuildForm(forms.Form):

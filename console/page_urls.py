@@ -31,6 +31,7 @@ urlpatterns = [
     path("racks/<id:rack_id>/", pages.rack, name="rack"),
     path("racks/<id:rack_id>/update/", actions.update_rack, name="update-rack"),
     path("racks/<id:rack_id>/disconnect/", actions.disconnect, name="disconnect-rack"),
+    path("racks/<id:rack_id>/signing-key/", actions.set_signing_key, name="set-signing-key"),
     path("racks/<id:rack_id>/apps/", actions.create_app, name="create-app"),
     path("racks/<id:rack_id>/resources/", actions.create_resource, name="create-resource"),
     path("racks/<id:rack_id>/resources/<slug:name>/delete/", actions.delete_resource,

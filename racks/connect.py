@@ -22,7 +22,7 @@ from console import rate_limit
 from console.encryption import encrypt
 from racks.caps import CapReached, check_room
 from racks.convox import OLDEST_V2_VERSION, api_for, version_too_old
-from racks.driver import RackError
+from racks.driver import RackError, check_name
 from racks.membership import delete_rack
 from racks.models import Capped, Generation, Organization, Rack, RackDriverKind
 from racks.rack_api import RackAPI, normalize_fingerprint, normalize_host
@@ -103,6 +103,7 @@ def connect_rack(organization: Organization, name: str, *, host: str, password: 
     Nothing is stored unless every step worked: a rack whose webhook could not be
     registered is not half-connected.
     """
+    check_name("The rack", name)
     _throttle(user, organization)
     host = normalize_host(host)
     pin = normalize_fingerprint(tls_fingerprint)

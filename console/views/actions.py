@@ -22,10 +22,11 @@ from console.forms import (
     RackUpdateForm,
     ResourceForm,
     ScaleForm,
+    SigningKeyForm,
     SourceBuildForm,
 )
 from console.views.access import app_for, rack_for, require
-from racks import permissions
+from racks import membership, permissions
 from racks.connect import connect_rack, disconnect_rack
 from racks.driver import RackError, driver_for
 from racks.models import App, Rack
@@ -218,7 +219,7 @@ def connect(request: HttpRequest, slug: str) -> HttpResponse:
     if connected.signing_key_command:
         messages.info(request, "So that the rack signs its events, run "
                                f"{connected.signing_key_command} then save that key "
-                               "(after the = sign) as the rack's signing key.")
+                               "(after the = sign) under Signing keys on this page.")
     return redirect(_rack_page(rack))
 
 
@@ -233,3 +234,18 @@ def disconnect(request: HttpRequest, rack_id: int) -> HttpResponse:
         messages.warning(request, warning)
     messages.success(request, f"Disconnected {rack.name}.")
     return redirect("organization", slug=org.slug)
+
+
+@login_required
+@require_POST
+def set_signing_key(request: HttpRequest, rack_id: int) -> HttpResponse:
+    """Save the rack's signing keys, as set on the rack (owners and admins)."""
+    rack, role = rack_for(request.user, rack_id)
+    require(role, rack.organization, managing=True, doing="change signing keys")
+
+    def act(data: dict) -> str:
+        membership.set_webhook_signing_key(rack, data["webhook_signing_key"])
+        if data["webhook_signing_key"]:
+            return "Saved: the rack's events must now carry a valid Convox-Signature."
+        return "Cleared: the rack's events need no signature."
+    return _run(request, SigningKeyForm(request.POST), _rack_page(rack), act)

@@ -14,6 +14,7 @@ from console.forms import (
     RackForm,
     RackUpdateForm,
     ResourceForm,
+    SigningKeyForm,
     SourceBuildForm,
 )
 from console.views.access import app_for, may_act, may_manage, rack_for, require
@@ -115,6 +116,7 @@ def rack(request: HttpRequest, rack_id: int) -> HttpResponse:
         "apps": rack.apps.order_by("name"),
         "over_caps": over_cap_report(rack),
         "units": formation_units(rack),
+        "signing_key_form": SigningKeyForm(),
         "resources": rack.resources.order_by("name"),
         "resource_form": ResourceForm(),
         "update_form": RackUpdateForm(initial={

@@ -169,3 +169,9 @@ def test_disconnecting_an_unreachable_rack_says_the_webhook_stayed(fake, connect
     fake.stop()
     [warning] = disconnect_rack(connected)
     assert "still on the rack" in warning and not Rack.objects.exists()
+
+
+def test_a_rack_name_the_console_cannot_model_is_refused_before_probing(fake, org, owner):
+    with pytest.raises(RackError, match="lower-case letters"):
+        connect_rack(org, "Prod Rack!", host=fake.url, password=fake.password, user=owner)
+    assert not fake.requests

@@ -103,3 +103,24 @@ def test_disconnecting_from_the_rack_page(web, who, status, fake, connected, adm
     response = web(who).post(f"/racks/{connected.pk}/disconnect/")
     assert response.status_code == status
     assert Rack.objects.filter(pk=connected.pk).exists() == (status != 302)
+
+
+@pytest.mark.parametrize("who, status", [("owner", 302), ("admin", 302), ("member", 403),
+                                         ("viewer", 403), ("outsider", 404)])
+def test_saving_the_signing_key_a_v3_rack_was_given(web, who, status, fake, connected, admin,
+                                                     member, viewer, outsider):
+    key = "ab" * 32
+    response = web(who).post(f"/racks/{connected.pk}/signing-key/",
+                             {"webhook_signing_key": key})
+    assert response.status_code == status
+    connected.refresh_from_db()
+    assert (connected.webhook_signing_key == key) == (status == 302)
+
+
+def test_a_bad_signing_key_is_said_and_not_saved(web, fake, connected):
+    response = web("owner").post(f"/racks/{connected.pk}/signing-key/",
+                                 {"webhook_signing_key": "nothex"}, follow=True)
+    [(level, text)] = flashes(response)
+    assert level == "error" and "hex" in text
+    connected.refresh_from_db()
+    assert connected.webhook_signing_key == ""
