@@ -10,6 +10,7 @@ understands (shared/convox-rack-api.md, "Errors": the JSON `error`, else the tex
 the status).
 """
 
+import asyncio
 import base64
 import json
 import re
@@ -25,6 +26,8 @@ from racks.driver import RackError
 
 USER_AGENT = "RackConsole/1.0"
 FINGERPRINT_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
+# Reads of one rack in flight at once during a sync: quick, without flooding the rack.
+READ_CONCURRENCY = 8
 
 
 class RackUnreachable(RackError):
@@ -88,19 +91,42 @@ class RackAPI:
             headers["Content-Type"] = content_type
         return headers
 
+    @staticmethod
+    def _session(timeout: float | None = None) -> http.Session:
+        return http.Session(timeout=timeout or settings.RACK_TIMEOUT_SECONDS,
+                            limit=settings.RACK_MAX_RESPONSE_BYTES)
+
     def call(self, method: str, path: str, *, form: dict[str, str] | None = None,
              query: dict[str, str] | None = None, body: bytes = b"",
              content_type: str = "", timeout: float | None = None) -> http.Reply:
         """One request; a RackError (RackUnreachable, WrongPassword) unless it is 2xx."""
+        return asyncio.run(self._send(self._session(timeout), method, path, form=form,
+                                      query=query, body=body, content_type=content_type))
+
+    def read_many(self, reads: list[tuple[str, dict[str, str] | None]]) -> list[Any]:
+        """GET several JSON answers at once (a few at a time, one host lookup): a sync
+        reads three lists per app, which one after the other would outlast its task."""
+        async def all_of() -> list[Any]:
+            session, gate = self._session(), asyncio.Semaphore(READ_CONCURRENCY)
+
+            async def one(path: str, query: dict[str, str] | None) -> Any:
+                async with gate:
+                    return parse_json(await self._send(session, "GET", path, query=query),
+                                      path)
+            return await asyncio.gather(*(one(path, query) for path, query in reads))
+        return asyncio.run(all_of()) if reads else []
+
+    async def _send(self, session: http.Session, method: str, path: str, *,
+                    form: dict[str, str] | None = None, query: dict[str, str] | None = None,
+                    body: bytes = b"", content_type: str = "") -> http.Reply:
         url = self.host + quote(path, safe="/")
         if query:
             url += "?" + urlencode(query)
         if form is not None:
             body, content_type = urlencode(form).encode(), "application/x-www-form-urlencoded"
         try:
-            reply = http.send(method, url, body, self._headers(content_type),
-                              timeout=timeout or settings.RACK_TIMEOUT_SECONDS,
-                              limit=settings.RACK_MAX_RESPONSE_BYTES, pin=self.fingerprint)
+            reply = await session.request(method, url, body, self._headers(content_type),
+                                          pin=self.fingerprint)
         except UnsafeURL as refused:
             raise RackError(f"The console may not connect to {self.host}: {refused}") from None
         except http.TLSError as refused:

@@ -43,7 +43,6 @@ from racks.models import (
     Release,
     Resource,
 )
-from racks.rack_api import RackAPI
 from racks.state import make_release_active
 
 log = logging.getLogger(__name__)
@@ -53,6 +52,8 @@ PROMOTE_POLL_SECONDS = 5.0
 PROMOTE_GIVE_UP = timedelta(minutes=35)
 BUILD_POLL_SECONDS = 2.0
 BUILD_GIVE_UP = timedelta(hours=2)
+# What a sync reads of each app, in this order.
+APP_LISTS = ("builds", "releases", "services")
 # What the console keeps of a build's logs (the rest is on the rack).
 BUILD_LOGS_MAX = 256 * 1024
 
@@ -76,26 +77,21 @@ def _rows(value: object) -> list[dict[str, Any]]:
 def sync_rack(rack: Rack) -> None:
     """Read the whole rack and update its model; raises RackError if the rack fails."""
     api = api_for(rack)
-    system = api.read("/system")
-    apps = _rows(api.read("/apps"))
-    resources = _rows(api.read("/resources"))
-    per_app = {}
-    for app in apps:
-        name = app.get("name")
-        if isinstance(name, str) and NAME_RE.match(name):
-            per_app[name] = _read_app(api, name, app)
+    system, apps, resources = api.read_many([("/system", None), ("/apps", None),
+                                             ("/resources", None)])
+    named = {app["name"]: app for app in _rows(apps)
+             if isinstance(app.get("name"), str) and NAME_RE.match(app["name"])}
+    limit = {"limit": str(settings.RACK_SYNC_LIMIT)}
+    reads = [(f"/apps/{name}/{what}", None if what == "services" else limit)
+             for name in named for what in APP_LISTS]
+    lists = [_rows(rows) for rows in api.read_many(reads)]
+    per_app = {name: {"app": app, **dict(zip(APP_LISTS, lists[3 * n:3 * n + 3], strict=True))}
+               for n, (name, app) in enumerate(named.items())}
+    resources = _rows(resources)
     with transaction.atomic():
         _apply_system(rack, system if isinstance(system, dict) else {})
         _apply_apps(rack, per_app)
         _apply_resources(rack, resources)
-
-
-def _read_app(api: RackAPI, name: str, app: dict) -> dict[str, Any]:
-    limit = {"limit": str(settings.RACK_SYNC_LIMIT)}
-    return {"app": app,
-            "builds": _rows(api.read(f"/apps/{name}/builds", query=limit)),
-            "releases": _rows(api.read(f"/apps/{name}/releases", query=limit)),
-            "services": _rows(api.read(f"/apps/{name}/services"))}
 
 
 def _apply_system(rack: Rack, system: dict[str, Any]) -> None:

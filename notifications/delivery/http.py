@@ -239,10 +239,3 @@ def post(url: str, body: bytes, headers: dict[str, str]) -> Reply:
     """One request on a Session of its own, blocking; raises as Session.post does."""
     return asyncio.run(Session().post(url, body, headers))
 
-
-def send(method: str, url: str, body: bytes, headers: dict[str, str], *, timeout: float,
-         limit: int, pin: str = "") -> Reply:
-    """One request of any method on a Session of its own, blocking, with the caller's
-    deadline and answer cap; raises as Session.request does."""
-    return asyncio.run(Session(timeout=timeout, limit=limit).request(
-        method, url, body, headers, pin=pin))

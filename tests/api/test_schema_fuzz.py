@@ -43,12 +43,12 @@ def keep_test_connection():
 @pytest.fixture
 def no_rack_connections(monkeypatch):
     """Connecting a Convox rack probes the host a request names: the fuzz's hosts must
-    not be contacted, so every rack API call answers as an unreachable rack."""
+    not be contacted, so every outgoing request answers as an unreachable host."""
     from notifications.delivery import http
 
-    def unreachable(*args: object, **kwargs: object) -> None:
+    async def unreachable(*args: object, **kwargs: object) -> None:
         raise http.Unreachable("the fuzz connects to no rack")
-    monkeypatch.setattr(http, "send", unreachable)
+    monkeypatch.setattr(http.Session, "request", unreachable)
 
 
 @pytest.fixture

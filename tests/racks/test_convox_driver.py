@@ -1,6 +1,7 @@
 """The Convox driver against the fake rack, both generations: every action, the request
 shapes the CLI sends, and every error form."""
 
+import gzip
 import io
 import tarfile
 
@@ -15,8 +16,11 @@ from tests.racks.conftest import sent
 
 
 def tarball() -> bytes:
+    """An app's source as `convox build` packs it: a .tgz with its convox.yml (the same
+    bytes each time: no time in the gzip header)."""
     buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+    with gzip.GzipFile(fileobj=buffer, mode="wb", mtime=0) as packed, \
+            tarfile.open(fileobj=packed, mode="w") as tar:
         data = b"services:\n  web:\n    build: .\n"
         info = tarfile.TarInfo("convox.yml")
         info.size = len(data)
