@@ -19,7 +19,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from console import rate_limit
-from console.encryption import encrypt
+from console.encryption import encrypt, reencrypt
 from racks.caps import CapReached, check_room
 from racks.convox import OLDEST_V2_VERSION, api_for, version_too_old
 from racks.driver import RackError, check_name
@@ -177,3 +177,16 @@ def disconnect_rack(rack: Rack) -> list[str]:
                             f"rack ({failed}); delete it with convox rack resources delete.")
     delete_rack(rack)
     return warnings
+
+
+def reencrypt_rack_passwords() -> int:
+    """Encrypt every connected rack's password again under the first of ENCRYPTION_KEYS
+    (`manage.py reencrypt_secrets`); how many racks were rewritten."""
+    count = 0
+    with transaction.atomic():  # the rows locked, so a reconnect meanwhile is not undone
+        for rack in Rack.objects.select_for_update().exclude(password_encrypted="").only(
+                "pk", "password_encrypted"):
+            rack.password_encrypted = reencrypt(rack.password_encrypted)
+            rack.save(update_fields=["password_encrypted"])
+            count += 1
+    return count

@@ -175,3 +175,23 @@ def test_a_rack_name_the_console_cannot_model_is_refused_before_probing(fake, or
     with pytest.raises(RackError, match="lower-case letters"):
         connect_rack(org, "Prod Rack!", host=fake.url, password=fake.password, user=owner)
     assert not fake.requests
+
+
+def test_rack_passwords_move_to_a_new_key_with_the_same_command(fake, org, owner, settings):
+    from io import StringIO
+
+    from cryptography.fernet import Fernet
+    from django.core.management import call_command
+
+    from racks.convox import api_for
+
+    old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    settings.ENCRYPTION_KEYS = [old]
+    rack = connect_rack(org, "real", host=fake.url, password=fake.password, user=owner).rack
+    settings.ENCRYPTION_KEYS = [new, old]
+    out = StringIO()
+    call_command("reencrypt_secrets", stdout=out)
+    assert "the passwords of 1 connected rack(s)" in out.getvalue()
+    settings.ENCRYPTION_KEYS = [new]
+    rack.refresh_from_db()
+    api_for(rack).act("GET", "/auth")  # the password still decrypts, and still works
