@@ -139,3 +139,19 @@ def test_updating_a_v3_rack_is_a_clear_400(owner, client_for, start_fake, org):
                                        format="json")
     assert response.status_code == 400 and "v3 rack cannot be updated" in \
         response.json()["error"]
+
+
+def test_a_source_over_its_cap_is_refused(member, client_for, fake, connected, settings):
+    from console.body_limit import OTHER_LIMIT, limit_for
+
+    settings.SOURCE_UPLOAD_MAX_BYTES = 10
+    assert limit_for(f"/api/v1/uploads/racks/{connected.pk}/apps/web/builds/") == 10
+    assert limit_for(f"/uploads/racks/{connected.pk}/apps/web/builds/") == 10
+    assert limit_for(f"/api/v1/racks/{connected.pk}/apps/web/builds/") == OTHER_LIMIT
+    App.objects.create(rack=connected, name="web")
+    response = client_for(member).post(
+        f"/api/v1/uploads/racks/{connected.pk}/apps/web/builds/", tarball(),
+        content_type="application/octet-stream")
+    assert response.status_code == 400
+    assert "SOURCE_UPLOAD_MAX_BYTES" in response.json()["error"]
+    assert not [r for r in fake.requests if "/objects/" in r.path]
