@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from notifications.models import FeedEntry, Notification, Source
+from notifications.models import Delivery, FeedEntry, Notification, Source
 from racks import sync
 from racks.connect import connect_rack
 from racks.driver import driver_for
@@ -76,6 +76,8 @@ def test_an_unreachable_rack_is_marked_and_its_members_told_once_then_again_when
     assert down.message.startswith("[real] Rack unreachable: The rack at ")
     assert down.source == Source.CONSOLE and down.severity == "error"
     assert FeedEntry.objects.filter(notification=down, user=member).exists()
+    # And by email, as the catalogue's default for this event type says.
+    assert Delivery.objects.filter(notification=down, user=member, channel="email").exists()
     fake.start()
     sync.run_sync(connected.pk)
     sync.run_sync(connected.pk)
