@@ -237,6 +237,9 @@ class App(models.Model):
     rack = models.ForeignKey(Rack, on_delete=models.CASCADE, related_name="apps")
     name = models.CharField(max_length=63, validators=[validate_name])
     created_at = models.DateTimeField(auto_now_add=True)
+    # As a connected rack last reported it (running, updating, rollback, ...); the rack's
+    # own word, so free text; empty on the local rack.
+    status = models.CharField(max_length=20, blank=True, default="")
 
     class Meta:
         constraints = [

@@ -339,7 +339,10 @@ class AppSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = App
-        fields = ["name", "release", "created_at"]
+        fields = ["name", "release", "status", "created_at"]
+        extra_kwargs = {"status": {"help_text": "As a connected rack last reported it "
+                                                "(running, updating, rollback, ...); empty "
+                                                "on the local rack."}}
 
     def get_release(self, app: App) -> str | None:
         return getattr(app, "live_release", None)

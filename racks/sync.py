@@ -121,6 +121,10 @@ def _apply_apps(rack: Rack, per_app: dict[str, dict[str, Any]]) -> None:
                 note_over_cap(rack, Capped.APPS, name)
                 continue
             app = App.objects.create(rack=rack, name=name)
+        status = read["app"].get("status")
+        if isinstance(status, str) and status[:20] != app.status:
+            app.status = status[:20]
+            app.save(update_fields=["status"])
         _apply_builds(app, read["builds"])
         _apply_releases(app, read["releases"], read["app"].get("release"))
         _apply_services(app, read["services"])
@@ -333,6 +337,8 @@ def follow_promote_step(release_id: str) -> float | None:
     row = api_for(app.rack).read(f"/apps/{app.name}")
     status = row.get("status") if isinstance(row, dict) else ""
     live = row.get("release") if isinstance(row, dict) else ""
+    if isinstance(status, str) and status[:20] != app.status:
+        App.objects.filter(pk=app.pk).update(status=status[:20])
     if status == "running" or status == "rollback":
         if live != release.id:  # the CLI's rule: a different release means it failed
             previous = Release.objects.filter(pk=live or "", app=app).first()

@@ -131,4 +131,15 @@ def test_the_racks_own_events_arrive_through_its_webhook(
     wait_for(lambda: "[real] Created app web" in messages(connected.rack),
              what="the rack's app:create event arrived")
     assert Notification.objects.get(action="app:create").source == Source.RACK
-    assert all(d.status == 202 for d in fake.deliveries)
+    # The rack records the answer once the console has sent it.
+    wait_for(lambda: all(d.status == 202 for d in fake.deliveries),
+             what="every envelope answered 202")
+
+
+def test_the_apps_status_is_what_the_rack_last_said(fake, connected, web, member):
+    fake.create_app({"name": "shop"})
+    fake.apps["shop"]["status"] = "updating"
+    sync.run_sync(connected.pk)
+    assert App.objects.get(name="shop").status == "updating"
+    page = web("member").get(f"/racks/{connected.pk}/apps/shop/")
+    assert b"data-app-status" in page.content and b"updating" in page.content
