@@ -71,6 +71,9 @@ urlpatterns = [
     path(APP, racks.AppDetailView.as_view(), name="api-app"),
     path(APP + "builds/", racks.BuildListView.as_view(), name="api-builds"),
     path(APP + "builds/<build:build_id>/", racks.BuildDetailView.as_view(), name="api-build"),
+    # Under /api/v1/uploads/: its own body cap, SOURCE_UPLOAD_MAX_BYTES (console.body_limit).
+    path("api/v1/uploads/" + APP.removeprefix("api/v1/") + "builds/",
+         racks.SourceBuildView.as_view(), name="api-source-build"),
     path(APP + "releases/", racks.ReleaseListView.as_view(), name="api-releases"),
     path(APP + "releases/<release:release_id>/", racks.ReleaseDetailView.as_view(),
          name="api-release"),

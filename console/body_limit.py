@@ -12,6 +12,8 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from django.conf import settings
+
 from notifications.envelope import MAX_BODY_BYTES
 
 Scope = dict[str, Any]
@@ -26,8 +28,14 @@ OTHER_LIMIT = 4 * 1024 * 1024
 PATH_LIMITS: tuple[tuple[str, int], ...] = (("/ingest/", INGEST_LIMIT),)
 
 
+# A build's source tarball (API and dashboard): SOURCE_UPLOAD_MAX_BYTES, read when asked.
+SOURCE_UPLOAD_PREFIXES = ("/api/v1/uploads/", "/uploads/")
+
+
 def limit_for(path: str) -> int:
     """The most bytes of body a request to `path` may send."""
+    if path.startswith(SOURCE_UPLOAD_PREFIXES):
+        return settings.SOURCE_UPLOAD_MAX_BYTES
     for prefix, limit in PATH_LIMITS:
         if path.startswith(prefix):
             return limit

@@ -1,4 +1,4 @@
-"""Secrets kept at rest (webhook signing secrets now, rack passwords later): encrypted
+"""Secrets kept at rest (webhook signing secrets, connected racks' passwords): encrypted
 with Fernet so that a database dump alone does not reveal them.
 
 `settings.ENCRYPTION_KEYS` holds one or more Fernet keys: the first encrypts, every one

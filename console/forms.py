@@ -6,7 +6,7 @@ from django.contrib.auth.forms import UserCreationForm
 
 from racks.accounts import validate_token_days
 from racks.env import ENV_MAX_NAME, ENV_MAX_VALUE, ENV_MAX_VARIABLES, check_env
-from racks.models import NAME_RE, ResourceType, Role
+from racks.models import NAME_RE, ResourceType, Role, validate_signing_keys
 
 ENV_HELP = "One NAME=value per line."
 
@@ -51,6 +51,34 @@ class RackForm(forms.Form):
         "invalid": "Use lower-case letters, digits and dashes, starting with a letter."})
 
 
+class RackConnectForm(forms.Form):
+    """Connect an existing Convox rack: racks.connect checks the rest with the rack."""
+
+    name = forms.RegexField(regex=NAME_RE, max_length=63, error_messages={
+        "invalid": "Use lower-case letters, digits and dashes, starting with a letter."})
+    host = forms.CharField(max_length=300, label="Rack API host",
+                           help_text="e.g. https://rack.example.com (convox rack, RACK_URL)")
+    password = forms.CharField(max_length=500, strip=False, widget=forms.PasswordInput,
+                               label="Rack password")
+    tls_fingerprint = forms.CharField(
+        max_length=200, required=False, label="TLS fingerprint (self-signed racks)",
+        help_text="sha256:… of the rack's certificate; leave empty for a trusted one.")
+
+
+class SigningKeyForm(forms.Form):
+    webhook_signing_key = forms.CharField(
+        max_length=300, required=False, strip=True, label="Signing keys",
+        validators=[validate_signing_keys], widget=forms.PasswordInput,
+        help_text="The rack's webhook_signing_key: lower-case hex, up to four, "
+                  "comma-separated. Empty: events need no signature.")
+
+
+class SourceBuildForm(forms.Form):
+    source = forms.FileField(label="Source (.tgz)",
+                             help_text="A tarball of the app's directory, with convox.yml.")
+    description = forms.CharField(max_length=200, required=False)
+
+
 class AppForm(forms.Form):
     name = forms.CharField(max_length=63)
 
@@ -90,7 +118,10 @@ class EnvForm(forms.Form):
 
 class ScaleForm(forms.Form):
     process = forms.CharField(max_length=63, initial="web")
-    count = forms.IntegerField(min_value=0, max_value=100)
+    # The driver says the rack's own bound (the local rack runs at most 100).
+    count = forms.IntegerField(min_value=0, max_value=1000)
+    cpu = forms.IntegerField(min_value=0, max_value=1_000_000, required=False)
+    memory = forms.IntegerField(min_value=0, max_value=1_000_000, required=False)
 
 
 class ResourceForm(forms.Form):

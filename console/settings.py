@@ -266,6 +266,8 @@ CELERY_BEAT_SCHEDULE: dict = {
                          "schedule": SWEEP_INTERVAL_SECONDS},
     "send-email-digests": {"task": "notifications.delivery.tasks.send_digests",
                            "schedule": 60.0},
+    # Connected racks whose sync is due are read (racks.sync), each on its own schedule.
+    "sync-connected-racks": {"task": "racks.tasks.sync_due_racks", "schedule": 15.0},
     "prune-old-records": {"task": "notifications.tasks.prune_old_records",
                           "schedule": env.float("RETENTION_PRUNE_INTERVAL_SECONDS",
                                                 default=3600.0)},
@@ -308,6 +310,21 @@ MAX_APPS_PER_RACK = env.int("MAX_APPS_PER_RACK", default=200)
 MAX_RESOURCES_PER_RACK = env.int("MAX_RESOURCES_PER_RACK", default=200)
 LOCAL_RACK_BUILD_SECONDS = env("LOCAL_RACK_BUILD_SECONDS")
 LOCAL_RACK_DEPLOY_SECONDS = env("LOCAL_RACK_DEPLOY_SECONDS")
+# Connected (Convox) racks (racks.rack_api, racks.sync): each API call's deadline, an
+# upload's, and the most of an answer read (a rack's lists are larger than a webhook's "ok").
+RACK_TIMEOUT_SECONDS = env.float("RACK_TIMEOUT_SECONDS", default=15.0)
+RACK_UPLOAD_TIMEOUT_SECONDS = env.float("RACK_UPLOAD_TIMEOUT_SECONDS", default=90.0)
+RACK_MAX_RESPONSE_BYTES = env.int("RACK_MAX_RESPONSE_BYTES", default=4 * 1024 * 1024)
+# A build's source tarball, read whole and forwarded to the rack's objects endpoint.
+SOURCE_UPLOAD_MAX_BYTES = env.int("SOURCE_UPLOAD_MAX_BYTES", default=50 * 1024 * 1024)
+# How often each connected rack is read; a rack that does not answer is read less often
+# (doubling up to RACK_SYNC_MAX_BACKOFF_SECONDS) and is marked unreachable, and its
+# members told, after RACK_UNREACHABLE_AFTER failed reads in a row.
+RACK_SYNC_INTERVAL_SECONDS = env.float("RACK_SYNC_INTERVAL_SECONDS", default=60.0)
+RACK_SYNC_MAX_BACKOFF_SECONDS = env.float("RACK_SYNC_MAX_BACKOFF_SECONDS", default=900.0)
+RACK_UNREACHABLE_AFTER = env.int("RACK_UNREACHABLE_AFTER", default=3)
+# How many builds and releases of each app a sync reads (the rack's `limit`).
+RACK_SYNC_LIMIT = env.int("RACK_SYNC_LIMIT", default=10)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -330,7 +347,12 @@ REST_FRAMEWORK = {
                                # Invitations sent, per inviter and per organization.
                                "invite_user": env("INVITE_RATE", default="20/hour"),
                                "invite_organization": env("INVITE_ORGANIZATION_RATE",
-                                                          default="100/hour")},
+                                                          default="100/hour"),
+                               # Connecting a rack probes a host: per user, per organization.
+                               "rack_connect_user": env("RACK_CONNECT_RATE",
+                                                        default="10/hour"),
+                               "rack_connect_organization": env(
+                                   "RACK_CONNECT_ORGANIZATION_RATE", default="30/hour")},
 }
 
 REST_KNOX = {

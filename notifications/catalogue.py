@@ -156,6 +156,23 @@ EVENT_TYPES: tuple[EventType, ...] = (
         "few minutes).",
     ),
     EventType(
+        key="rack:unreachable", object="rack", title="Rack unreachable",
+        pairs=(("rack:unreachable", "error"),), severity=Severity.ERROR,
+        render=lambda d: f"Rack unreachable: {d.get('message') or 'no answer'}",
+        meaning="The console has not been able to reach a connected rack's API for several "
+        "tries in a row. Its page may be out of date until it answers again; the rack's "
+        "apps may still be running.",
+        default_channels=_IN_APP_AND_EMAIL,
+    ),
+    EventType(
+        key="rack:reachable", object="rack", title="Rack reachable again",
+        pairs=(("rack:reachable", "success"),), severity=Severity.SUCCESS,
+        render=lambda d: "Rack reachable again",
+        meaning="A connected rack that could not be reached answers again; the console has "
+        "read it and its page is up to date.",
+        default_channels=_IN_APP_AND_EMAIL,
+    ),
+    EventType(
         key="rack:internal", object="rack", title="Rack housekeeping",
         pairs=(("rack:capacity", "success"), ("rack:converge", "success")),
         severity=Severity.INFO,

@@ -19,7 +19,7 @@ import asyncio
 import logging
 import os
 import threading
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from asgiref.sync import async_to_sync
@@ -174,6 +174,30 @@ def broadcast_notification(notification_id: int, *, notification: Notification |
     except Exception:
         # The notification is stored; a browser that missed the push catches up on resume.
         log.exception("live push of notification %s failed", notification_id)
+
+
+def build_group(build_id: str) -> str:
+    """The sockets watching one build's status and logs."""
+    return f"build.{build_id}"
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+def broadcast_build(build: Any, appended_logs: str = "") -> None:
+    """Push a build's status, and the logs it gained since the last push, to the sockets
+    watching it. Call after the change is committed (transaction.on_commit)."""
+    message = {"type": "feed.build",
+               "build": {"id": build.id, "app": build.app.name, "status": build.status,
+                         "started_at": _iso(build.started_at),
+                         "ended_at": _iso(build.ended_at)},
+               "logs": appended_logs}
+    try:
+        _send(build_group(build.id), message)
+    except Exception:
+        # The build is stored; a page that missed the push reads it on reload.
+        log.exception("live push of build %s failed", build.id)
 
 
 def broadcast_unread_count(user_id: int) -> None:

@@ -49,9 +49,13 @@ class InvitationAdmin(admin.ModelAdmin):
 
 @admin.register(Rack)
 class RackAdmin(admin.ModelAdmin):
-    list_display = ("name", "organization", "version", "instance_count", "instance_type")
-    list_filter = ("organization",)
-    readonly_fields = ("ingest_token",)
+    list_display = ("name", "organization", "driver", "version", "instance_count",
+                    "instance_type")
+    list_filter = ("organization", "driver")
+    readonly_fields = ("ingest_token", "driver", "host", "tls_fingerprint", "generation",
+                       "webhook_resource", "synced_at", "unreachable_since")
+    # The encrypted password is neither shown nor edited here: connect the rack again.
+    exclude = ("password_encrypted",)
 
 
 @admin.register(App)

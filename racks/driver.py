@@ -8,7 +8,8 @@ real rack would call the rack's API here and let the rack's own webhook report b
 
 from typing import Protocol
 
-from racks.models import App, Build, Rack, Release, Resource
+from racks.caps import CapReached, check_room
+from racks.models import NAME_RE, App, Build, Capped, Rack, Release, Resource
 
 
 class RackError(Exception):
@@ -18,18 +19,39 @@ class RackError(Exception):
 class RackDriver(Protocol):
     def create_app(self, rack: Rack, name: str) -> App: ...
     def delete_app(self, app: App) -> None: ...
-    def start_build(self, app: App, *, description: str = "", fail: bool = False) -> Build: ...
+    # `source` is the app's source tarball (.tgz): a real rack builds from it; the local
+    # rack, which builds nothing, ignores it.
+    def start_build(self, app: App, *, description: str = "", fail: bool = False,
+                    source: bytes | None = None) -> Build: ...
     def set_env(self, app: App, env: dict[str, str]) -> Release: ...
-    def promote(self, release: Release) -> None: ...
-    def scale(self, app: App, process: str, count: int) -> None: ...
+    # `force` promotes while the app is still updating (after the person confirmed).
+    def promote(self, release: Release, *, force: bool = False) -> None: ...
+    def scale(self, app: App, process: str, count: int, *, cpu: int | None = None,
+              memory: int | None = None) -> None: ...
     def create_resource(self, rack: Rack, name: str, type: str) -> Resource: ...
     def delete_resource(self, resource: Resource) -> None: ...
     def update_rack(self, rack: Rack, *, version: str | None = None, count: int | None = None,
                     instance_type: str | None = None) -> None: ...
 
 
+def check_name(what: str, name: str) -> None:
+    """Refuse a name the console cannot model, in the words every driver uses."""
+    if not isinstance(name, str) or not NAME_RE.match(name):
+        raise RackError(f"{what} name must be lower-case letters, digits and dashes, "
+                        "starting with a letter (at most 63 characters).")
+
+
+def check_room_on(rack: Rack, kind: Capped) -> None:
+    """Lock the rack and refuse one more app or resource past its cap (racks.caps)."""
+    try:
+        check_room(rack, kind)
+    except CapReached as refused:
+        raise RackError(str(refused)) from None
+
+
 def driver_for(rack: Rack) -> RackDriver:
+    from racks.convox import ConvoxRack
     from racks.local import LocalRack
 
-    drivers: dict[str, type] = {"local": LocalRack}
+    drivers: dict[str, type] = {"local": LocalRack, "convox": ConvoxRack}
     return drivers.get(rack.driver, LocalRack)()

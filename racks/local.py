@@ -12,11 +12,9 @@ from django.db import IntegrityError, transaction
 from notifications.envelope import Envelope
 from notifications.models import Source
 from notifications.pipeline import Recorded, record_event
-from racks.caps import CapReached, check_room
-from racks.driver import RackError
+from racks.driver import RackError, check_name, check_room_on
 from racks.env import check_env
 from racks.models import (
-    NAME_RE,
     App,
     Build,
     Capped,
@@ -45,25 +43,11 @@ def emit(rack: Rack, action: str, data: dict[str, str], status: str = "success",
                         source=Source.CONSOLE)
 
 
-def _check_room(rack: Rack, kind: Capped) -> None:
-    """Lock the rack and refuse one more app or resource past its cap (racks.caps)."""
-    try:
-        check_room(rack, kind)
-    except CapReached as refused:
-        raise RackError(str(refused)) from None
-
-
-def _check_name(what: str, name: str) -> None:
-    if not isinstance(name, str) or not NAME_RE.match(name):
-        raise RackError(f"{what} name must be lower-case letters, digits and dashes, "
-                        "starting with a letter (at most 63 characters).")
-
-
 class LocalRack:
     def create_app(self, rack: Rack, name: str) -> App:
-        _check_name("The app", name)
+        check_name("The app", name)
         with transaction.atomic():
-            _check_room(rack, Capped.APPS)
+            check_room_on(rack, Capped.APPS)
             try:
                 with transaction.atomic():
                     app = App.objects.create(rack=rack, name=name)
@@ -78,7 +62,8 @@ class LocalRack:
             app.delete()
             emit(rack, "app:delete", {"app": name, "name": name})
 
-    def start_build(self, app: App, *, description: str = "", fail: bool = False) -> Build:
+    def start_build(self, app: App, *, description: str = "", fail: bool = False,
+                    source: bytes | None = None) -> Build:
         from racks.tasks import run_build
 
         if len(description) > 200:
@@ -103,7 +88,7 @@ class LocalRack:
             emit(app.rack, "release:create", {"id": release.id, "app": app.name})
         return release
 
-    def promote(self, release: Release) -> None:
+    def promote(self, release: Release, *, force: bool = False) -> None:
         from racks.tasks import finish_rolling_deploy
 
         if release.active:
@@ -115,24 +100,26 @@ class LocalRack:
                  status="start")
             transaction.on_commit(lambda: finish_rolling_deploy.delay(release.id))
 
-    def scale(self, app: App, process: str, count: int) -> None:
-        _check_name("The process", process)
+    def scale(self, app: App, process: str, count: int, *, cpu: int | None = None,
+              memory: int | None = None) -> None:
+        check_name("The process", process)
         if not isinstance(count, int) or isinstance(count, bool) or not 0 <= count <= 100:
             raise RackError("A process runs between 0 and 100 copies.")
         release = app.active_release
         if release is None:
             raise RackError(f"{app.name} has no live release yet: promote one before scaling.")
         with transaction.atomic():
+            sizes = {k: v for k, v in (("cpu", cpu), ("memory", memory)) if v is not None}
             Formation.objects.update_or_create(app=app, process=process,
-                                               defaults={"count": count})
+                                               defaults={"count": count, **sizes})
             emit(app.rack, "release:scale", {"id": release.id, "app": app.name})
 
     def create_resource(self, rack: Rack, name: str, type: str) -> Resource:
-        _check_name("The resource", name)
+        check_name("The resource", name)
         if type not in ResourceType.values:
             raise RackError("A resource type is one of " + ", ".join(ResourceType.values) + ".")
         with transaction.atomic():
-            _check_room(rack, Capped.RESOURCES)
+            check_room_on(rack, Capped.RESOURCES)
             try:
                 with transaction.atomic():
                     resource = Resource.objects.create(rack=rack, name=name, type=type)

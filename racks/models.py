@@ -31,13 +31,16 @@ def validate_name(value: str) -> None:
         )
 
 
+MAX_SIGNING_KEYS = 4  # as many as convox/convox's pkg/hmac accepts
+
+
 def validate_signing_keys(value: str) -> None:
-    """The rack parameter's own format: lower-case hex keys, comma-separated, at most two."""
+    """The rack parameter's own format: lower-case hex keys, comma-separated, at most four."""
     if value == "":
         return
     keys = value.split(",")
-    if len(keys) > 2:
-        raise ValidationError("At most two signing keys (the current one and the next).")
+    if len(keys) > MAX_SIGNING_KEYS:
+        raise ValidationError(f"At most {MAX_SIGNING_KEYS} signing keys, as a rack accepts.")
     for key in keys:
         if not SIGNING_KEY_RE.match(key) or len(key) % 2:
             raise ValidationError(
@@ -151,22 +154,64 @@ class Invitation(models.Model):
         return self.username or self.email
 
 
+class RackDriverKind(models.TextChoices):
+    """Who performs a rack's operations (racks.driver.driver_for)."""
+
+    LOCAL = "local", "Local rack (inside the console)"
+    CONVOX = "convox", "Convox rack"
+
+
+class Generation(models.TextChoices):
+    """A Convox rack's generation: v2 (ECS) and v3 (Kubernetes) differ in their API."""
+
+    V2 = "2"
+    V3 = "3"
+
+
 class Rack(models.Model):
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="racks")
     name = models.CharField(max_length=63, validators=[validate_name])
     version = models.CharField(max_length=40, blank=True, default="")
-    instance_count = models.PositiveIntegerField(default=3)
-    instance_type = models.CharField(max_length=40, default="t3.small")
+    # None: the rack does not report it (a v3 rack); shown as "not reported".
+    instance_count = models.PositiveIntegerField(default=3, null=True, blank=True)
+    instance_type = models.CharField(max_length=40, blank=True, default="t3.small")
     ingest_token = models.CharField(max_length=64, unique=True, default=new_ingest_token)
     webhook_signing_key = models.CharField(
         max_length=300, blank=True, default="", validators=[validate_signing_keys]
     )
-    driver = models.CharField(max_length=20, default="local")
+    driver = models.CharField(max_length=20, choices=RackDriverKind.choices,
+                              default=RackDriverKind.LOCAL)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    # A connected (Convox) rack: where its API is and how the console signs in to it.
+    host = models.CharField(max_length=300, blank=True, default="")
+    # The rack password, encrypted with console.encryption; never shown again.
+    password_encrypted = models.TextField(blank=True, default="")
+    # `sha256:<hex>` of a self-signed rack's certificate, trusted instead of the CAs.
+    tls_fingerprint = models.CharField(max_length=71, blank=True, default="")
+    generation = models.CharField(max_length=1, choices=Generation.choices, blank=True,
+                                  default="")
+    provider = models.CharField(max_length=40, blank=True, default="")
+    status = models.CharField(max_length=40, blank=True, default="")
+    # The console's own webhook resource on the rack: its URL is the secret ingest URL.
+    webhook_resource = models.CharField(max_length=63, blank=True, default="")
+    # Sync (racks.sync): when it last read the rack, when it next may, and since when
+    # the rack has not answered (null while it answers).
+    synced_at = models.DateTimeField(null=True, blank=True)
+    next_sync_at = models.DateTimeField(null=True, blank=True)
+    sync_failures = models.PositiveIntegerField(default=0)
+    unreachable_since = models.DateTimeField(null=True, blank=True)
+    unreachable_error = models.CharField(max_length=500, blank=True, default="")
+    unreachable_notified = models.BooleanField(default=False)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["organization", "name"], name="rack_name_unique_in_org")
+        ]
+        indexes = [
+            # racks.sync.sync_due_racks: the connected racks whose next sync is due.
+            models.Index(fields=["next_sync_at"], name="rack_sync_due_idx",
+                         condition=models.Q(driver="convox")),
         ]
 
     def __str__(self) -> str:
@@ -182,11 +227,19 @@ class Rack(models.Model):
     def ingest_path(self) -> str:
         return f"/ingest/{self.ingest_token}/"
 
+    @property
+    def is_connected(self) -> bool:
+        """A real rack the console reaches over its API (not the local rack)."""
+        return self.driver == RackDriverKind.CONVOX
+
 
 class App(models.Model):
     rack = models.ForeignKey(Rack, on_delete=models.CASCADE, related_name="apps")
     name = models.CharField(max_length=63, validators=[validate_name])
     created_at = models.DateTimeField(auto_now_add=True)
+    # As a connected rack last reported it (running, updating, rollback, ...); the rack's
+    # own word, so free text; empty on the local rack.
+    status = models.CharField(max_length=20, blank=True, default="")
 
     class Meta:
         constraints = [
@@ -272,9 +325,10 @@ class Formation(models.Model):
     memory = models.PositiveIntegerField(default=512)
 
     class Meta:
+        # No upper bound on count: a real rack reports what it runs (the console's own
+        # scale forms keep their bounds).
         constraints = [
             models.UniqueConstraint(fields=["app", "process"], name="one_formation_per_process"),
-            models.CheckConstraint(condition=models.Q(count__lte=100), name="formation_count_max"),
         ]
 
     def __str__(self) -> str:
@@ -282,10 +336,18 @@ class Formation(models.Model):
 
 
 class ResourceType(models.TextChoices):
+    """Every kind a v2 rack creates (a v3 rack has webhooks only)."""
+
     POSTGRES = "postgres"
     MYSQL = "mysql"
     REDIS = "redis"
+    VALKEY = "valkey"
     MEMCACHED = "memcached"
+    S3 = "s3"
+    SNS = "sns"
+    SQS = "sqs"
+    SYSLOG = "syslog"
+    WEBHOOK = "webhook"
 
 
 class Resource(models.Model):
@@ -293,6 +355,8 @@ class Resource(models.Model):
     name = models.CharField(max_length=63, validators=[validate_name])
     # Free text: a newer rack may report a type the console does not know yet.
     type = models.CharField(max_length=40)
+    # As a connected rack reports it (creating, running, ...); empty on the local rack.
+    status = models.CharField(max_length=40, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

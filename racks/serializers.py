@@ -24,6 +24,7 @@ from racks.models import (
     Membership,
     Organization,
     Rack,
+    RackDriverKind,
     Release,
     Resource,
     ResourceType,
@@ -225,13 +226,39 @@ class RackCreateSerializer(serializers.Serializer):
     organization = serializers.SlugField(max_length=110,
                                          help_text="The slug of the organization.")
     name = NameField()
+    driver = serializers.ChoiceField(
+        choices=RackDriverKind.choices, default=RackDriverKind.LOCAL,
+        help_text="`convox` connects an existing Convox rack (give `host` and `password`); "
+                  "without it the rack is a local rack.")
+    host = serializers.CharField(max_length=300, required=False, allow_blank=True,
+                                 help_text="The rack's API, e.g. https://rack.example.com.")
+    password = serializers.CharField(max_length=500, required=False, allow_blank=True,
+                                     write_only=True, trim_whitespace=False,
+                                     help_text="The rack password; stored encrypted, never "
+                                               "shown again.")
+    tls_fingerprint = serializers.CharField(
+        max_length=200, required=False, allow_blank=True,
+        help_text="`sha256:<hex>` of a self-signed rack's certificate, to trust it.")
+
+    def validate(self, data: dict[str, Any]) -> dict[str, Any]:
+        if data["driver"] == RackDriverKind.CONVOX:
+            missing = [f for f in ("host", "password") if not data.get(f)]
+            if missing:
+                raise serializers.ValidationError(
+                    {f: ["A Convox rack needs its API host and password."] for f in missing})
+        elif data.get("host") or data.get("password") or data.get("tls_fingerprint"):
+            raise serializers.ValidationError(
+                "host, password and tls_fingerprint are for connecting a Convox rack: "
+                'send "driver": "convox" with them.')
+        return data
 
 
 class RackUpdateSerializer(serializers.Serializer):
     webhook_signing_key = serializers.CharField(
         max_length=300, allow_blank=True, required=False, write_only=True,
         help_text="Lower-case hex keys (at least 64 hex characters), comma-separated, at "
-                  "most two; empty to stop requiring signatures. Never shown again.")
+                  "most four, as a rack accepts; empty to stop requiring signatures. Never "
+                  "shown again.")
     version = serializers.CharField(max_length=40, required=False)
     count = serializers.IntegerField(min_value=1, max_value=1000, required=False,
                                      help_text="How many instances the rack runs.")
@@ -247,7 +274,11 @@ class RackUpdateSerializer(serializers.Serializer):
 
 class RackSerializer(serializers.ModelSerializer):
     organization = serializers.CharField(source="organization.slug")
-    count = serializers.IntegerField(source="instance_count")
+    count = serializers.IntegerField(source="instance_count", allow_null=True,
+                                     help_text="Instances the rack runs; null when the rack "
+                                               "does not report it (v3).")
+    reachable = serializers.SerializerMethodField(
+        help_text="False once a connected rack has not answered several reads in a row.")
     signed = serializers.SerializerMethodField(
         help_text="Whether the rack has signing keys, so events need a Convox-Signature.")
     ingest_url = serializers.SerializerMethodField(
@@ -262,8 +293,12 @@ class RackSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Rack
-        fields = ["id", "name", "organization", "version", "count", "instance_type",
-                  "signed", "ingest_url", "role", "over_cap", "created_at"]
+        fields = ["id", "name", "organization", "driver", "host", "generation", "provider",
+                  "status", "version", "count", "instance_type", "signed", "ingest_url",
+                  "role", "over_cap", "reachable", "synced_at", "created_at"]
+
+    def get_reachable(self, rack: Rack) -> bool:
+        return not rack.unreachable_notified
 
     def get_over_cap(self, rack: Rack) -> list[str]:
         return over_caps(rack)
@@ -280,6 +315,18 @@ class RackSerializer(serializers.ModelSerializer):
         return self.context["request"].build_absolute_uri(rack.ingest_path)
 
 
+class RackConnectedSerializer(RackSerializer):
+    """A rack just connected: the rack, and what the person should know or do next."""
+
+    warnings = serializers.ListField(child=serializers.CharField(), read_only=True)
+    signing_key_command = serializers.CharField(
+        read_only=True, help_text="v3: run it so the rack signs its events, then PATCH the "
+                                  "rack's webhook_signing_key with the same key. Empty on v2.")
+
+    class Meta(RackSerializer.Meta):
+        fields = [*RackSerializer.Meta.fields, "warnings", "signing_key_command"]
+
+
 # Apps, builds, releases, formation, resources
 
 
@@ -292,7 +339,10 @@ class AppSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = App
-        fields = ["name", "release", "created_at"]
+        fields = ["name", "release", "status", "created_at"]
+        extra_kwargs = {"status": {"help_text": "As a connected rack last reported it "
+                                                "(running, updating, rollback, ...); empty "
+                                                "on the local rack."}}
 
     def get_release(self, app: App) -> str | None:
         return getattr(app, "live_release", None)
@@ -348,9 +398,21 @@ class ReleaseSerializer(serializers.ModelSerializer):
         return env_as_seen(release.env, self.context.get("role"))
 
 
+class PromoteSerializer(serializers.Serializer):
+    force = serializers.BooleanField(
+        required=False, default=False,
+        help_text="Promote even while the app is still updating (a connected rack refuses "
+                  "otherwise).")
+
+
 class ScaleSerializer(serializers.Serializer):
     process = NameField()
-    count = serializers.IntegerField(min_value=0, max_value=100)
+    count = serializers.IntegerField(min_value=0, max_value=1000,
+                                     help_text="The local rack runs at most 100 copies.")
+    cpu = serializers.IntegerField(min_value=0, max_value=1_000_000, required=False,
+                                   help_text="v2: ECS cpu units; v3: millicores.")
+    memory = serializers.IntegerField(min_value=0, max_value=1_000_000, required=False,
+                                      help_text="v2: MB; v3: MiB.")
 
 
 class FormationSerializer(serializers.ModelSerializer):
@@ -367,5 +429,5 @@ class ResourceCreateSerializer(serializers.Serializer):
 class ResourceSerializer(serializers.ModelSerializer):
     class Meta:
         model = Resource
-        fields = ["name", "type", "created_at"]
+        fields = ["name", "type", "status", "created_at"]
 

@@ -1,4 +1,5 @@
-"""The local rack's slow work: builds and rolling deploys."""
+"""Slow work: the local rack's builds and rolling deploys; a connected rack's sync, and
+following its builds and promotes with short tasks that reschedule themselves."""
 
 import time
 
@@ -7,7 +8,8 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from racks import invitations
+from racks import invitations, sync
+from racks.driver import RackError
 from racks.models import Build, BuildStatus, Release, new_object_id
 
 BUILD_STEPS = (
@@ -73,3 +75,43 @@ def finish_rolling_deploy(release_id: str) -> None:
 @shared_task(name="racks.tasks.send_invitation", acks_late=True)
 def send_invitation(invitation_id: int) -> None:
     invitations.send_invitation(invitation_id)
+
+
+@shared_task(name="racks.tasks.sync_due_racks")
+def sync_due_racks() -> None:
+    """Beat: queue a sync of each connected rack whose turn has come, spread over a few
+    seconds so that racks due together are not all read at once."""
+    for n, rack_id in enumerate(sync.due_racks()):
+        sync_rack.apply_async((rack_id,), countdown=n % 10)
+
+
+@shared_task(name="racks.tasks.sync_rack", acks_late=True)
+def sync_rack(rack_id: int) -> None:
+    sync.run_sync(rack_id)
+
+
+@shared_task(name="racks.tasks.follow_build", acks_late=True)
+def follow_build(build_id: str) -> None:
+    """One look at a connected rack's build; again a little later until it ends."""
+    try:
+        again = sync.follow_build_step(build_id)
+    except RackError:
+        build = Build.objects.filter(pk=build_id).first()
+        # The rack did not answer: look later, unless it has been too long (sync reads it).
+        again = None if build is None or sync.followed_long_enough(build) \
+            else sync.BUILD_POLL_SECONDS * 5
+    if again is not None:
+        follow_build.apply_async((build_id,), countdown=again)
+
+
+@shared_task(name="racks.tasks.follow_promote", acks_late=True)
+def follow_promote(release_id: str) -> None:
+    """One look at the app a promote is rolling out on; again until it settles."""
+    try:
+        again = sync.follow_promote_step(release_id)
+    except RackError:
+        release = Release.objects.filter(pk=release_id).first()
+        again = None if release is None or sync.promote_followed_long_enough(release) \
+            else sync.PROMOTE_POLL_SECONDS * 3
+    if again is not None:
+        follow_promote.apply_async((release_id,), countdown=again)

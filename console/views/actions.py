@@ -14,8 +14,20 @@ from django.shortcuts import redirect
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from console.forms import AppForm, BuildForm, EnvForm, RackUpdateForm, ResourceForm, ScaleForm
+from console.forms import (
+    AppForm,
+    BuildForm,
+    EnvForm,
+    RackConnectForm,
+    RackUpdateForm,
+    ResourceForm,
+    ScaleForm,
+    SigningKeyForm,
+    SourceBuildForm,
+)
 from console.views.access import app_for, rack_for, require
+from racks import membership, permissions
+from racks.connect import connect_rack, disconnect_rack
 from racks.driver import RackError, driver_for
 from racks.models import App, Rack
 
@@ -85,6 +97,21 @@ def start_build(request: HttpRequest, rack_id: int, name: str) -> HttpResponse:
 
 @login_required
 @require_POST
+def start_source_build(request: HttpRequest, rack_id: int, name: str) -> HttpResponse:
+    """A build of a connected rack, from an uploaded tarball (the path is under /uploads/:
+    SOURCE_UPLOAD_MAX_BYTES is its body cap, console.body_limit)."""
+    app, role = app_for(request.user, rack_id, name)
+    require(role, app.rack.organization, doing="start builds")
+
+    def act(data: dict) -> str:
+        build = driver_for(app.rack).start_build(app, description=data["description"],
+                                                 source=data["source"].read())
+        return f"Started build {build.id}."
+    return _run(request, SourceBuildForm(request.POST, request.FILES), _app_page(app), act)
+
+
+@login_required
+@require_POST
 def set_env(request: HttpRequest, rack_id: int, name: str) -> HttpResponse:
     app, role = app_for(request.user, rack_id, name)
     require(role, app.rack.organization, doing="change environments")
@@ -104,8 +131,10 @@ def promote(request: HttpRequest, rack_id: int, name: str, release_id: str) -> H
     if release is None:
         raise Http404(f"There is no release {release_id} of {app.name}.")
 
+    force = request.POST.get("force") == "true"  # the page asked for confirmation first
+
     def act(data: dict) -> str:
-        driver_for(app.rack).promote(release)
+        driver_for(app.rack).promote(release, force=force)
         return f"Promoting release {release.id}: the rolling deploy has started."
     return _run(request, Form(request.POST), _app_page(app), act)
 
@@ -117,7 +146,8 @@ def scale(request: HttpRequest, rack_id: int, name: str) -> HttpResponse:
     require(role, app.rack.organization, doing="scale apps")
 
     def act(data: dict) -> str:
-        driver_for(app.rack).scale(app, data["process"], data["count"])
+        driver_for(app.rack).scale(app, data["process"], data["count"], cpu=data["cpu"],
+                                   memory=data["memory"])
         return f"Scaled {data['process']} to {data['count']}."
     return _run(request, ScaleForm(request.POST), _app_page(app), act)
 
@@ -159,3 +189,63 @@ def update_rack(request: HttpRequest, rack_id: int) -> HttpResponse:
             instance_type=data["instance_type"] or None)
         return f"Asked {rack.name} to update."
     return _run(request, RackUpdateForm(request.POST), _rack_page(rack), act)
+
+
+@login_required
+@require_POST
+def connect(request: HttpRequest, slug: str) -> HttpResponse:
+    """Connect a Convox rack to the organization (owners and admins)."""
+    org, role = permissions.organization_for(request.user, slug)
+    require(role, org, managing=True, doing="connect racks")
+    form = RackConnectForm(request.POST)
+    back = reverse("organization", kwargs={"slug": org.slug})
+    if not form.is_valid():
+        messages.error(request, _form_errors(form))
+        return redirect(back)
+    data = form.cleaned_data
+    try:
+        connected = connect_rack(org, data["name"], host=data["host"],
+                                 password=data["password"],
+                                 tls_fingerprint=data["tls_fingerprint"], user=request.user)
+    except RackError as refused:
+        messages.error(request, f"The rack was not connected: {refused}")
+        return redirect(back)
+    rack = connected.rack
+    messages.success(request, f"Connected {rack.name}: a v{rack.generation} rack on "
+                              f"{rack.provider or 'an unknown provider'}, version {rack.version}. "
+                              "Its events come to the console through its webhook.")
+    for warning in connected.warnings:
+        messages.warning(request, warning)
+    if connected.signing_key_command:
+        messages.info(request, "So that the rack signs its events, run "
+                               f"{connected.signing_key_command} then save that key "
+                               "(after the = sign) under Signing keys on this page.")
+    return redirect(_rack_page(rack))
+
+
+@login_required
+@require_POST
+def disconnect(request: HttpRequest, rack_id: int) -> HttpResponse:
+    """Disconnect a connected rack: its webhook leaves the rack, the rack the console."""
+    rack, role = rack_for(request.user, rack_id)
+    require(role, rack.organization, managing=True, doing="disconnect racks")
+    org = rack.organization
+    for warning in disconnect_rack(rack):
+        messages.warning(request, warning)
+    messages.success(request, f"Disconnected {rack.name}.")
+    return redirect("organization", slug=org.slug)
+
+
+@login_required
+@require_POST
+def set_signing_key(request: HttpRequest, rack_id: int) -> HttpResponse:
+    """Save the rack's signing keys, as set on the rack (owners and admins)."""
+    rack, role = rack_for(request.user, rack_id)
+    require(role, rack.organization, managing=True, doing="change signing keys")
+
+    def act(data: dict) -> str:
+        membership.set_webhook_signing_key(rack, data["webhook_signing_key"])
+        if data["webhook_signing_key"]:
+            return "Saved: the rack's events must now carry a valid Convox-Signature."
+        return "Cleared: the rack's events need no signature."
+    return _run(request, SigningKeyForm(request.POST), _rack_page(rack), act)

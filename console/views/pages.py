@@ -10,9 +10,12 @@ from console.forms import (
     EnvForm,
     InviteForm,
     OrganizationForm,
+    RackConnectForm,
     RackForm,
     RackUpdateForm,
     ResourceForm,
+    SigningKeyForm,
+    SourceBuildForm,
 )
 from console.views.access import app_for, may_act, may_manage, rack_for, require
 from console.views.timeline import build_timeline
@@ -23,9 +26,16 @@ from racks.caps import over_cap_report
 from racks.env import env_as_seen, may_read_env_values
 from racks.invitations import pending_of
 from racks.membership import MembershipError, create_organization, create_rack
-from racks.models import Role
+from racks.models import Generation, Rack, Role
 
 TIMELINE_LENGTH = 100
+
+
+def formation_units(rack: Rack) -> tuple[str, str]:
+    """How a rack counts cpu and memory: v3 racks in millicores and MiB."""
+    if rack.generation == Generation.V3:
+        return "millicores", "MiB"
+    return "CPU units", "MB"
 STATUSES = ("success", "start", "error", "skipped", "cancel")
 
 
@@ -84,6 +94,7 @@ def organization(request: HttpRequest, slug: str) -> HttpResponse:
         "invitations": (pending_of(org).select_related("invited_by").order_by("created_at")
                         if may_manage(role) else []),
         "invite_form": InviteForm(), "roles": Role.choices,
+        "connect_form": RackConnectForm(),
     })
 
 
@@ -104,6 +115,8 @@ def rack(request: HttpRequest, rack_id: int) -> HttpResponse:
         "ingest_url": request.build_absolute_uri(rack.ingest_path) if may_act(role) else "",
         "apps": rack.apps.order_by("name"),
         "over_caps": over_cap_report(rack),
+        "units": formation_units(rack),
+        "signing_key_form": SigningKeyForm(),
         "resources": rack.resources.order_by("name"),
         "resource_form": ResourceForm(),
         "update_form": RackUpdateForm(initial={
@@ -131,6 +144,8 @@ def app(request: HttpRequest, rack_id: int, name: str) -> HttpResponse:
         "builds": app.builds.order_by("-created_at")[:30],
         "releases": releases,
         "formation": app.formation.order_by("process"),
+        "units": formation_units(app.rack),
+        "source_form": SourceBuildForm(),
         "timeline": build_timeline([(n, is_read(n.read_state)) for n in events]),
         "env_form": EnvForm(initial={"env": EnvForm.as_text(env)}) if may_act(role) else None,
     })

@@ -5,7 +5,14 @@ connects to a checked address itself, checks the address the socket actually rea
 and keeps the URL's host name for the Host header and TLS (SNI and certificate check),
 so a name that re-resolves elsewhere cannot redirect it. The whole attempt, from
 resolving to the last byte read, has one deadline; at most WEBHOOK_MAX_RESPONSE_BYTES of
-the answer are read; redirects are not followed (a 3xx is just an answer).
+the answer are read (a caller may give its own deadline and cap: a real rack's API
+answers lists larger than a webhook receiver's "ok"); redirects are not followed (a 3xx
+is just an answer).
+
+TLS is verified against the CA bundle. A caller that pins a certificate (a self-signed
+rack, by the SHA-256 of its certificate) relaxes verification for that one connection
+only: the certificate the server showed is hashed and compared before a byte of the
+request, and so its Authorization header, is sent.
 
 HTTP/1.1 is spoken with h11 over a plain asyncio connection, one per request: a
 general-purpose client's pool costs more than a webhook's whole exchange when a batch
@@ -16,6 +23,8 @@ each host name once for the whole batch.
 import asyncio
 import base64
 import functools
+import hashlib
+import hmac
 import ipaddress
 import ssl
 from dataclasses import dataclass
@@ -42,6 +51,10 @@ class Unreachable(Exception):
     """No answer: the connection failed, or the deadline passed."""
 
 
+class TLSError(Unreachable):
+    """The server's certificate was refused (not trusted, wrong name, or not the pinned one)."""
+
+
 @dataclass(frozen=True)
 class Reply:
     status_code: int
@@ -54,6 +67,30 @@ class Reply:
 def _tls_context() -> ssl.SSLContext:
     """One verifying TLS context for every request: loading the CA bundle is slow."""
     return httpx.create_ssl_context()  # certifi's CA bundle, as before
+
+
+def _pinning_context() -> ssl.SSLContext:
+    """A context that accepts any certificate: only for a connection whose certificate is
+    then checked against its pin (_check_pin), never on its own."""
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+def certificate_fingerprint(der: bytes) -> str:
+    """How a pinned certificate is named: `sha256:` and the hex of its DER bytes' SHA-256."""
+    return "sha256:" + hashlib.sha256(der).hexdigest()
+
+
+def _check_pin(writer: asyncio.StreamWriter, pin: str) -> None:
+    tls = writer.get_extra_info("ssl_object")
+    der = tls.getpeercert(binary_form=True) if tls is not None else None
+    if not der:
+        raise TLSError("The server showed no certificate to check against the pinned one.")
+    seen = certificate_fingerprint(der)
+    if not hmac.compare_digest(seen, pin.lower()):
+        raise TLSError(f"The server's certificate ({seen}) is not the pinned one ({pin}).")
 
 
 def timeout_seconds() -> float:
@@ -83,7 +120,8 @@ def _check_peer(peer: tuple | None, addresses: list[IPAddress]) -> None:
 _URL_SAFE = "".join(chr(c) for c in range(0x21, 0x7F))
 
 
-def _request(url: str, target: Target, body: bytes, headers: dict[str, str]) -> h11.Request:
+def _request(url: str, target: Target, body: bytes, headers: dict[str, str],
+             method: str = "POST") -> h11.Request:
     parts = urlsplit(url)
     userinfo = parts.netloc.rpartition("@")[0]
     try:
@@ -100,7 +138,7 @@ def _request(url: str, target: Target, body: bytes, headers: dict[str, str]) -> 
         fields["Authorization"] = f"Basic {token}"
     path = quote((parts.path or "/") + (f"?{parts.query}" if parts.query else ""), _URL_SAFE)
     try:
-        return h11.Request(method="POST", target=path, headers=list(fields.items()))
+        return h11.Request(method=method, target=path, headers=list(fields.items()))
     except (h11.LocalProtocolError, UnicodeError):
         raise UnsafeURL("This is not a valid URL.") from None
 
@@ -108,15 +146,22 @@ def _request(url: str, target: Target, body: bytes, headers: dict[str, str]) -> 
 class Session:
     """Outgoing requests sent together on one event loop, sharing their host lookups."""
 
-    def __init__(self) -> None:
-        self.timeout = timeout_seconds()
-        self.limit = max_response_bytes()
+    def __init__(self, *, timeout: float | None = None, limit: int | None = None) -> None:
+        self.timeout = timeout_seconds() if timeout is None else timeout
+        self.limit = max_response_bytes() if limit is None else limit
         self._lookups: dict[Target, asyncio.Future[list[IPAddress]]] = {}
 
     async def post(self, url: str, body: bytes, headers: dict[str, str]) -> Reply:
         """POST `body` to `url` safely; raises UnsafeURL or Unreachable, else the reply."""
+        return await self.request("POST", url, body, headers)
+
+    async def request(self, method: str, url: str, body: bytes, headers: dict[str, str],
+                      *, pin: str = "") -> Reply:
+        """Send one request safely; raises UnsafeURL, TLSError or Unreachable, else the
+        reply. `pin` (`sha256:<hex>`) trusts exactly that certificate instead of the CAs."""
         try:
-            return await asyncio.wait_for(self._post(url, body, headers), self.timeout)
+            return await asyncio.wait_for(self._send(method, url, body, headers, pin),
+                                          self.timeout)
         except TimeoutError:
             raise Unreachable(
                 f"The receiver did not answer within {self.timeout:g} s.") from None
@@ -131,22 +176,30 @@ class Session:
         # One request's deadline must not cancel the lookup the others wait for.
         return await asyncio.shield(lookup)
 
-    async def _post(self, url: str, body: bytes, headers: dict[str, str]) -> Reply:
+    async def _send(self, method: str, url: str, body: bytes, headers: dict[str, str],
+                    pin: str) -> Reply:
         target = parse_target(url)
-        request = _request(url, target, body, headers)
+        request = _request(url, target, body, headers, method)
         addresses = await self._addresses(target)
-        tls = _tls_context() if target.scheme == "https" else None
+        tls = None
+        if target.scheme == "https":
+            tls = _pinning_context() if pin else _tls_context()
         last_error: Exception | None = None
         for ip in addresses:
             try:
                 reader, writer = await asyncio.open_connection(
                     str(ip), target.port, ssl=tls,
                     server_hostname=target.host if tls else None)
+            except ssl.SSLCertVerificationError as error:
+                raise TLSError(f"The certificate of {target.host} is not trusted: "
+                               f"{error.verify_message or error}.") from None
             except (OSError, ssl.SSLError) as error:
                 last_error = error  # try the host's next address
                 continue
             try:
                 _check_peer(writer.get_extra_info("peername"), addresses)
+                if tls is not None and pin:
+                    _check_pin(writer, pin)
                 return await self._exchange(reader, writer, request, body)
             finally:
                 writer.transport.abort()  # one request per connection; never wait on a close
@@ -185,3 +238,4 @@ class Session:
 def post(url: str, body: bytes, headers: dict[str, str]) -> Reply:
     """One request on a Session of its own, blocking; raises as Session.post does."""
     return asyncio.run(Session().post(url, body, headers))
+

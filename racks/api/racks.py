@@ -4,11 +4,14 @@ events it causes reach the feed through the same pipeline as a real rack's."""
 from collections.abc import Callable
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import OuterRef, QuerySet, Subquery
 from django.http import Http404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
+from rest_framework.exceptions import Throttled
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -18,6 +21,7 @@ from racks import membership
 from racks.api.common import CHANGE, READ, Refused, errors, on_membership
 from racks.api.pages import ByName, NewestFirst, OldestFirst, Pages, paged, paged_schema
 from racks.caps import with_over_caps
+from racks.connect import ConnectThrottled, connect_rack, disconnect_rack
 from racks.driver import RackError, driver_for
 from racks.models import (
     ACTING_ROLES,
@@ -25,6 +29,7 @@ from racks.models import (
     App,
     Build,
     Rack,
+    RackDriverKind,
     Release,
     Resource,
     Role,
@@ -43,6 +48,8 @@ from racks.serializers import (
     BuildCreateSerializer,
     BuildSerializer,
     FormationSerializer,
+    PromoteSerializer,
+    RackConnectedSerializer,
     RackCreateSerializer,
     RackSerializer,
     RackUpdateSerializer,
@@ -111,17 +118,40 @@ class RackListView(APIView):
         return paged(request, self, racks, RackSerializer, OldestFirst)
 
     @extend_schema(request=RackCreateSerializer,
-                   responses={201: RackSerializer, **errors(400, 401, 403, 404)},
-                   summary="Add a rack to an organization (owners and admins)",
-                   tags=["racks"])
+                   responses={201: RackConnectedSerializer,
+                              **errors(400, 401, 403, 404, 429)},
+                   summary="Add a local rack, or connect a Convox rack (owners and admins)",
+                   tags=["racks"],
+                   description='With `"driver": "convox"`, `host` and `password`, the console '
+                   "checks the password, reads the rack and registers the rack's ingest URL as "
+                   "a webhook on it; a 400 says what failed (credentials, unreachable, TLS, "
+                   "refused address, a rack too old). Connect attempts are throttled per "
+                   "person and per organization (429).")
     def post(self, request: Request) -> Response:
         given = RackCreateSerializer(data=request.data)
         given.is_valid(raise_exception=True)
+        data = given.validated_data
         # An organization the caller is not in is 404, as everywhere outside their own.
-        org, role = organization_for(request.user, given.validated_data["organization"])
+        org, role = organization_for(request.user, data["organization"])
         require_managing(role, org, "add racks")
-        rack = on_membership(membership.create_rack, org, given.validated_data["name"])
-        body = RackSerializer(rack, context={"request": request, "role": role.value}).data
+        if data["driver"] == RackDriverKind.CONVOX:
+            try:
+                connected = connect_rack(org, data["name"], host=data["host"],
+                                         password=data["password"],
+                                         tls_fingerprint=data.get("tls_fingerprint", ""),
+                                         user=request.user)
+            except ConnectThrottled as refused:
+                raise Throttled(wait=refused.retry_after, detail=str(refused)) from None
+            except RackError as refused:
+                raise Refused(str(refused)) from None
+            rack = connected.rack
+            rack.warnings, rack.signing_key_command = (connected.warnings,
+                                                       connected.signing_key_command)
+        else:
+            rack = on_membership(membership.create_rack, org, data["name"])
+            rack.warnings, rack.signing_key_command = [], ""
+        body = RackConnectedSerializer(rack, context={"request": request,
+                                                      "role": role.value}).data
         return Response(body, status=status.HTTP_201_CREATED)
 
 
@@ -154,10 +184,12 @@ class RackDetailView(RackViewBase):
         return Response(RackSerializer(rack, context=self.context()).data)
 
     @extend_schema(responses={204: None, **errors(401, 403, 404)},
-                   summary="Delete a rack and its notifications (owners and admins)",
-                   tags=["racks"])
+                   summary="Delete or disconnect a rack, with its notifications (owners and "
+                           "admins)", tags=["racks"],
+                   description="A connected rack's webhook is removed from the rack when the "
+                               "rack answers.")
     def delete(self, request: Request, rack_id: int) -> Response:
-        membership.delete_rack(self.rack)
+        disconnect_rack(self.rack)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -220,9 +252,33 @@ class BuildListView(RackViewBase):
     def post(self, request: Request, rack_id: int, app: str) -> Response:
         given = BuildCreateSerializer(data=request.data)
         given.is_valid(raise_exception=True)
+        if self.rack.is_connected:
+            raise Refused("A Convox rack builds from the app's source: POST the .tgz to "
+                          f"/api/v1/uploads/racks/{self.rack.pk}/apps/{self.app().name}"
+                          "/builds/.")
         build = on_rack(driver_for(self.rack).start_build, self.app(),
                         description=given.validated_data["description"],
                         fail=given.validated_data["fail"])
+        return Response(BuildSerializer(build).data, status=status.HTTP_201_CREATED)
+
+
+class SourceBuildView(RackViewBase):
+    """A build from an uploaded source tarball: the body is the .tgz itself, up to
+    SOURCE_UPLOAD_MAX_BYTES (a cap of its own, larger than other bodies': the path is
+    under /api/v1/uploads/, console.body_limit), forwarded to the rack's objects."""
+
+    @extend_schema(request={"application/octet-stream": OpenApiTypes.BINARY},
+                   parameters=[OpenApiParameter("description", str, required=False)],
+                   responses={201: BuildSerializer, **errors(*CHANGE)},
+                   summary="Start a build from a source tarball", tags=["builds"])
+    def post(self, request: Request, rack_id: int, app: str) -> Response:
+        target, limit = self.app(), settings.SOURCE_UPLOAD_MAX_BYTES
+        source = request.stream.read(limit + 1) if request.stream is not None else b""
+        if len(source) > limit:
+            raise Refused(f"The source is larger than SOURCE_UPLOAD_MAX_BYTES ({limit} bytes).")
+        description = request.query_params.get("description", "")
+        build = on_rack(driver_for(self.rack).start_build, target, description=description,
+                        source=source)
         return Response(BuildSerializer(build).data, status=status.HTTP_201_CREATED)
 
 
@@ -277,12 +333,15 @@ class ReleaseDetailView(ReleaseViewBase):
 
 
 class ReleasePromoteView(ReleaseViewBase):
-    @extend_schema(request=None, responses={200: ReleaseSerializer, **errors(*CHANGE)},
+    @extend_schema(request=PromoteSerializer,
+                   responses={200: ReleaseSerializer, **errors(*CHANGE)},
                    summary="Promote a release: it becomes live and a rolling deploy starts",
                    tags=["releases"])
     def post(self, request: Request, rack_id: int, app: str, release_id: str) -> Response:
+        given = PromoteSerializer(data=request.data or {})
+        given.is_valid(raise_exception=True)
         release = self.release()
-        on_rack(driver_for(self.rack).promote, release)
+        on_rack(driver_for(self.rack).promote, release, force=given.validated_data["force"])
         release.refresh_from_db()
         return Response(ReleaseSerializer(release, context=self.context()).data)
 
@@ -305,7 +364,8 @@ class ScaleView(RackViewBase):
         given.is_valid(raise_exception=True)
         target = self.app()
         on_rack(driver_for(self.rack).scale, target, given.validated_data["process"],
-                given.validated_data["count"])
+                given.validated_data["count"], cpu=given.validated_data.get("cpu"),
+                memory=given.validated_data.get("memory"))
         return Response(FormationSerializer(target.formation.order_by("process"),
                                             many=True).data)
 

@@ -109,7 +109,7 @@ def test_signing_keys_can_be_rotated_and_cleared(owner, rack, client_for):
     assert cleared.json()["signed"] is False
 
 
-@pytest.mark.parametrize("value", ["nothex", "AB" * 32, "ab" * 16, f"{KEY},{KEY},{KEY}",
+@pytest.mark.parametrize("value", ["nothex", "AB" * 32, "ab" * 16, ",".join([KEY] * 5),
                                    "a" * 65])
 def test_a_bad_signing_key_is_refused_and_changes_nothing(owner, rack, client_for, value):
     response = client_for(owner).patch(f"/api/v1/racks/{rack.pk}/",

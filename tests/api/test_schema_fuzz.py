@@ -41,7 +41,19 @@ def keep_test_connection():
 
 
 @pytest.fixture
-def world(keep_test_connection, owner, admin, member, viewer, rack) -> dict[str, object]:
+def no_rack_connections(monkeypatch):
+    """Connecting a Convox rack probes the host a request names: the fuzz's hosts must
+    not be contacted, so every outgoing request answers as an unreachable host."""
+    from notifications.delivery import http
+
+    async def unreachable(*args: object, **kwargs: object) -> None:
+        raise http.Unreachable("the fuzz connects to no rack")
+    monkeypatch.setattr(http.Session, "request", unreachable)
+
+
+@pytest.fixture
+def world(keep_test_connection, no_rack_connections, owner, admin, member, viewer,
+          rack) -> dict[str, object]:
     """An organization with people, a rack with an app, a build, a release, a resource,
     and an API token of its owner."""
     local = LocalRack()

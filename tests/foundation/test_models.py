@@ -65,7 +65,7 @@ def test_signing_keys_in_the_rack_parameters_format_are_accepted(keys):
     validate_signing_keys(keys)
 
 
-@pytest.mark.parametrize("keys", ["A" * 64, "ab" * 16, "zz" * 32, ",".join(["a" * 64] * 3),
+@pytest.mark.parametrize("keys", ["A" * 64, "ab" * 16, "zz" * 32, ",".join(["a" * 64] * 5),
                                   "a" * 65])
 def test_other_signing_keys_are_refused(keys):
     with pytest.raises(ValidationError):

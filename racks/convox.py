@@ -1,0 +1,241 @@
+"""The Convox driver: a real rack's operations, through its HTTP API (racks.rack_api).
+
+Each operation asks the rack, then models what the rack accepted (an app, a build, a
+release) so the pages show it at once. It emits no notification: the rack's own webhook,
+registered when the rack was connected, reports what happened through the pipeline, and
+racks.state finds the change already made. Long operations (a build, a promote) are
+followed by short tasks that reschedule themselves (racks.tasks), since a promote can
+take half an hour and a task at most two minutes.
+"""
+
+import json
+import secrets
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+
+from console.encryption import InvalidToken, decrypt
+from racks.driver import RackError, check_name, check_room_on
+from racks.env import check_env
+from racks.models import (
+    App,
+    Build,
+    BuildStatus,
+    Capped,
+    Formation,
+    Generation,
+    Rack,
+    Release,
+    Resource,
+    ResourceType,
+)
+from racks.rack_api import RackAPI
+from racks.state import make_release_active
+
+# Racks older than this have neither the objects upload nor releases with env.
+OLDEST_V2_VERSION = "20180708231844"
+SCALE_COUNT_MAX = 1000
+SIZE_MAX = 1_000_000  # cpu units or millicores, memory MB or MiB: far past any instance
+
+
+def api_for(rack: Rack) -> RackAPI:
+    """The rack's API with its decrypted password."""
+    try:
+        password = decrypt(rack.password_encrypted)
+    except InvalidToken:
+        raise RackError(f"The password of {rack.name} cannot be decrypted with this "
+                        "console's ENCRYPTION_KEYS: connect the rack again.") from None
+    return RackAPI(rack.host, password, rack.tls_fingerprint)
+
+
+def env_text(env: dict[str, str]) -> str:
+    """An environment as the rack stores it: sorted `KEY=VALUE` lines."""
+    return "".join(f"{name}={env[name]}\n" for name in sorted(env))
+
+
+def parse_env(text: str) -> dict[str, str]:
+    env: dict[str, str] = {}
+    for line in (text or "").splitlines():
+        name, equals, value = line.partition("=")
+        if equals and name:
+            env[name] = value
+    return env
+
+
+class ConvoxRack:
+    def create_app(self, rack: Rack, name: str) -> App:
+        check_name("The app", name)
+        if rack.apps.filter(name=name).exists():
+            raise RackError(f"An app named {name} already exists on {rack.name}.")
+        with transaction.atomic():  # refuse before the rack makes it, not after
+            check_room_on(rack, Capped.APPS)
+        # As `convox apps create <name>` sends it: the rack's own default generation.
+        api_for(rack).create("/apps", {"name": name})
+        with transaction.atomic():
+            check_room_on(rack, Capped.APPS)
+            try:
+                with transaction.atomic():
+                    app, _ = App.objects.get_or_create(rack=rack, name=name)
+            except IntegrityError:  # the rack's own app:create event came first
+                app = App.objects.get(rack=rack, name=name)
+        return app
+
+    def delete_app(self, app: App) -> None:
+        api_for(app.rack).act("DELETE", f"/apps/{app.name}")
+        app.delete()
+
+    def start_build(self, app: App, *, description: str = "", fail: bool = False,
+                    source: bytes | None = None) -> Build:
+        from racks.tasks import follow_build
+
+        if fail:
+            raise RackError("A real rack builds what its source says: it cannot be asked for "
+                            "a build that fails.")
+        if not source:
+            raise RackError("A build on a Convox rack starts from the app's source as a "
+                            ".tgz tarball: upload one.")
+        if len(source) > settings.SOURCE_UPLOAD_MAX_BYTES:
+            raise RackError(f"The source is larger than SOURCE_UPLOAD_MAX_BYTES "
+                            f"({settings.SOURCE_UPLOAD_MAX_BYTES} bytes).")
+        if len(description) > 200:
+            raise RackError("A build description is at most 200 characters.")
+        api = api_for(app.rack)
+        # The CLI's upload: the tarball as an object of the app, then a build of its URL.
+        uploaded = api.call("POST", f"/apps/{app.name}/objects/tmp/{secrets.token_hex(16)}.tgz",
+                            body=source, content_type="application/octet-stream",
+                            timeout=settings.RACK_UPLOAD_TIMEOUT_SECONDS)
+        url = _object_url(uploaded.body)
+        # As `convox build` sends it: the options given, and no others.
+        form = {"url": url, **({"description": description} if description else {})}
+        made = api.create(f"/apps/{app.name}/builds", form)
+        build_id = made.get("id", "") if isinstance(made, dict) else ""
+        if not isinstance(build_id, str) or not build_id.startswith("B") or len(build_id) != 11:
+            raise RackError("The rack accepted the build but did not say its id.")
+        with transaction.atomic():
+            build, _ = Build.objects.update_or_create(
+                id=build_id, defaults={"app": app, "description": description[:200],
+                                       "status": _build_status(made.get("status"))})
+            transaction.on_commit(lambda: follow_build.delay(build.id))
+        return build
+
+    def set_env(self, app: App, env: dict[str, str]) -> Release:
+        try:
+            check_env(env)
+        except ValueError as problem:
+            raise RackError(str(problem)) from None
+        made = api_for(app.rack).create(f"/apps/{app.name}/releases", {"env": env_text(env)})
+        release_id = made.get("id", "") if isinstance(made, dict) else ""
+        if not isinstance(release_id, str) or not release_id.startswith("R"):
+            raise RackError("The rack accepted the environment but did not say the release.")
+        build = Build.objects.filter(pk=made.get("build") or "", app=app).first()
+        release, _ = Release.objects.update_or_create(
+            id=release_id, defaults={"app": app, "env": env, "build": build})
+        return release
+
+    def promote(self, release: Release, *, force: bool = False) -> None:
+        from racks.tasks import follow_promote
+
+        if release.active and not force:
+            raise RackError(f"Release {release.id} is already the live release.")
+        app = release.app
+        form = {"force": "true"} if force else {}
+        try:
+            api_for(app.rack).act("POST", f"/apps/{app.name}/releases/{release.id}/promote",
+                                  form)
+        except RackError as refused:
+            if "currently updating" in str(refused):
+                raise RackError(f"{app.name} is still updating. Promote again with force "
+                                "to promote it anyway (the current update is replaced)."
+                                ) from None
+            raise
+        with transaction.atomic():
+            make_release_active(release)
+            transaction.on_commit(lambda: follow_promote.delay(release.id))
+
+    def scale(self, app: App, process: str, count: int, *, cpu: int | None = None,
+              memory: int | None = None) -> None:
+        check_name("The process", process)
+        form: dict[str, str] = {}
+        for what, value, most in (("count", count, SCALE_COUNT_MAX), ("cpu", cpu, SIZE_MAX),
+                                  ("memory", memory, SIZE_MAX)):
+            if value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= most:
+                raise RackError(f"A service's {what} is a whole number from 0 to {most}.")
+            form[what] = str(value)
+        api_for(app.rack).act("PUT", f"/apps/{app.name}/services/{process}", form)
+        sizes = {k: int(v) for k, v in form.items()}
+        Formation.objects.update_or_create(app=app, process=process, defaults=sizes)
+
+    def create_resource(self, rack: Rack, name: str, type: str) -> Resource:
+        check_name("The resource", name)
+        if type not in ResourceType.values:
+            raise RackError("A resource type is one of " + ", ".join(ResourceType.values) + ".")
+        if rack.generation == Generation.V3 and type != ResourceType.WEBHOOK:
+            raise RackError("A v3 rack has webhook resources only: its databases are "
+                            "resources of an app, declared in convox.yml.")
+        if type == ResourceType.WEBHOOK:
+            raise RackError("A webhook resource needs its URL: create it with the CLI "
+                            "(convox rack resources create webhook Url=...).")
+        if rack.resources.filter(name=name).exists():
+            raise RackError(f"A resource named {name} already exists on {rack.name}.")
+        with transaction.atomic():  # refuse before the rack makes it, not after
+            check_room_on(rack, Capped.RESOURCES)
+        api_for(rack).create("/resources", {"kind": type, "name": name})
+        with transaction.atomic():
+            check_room_on(rack, Capped.RESOURCES)
+            resource, _ = Resource.objects.get_or_create(
+                rack=rack, name=name, defaults={"type": type, "status": "creating"})
+        return resource
+
+    def delete_resource(self, resource: Resource) -> None:
+        rack = resource.rack
+        if resource.name == rack.webhook_resource:
+            raise RackError("This webhook is how the rack reports its events to the console: "
+                            "disconnect the rack instead.")
+        api_for(rack).act("DELETE", f"/resources/{resource.name}")
+        resource.delete()
+
+    def update_rack(self, rack: Rack, *, version: str | None = None, count: int | None = None,
+                    instance_type: str | None = None) -> None:
+        if rack.generation == Generation.V3:
+            raise RackError("A v3 rack cannot be updated through its API (it answers 501): "
+                            "run convox rack update with the CLI.")
+        form = {}
+        if version is not None and version != rack.version:
+            form["version"] = version
+        if count is not None and count != rack.instance_count:
+            form["count"] = str(count)
+        if instance_type is not None and instance_type != rack.instance_type:
+            form["type"] = instance_type
+        if not form:
+            return
+        try:
+            api_for(rack).act("PUT", "/system", form)
+        except RackError as refused:
+            if "HTTP 501" in str(refused):
+                raise RackError("This generation of rack does not support updates through "
+                                "its API: run convox rack update with the CLI.") from None
+            raise
+        rack.status = "updating"
+        rack.save(update_fields=["status"])
+
+
+def _object_url(body: bytes) -> str:
+    """The `object://` URL of an upload: the key is `Url`, the struct having no json tag."""
+    try:
+        url = json.loads(body).get("Url", "")
+    except (ValueError, AttributeError):
+        url = ""
+    if not isinstance(url, str) or not url.startswith("object://"):
+        raise RackError("The rack did not accept the source upload (no object URL).")
+    return url
+
+
+def _build_status(value: object) -> str:
+    return value if value in BuildStatus.values else BuildStatus.CREATED
+
+
+def version_too_old(generation: str, version: str) -> bool:
+    """A v2 rack older than the objects upload and releases with env."""
+    return generation == Generation.V2 and version.isdigit() and version < OLDEST_V2_VERSION
