@@ -26,7 +26,8 @@ def fanout_with(sockets: int) -> tuple[Fanout, list[str]]:
 
 def notification(number: int, users: range) -> dict:
     return {"type": "feed.notification", "organization": 1, "users": list(users),
-            "item": {"id": number, "message": "[production] Created app web"}}
+            "item": {"id": number, "message": "[production] Created app web",
+                     "created_at": "2026-12-01T10:00:00+00:00"}}
 
 
 async def watching(written: list[str], push) -> list[int]:
@@ -72,7 +73,8 @@ async def test_each_socket_ends_the_shared_message_with_its_own_count_and_only_a
     messages = [json.loads(text) for text in written]
     assert len(messages) == 5
     assert all(m == {"type": "notification", "unread_count": 1, "notification": {
-        "id": 7, "message": "[production] Created app web"}} for m in messages)
+        "id": 7, "message": "[production] Created app web",
+        "created_at": "2026-12-01T10:00:00+00:00"}} for m in messages)
 
 
 class SlowLayer:
