@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from django.db import IntegrityError, transaction
 
 from notifications.envelope import Envelope
+from notifications.live import broadcast_build
 from notifications.models import Source
 from notifications.pipeline import Recorded, record_event
 from racks.caps import CapReached, check_room
@@ -86,6 +87,8 @@ class LocalRack:
         with transaction.atomic():
             build = Build.objects.create(id=new_object_id("B"), app=app,
                                          description=description, should_fail=fail)
+            # The app's open pages list it before it starts.
+            transaction.on_commit(lambda: broadcast_build(build))
             transaction.on_commit(lambda: run_build.delay(build.id))
         return build
 
