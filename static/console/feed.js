@@ -70,17 +70,8 @@
   }
 
   // --- rendering ---------------------------------------------------------------------
-  var UNITS = [["year", 31536000], ["month", 2592000], ["week", 604800], ["day", 86400],
-               ["hour", 3600], ["minute", 60]];
-
-  function ago(when) {
-    var seconds = Math.max(0, (Date.now() - when.getTime()) / 1000);
-    for (var i = 0; i < UNITS.length; i++) {
-      var n = Math.floor(seconds / UNITS[i][1]);
-      if (n >= 1) { return n + " " + UNITS[i][0] + (n === 1 ? "" : "s") + " ago"; }
-    }
-    return "just now";
-  }
+  // One relative-time rule for every page (live.js), ticking every <time class="ago">.
+  var ago = live.ago;
 
   function link(href, text, className) {
     var a = document.createElement("a");
@@ -113,6 +104,7 @@
     meta.className = "meta";
     var when = new Date(item.created_at);
     var time = document.createElement("time");
+    time.className = "ago";
     time.dateTime = item.created_at;
     time.title = when.toLocaleString() + " (" + item.created_at + ")";
     time.textContent = ago(when);
@@ -248,12 +240,6 @@
       say("You are logged out. Log in again to see new notifications.");
     });
   }
-
-  window.setInterval(function () {
-    list.querySelectorAll("time").forEach(function (time) {
-      time.textContent = ago(new Date(time.dateTime));
-    });
-  }, 30000);
 
   reload();
 })();

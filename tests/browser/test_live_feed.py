@@ -150,7 +150,9 @@ def test_filters_mark_all_read_and_infinite_scroll(browser, web_server, member, 
 
 
 def test_a_viewer_sees_the_rack_but_no_buttons_and_a_member_starts_a_failing_build(
-        browser, web_server, member, viewer, rack, celery_worker):
+        browser, web_server, member, viewer, rack, celery_worker, settings):
+    # Builds run in this process' worker: long enough to be watched as they go.
+    settings.LOCAL_RACK_BUILD_SECONDS = 2
     base = web_server()
     page, errors = logged_in_page(browser, base, "mia")
     page.goto(f"/racks/{rack.pk}/")
@@ -161,9 +163,26 @@ def test_a_viewer_sees_the_rack_but_no_buttons_and_a_member_starts_a_failing_bui
     page.check("input[name=fail]")
     page.get_by_role("button", name="Start build").click()
     expect(page.locator(".message.success")).to_contain_text("Started build B")
-    # The build fails in a Celery worker; the header badge hears of it on this page too.
-    expect(page.locator("[data-app-live]")).to_be_visible(timeout=10000)
+    # The build fails in a Celery worker: the app page shows it as it goes, without a
+    # reload, and its timeline and the header badge hear of the failure.
+    build = page.locator("details.build").first
+    expect(build.locator("[data-build-status]")).to_have_text("failed", timeout=10000)
+    expect(build.locator("[data-build-logs]")).to_contain_text(
+        "Cloning source\nReading convox.yml")
+    expect(build.locator("[data-build-logs]")).to_contain_text("ERROR: tests failed")
+    expect(page.locator("[data-live-part=timeline]")).to_contain_text("failed",
+                                                                     timeout=10000)
     expect(page.locator("#unread-badge")).to_have_text("2")
+
+    # A build's own page follows it to its end, logs included, without a reload.
+    page.get_by_role("button", name="Start build").click()
+    page.locator("details.build").first.get_by_role("link").click()
+    expect(page.locator("[data-build-status]")).to_have_text("running", timeout=5000)
+    expect(page.locator("[data-build-logs]")).to_contain_text("Running tests")
+    expect(page.locator("[data-build-status]")).to_have_text("complete", timeout=10000)
+    expect(page.locator("[data-build-logs]")).to_contain_text("Build complete: release R")
+    assert page.locator("[data-build-logs]").inner_text().count("Cloning source") == 1
+    page.go_back()
 
     watcher, watcher_errors = logged_in_page(browser, base, "victor")
     watcher.goto(f"/racks/{rack.pk}/apps/shop/")

@@ -128,3 +128,20 @@ async def test_a_socket_watches_a_bounded_number_of_objects(member, rack, monkey
     answer = await watch(socket, build=builds[-1].id)
     assert answer["error"] == f"A socket watches at most {MAX_WATCHED} builds or apps."
     await socket.disconnect()
+
+
+def test_build_and_app_pages_name_what_their_socket_watches(web, viewer, rack):
+    app = make_app(rack)
+    build = make_build(app)
+    page = web("viewer").get(f"/racks/{rack.pk}/apps/web/builds/{build.id}/").content.decode()
+    assert f'data-watch data-watch-build="{build.id}"' in page
+    assert "console/watch.js" in page
+    page = web("viewer").get(f"/racks/{rack.pk}/apps/web/").content.decode()
+    assert f'data-watch-app="{rack.pk}/web"' in page
+    for part in ("builds", "releases", "timeline"):
+        assert f'data-live-part="{part}"' in page
+
+
+def test_the_api_docs_describe_the_watch_message(web, viewer):
+    schema = web("viewer").get("/api/schema/", HTTP_ACCEPT="application/json").json()
+    assert '{"type": "watch", "build": "<build id>"}' in schema["info"]["description"]
