@@ -9,6 +9,7 @@ from django.http import Http404
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import generics, mixins, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -19,7 +20,9 @@ from notifications.history import HISTORY_COLUMNS, history, history_item
 from notifications.models import FeedEntry, Notification
 from notifications.serializers import (
     HistoryItemSerializer,
+    MarkedAmongSerializer,
     MarkedSerializer,
+    NotificationIdsSerializer,
     NotificationItemSerializer,
     UnreadCountSerializer,
 )
@@ -141,12 +144,35 @@ class NotificationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
         feed.mark_unread(entry)
         return Response(NotificationItemSerializer(entry).data)
 
-    @extend_schema(request=None, responses={200: MarkedSerializer, **errors(401)},
-                   summary="Mark your whole feed read", tags=["notifications"])
+    @extend_schema(request=None, responses={200: MarkedAmongSerializer, **errors(400, 401)},
+                   summary="Mark read what you are shown", tags=["notifications"],
+                   filters=True,
+                   description="Your whole feed, or with the list's filters (`rack`, `app`, "
+                               "`action`, `status`) only what they match. The answer lists "
+                               "the ids it marked, for an undo.")
     @action(detail=False, methods=["post"], url_path="read-all")
     def read_all(self, request: Request) -> Response:
-        marked = feed.mark_all_read(request.user.pk)
-        return Response({"marked": marked, "count": feed.unread_count(request.user.pk)})
+        entries = FeedEntry.objects.all()
+        if not FEED_FILTERS.isdisjoint(request.query_params):
+            shown = FeedFilter(request.query_params, queryset=entries)
+            if not shown.is_valid():
+                raise ValidationError(shown.errors)
+            entries = shown.qs
+        ids = feed.mark_read_among(request.user.pk, entries)
+        return Response({"marked": len(ids), "count": feed.unread_count(request.user.pk),
+                         "ids": ids if len(ids) <= feed.UNDO_MAX else None})
+
+    @extend_schema(request=NotificationIdsSerializer,
+                   responses={200: MarkedSerializer, **errors(400, 401)},
+                   summary="Mark these notifications unread (undo a read-all)",
+                   tags=["notifications"], filters=False,
+                   description="Ids not in your feed are ignored.")
+    @action(detail=False, methods=["post"], url_path="unread")
+    def unread_among(self, request: Request) -> Response:
+        asked = NotificationIdsSerializer(data=request.data)
+        asked.is_valid(raise_exception=True)
+        changed = feed.mark_unread_among(request.user.pk, asked.validated_data["ids"])
+        return Response({"marked": changed, "count": feed.unread_count(request.user.pk)})
 
     @extend_schema(responses={200: UnreadCountSerializer, **errors(401)},
                    summary="How many notifications you have not read",

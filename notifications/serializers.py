@@ -4,7 +4,9 @@ from typing import Any
 
 from rest_framework import serializers
 
+from console.bounds import DB_INT_MAX
 from notifications.catalogue import Severity
+from notifications.feed import UNDO_MAX
 from notifications.items import notification_item
 from notifications.models import FeedEntry
 
@@ -49,3 +51,16 @@ class UnreadCountSerializer(serializers.Serializer):
 class MarkedSerializer(serializers.Serializer):
     marked = serializers.IntegerField(help_text="How many notifications changed to read.")
     count = serializers.IntegerField(help_text="Your unread count now.")
+
+
+class MarkedAmongSerializer(MarkedSerializer):
+    ids = serializers.ListField(
+        child=serializers.IntegerField(), allow_null=True,
+        help_text=f"The notifications it marked, to undo it (`POST "
+                  f"/api/v1/notifications/unread/`); null when more than {UNDO_MAX}.")
+
+
+class NotificationIdsSerializer(serializers.Serializer):
+    ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=DB_INT_MAX),
+        max_length=UNDO_MAX, help_text="Notification ids of your feed.")
