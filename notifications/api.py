@@ -39,7 +39,9 @@ class FeedFilter(django_filters.FilterSet):
     rack = IntegerFilter(field_name="notification__rack_id", min_value=1, max_value=DB_INT_MAX,
                          help_text="Only this rack's notifications.")
     app = django_filters.CharFilter(field_name="notification__app", max_length=100,
-                                    help_text="Only this app's notifications (by name).")
+                                    lookup_expr="icontains",
+                                    help_text="Only apps whose name contains this, in any "
+                                              "case.")
     action = django_filters.CharFilter(field_name="notification__action", max_length=100,
                                        help_text="Only this action, e.g. `build:create`.")
     status = django_filters.CharFilter(field_name="notification__status", max_length=20,
@@ -187,8 +189,9 @@ class NotificationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
 
 
 class HistoryFilter(django_filters.FilterSet):
-    app = django_filters.CharFilter(field_name="app", max_length=100,
-                                    help_text="Only this app's notifications (by name).")
+    app = django_filters.CharFilter(field_name="app", max_length=100, lookup_expr="icontains",
+                                    help_text="Only apps whose name contains this, in any "
+                                              "case.")
     action = django_filters.CharFilter(field_name="action", max_length=100,
                                        help_text="Only this action, e.g. `build:create`.")
     status = django_filters.CharFilter(field_name="status", max_length=20,

@@ -9,6 +9,10 @@
   var root = document.querySelector("[data-feed]");
   if (!root) { return; }
   var api = root.dataset.api;
+  // The mark-on-open view's URL with 0 for the id ({% url %} in the template).
+  var openUrl = root.dataset.openUrl;
+  var undo = root.querySelector("[data-undo]");
+  var undoIds = null;
   var pages = root.dataset.list || api;
   var list = root.querySelector("[data-items]");
   var end = root.querySelector("[data-feed-end]");
@@ -27,11 +31,14 @@
     return match ? decodeURIComponent(match[1]) : "";
   }
 
-  function request(method, url) {
+  function request(method, url, body) {
+    var headers = {"Accept": "application/json", "X-CSRFToken": csrfToken()};
+    if (body !== undefined) { headers["Content-Type"] = "application/json"; }
     return window.fetch(url, {
       method: method,
       credentials: "same-origin",
-      headers: {"Accept": "application/json", "X-CSRFToken": csrfToken()},
+      headers: headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
     }).then(function (response) {
       if (!response.ok) { throw new Error("The console answered " + response.status + "."); }
       return response.status === 204 ? {} : response.json();
@@ -95,9 +102,11 @@
     li.dataset.id = String(item.id);
     li.dataset.rack = String(item.rack);
 
-    var message = document.createElement("div");
-    message.className = "message";
-    message.textContent = item.message;
+    // Opening it goes through the server, which marks it read and redirects.
+    var message = link(openUrl.replace("/0/", "/" + item.id + "/"), item.message, "message");
+    message.addEventListener("click", function () {
+      if (li.dataset.read === "false") { setRead(li, true); }
+    });
     li.appendChild(message);
 
     var meta = document.createElement("div");
@@ -157,7 +166,10 @@
   function matches(item) {
     var wanted = currentFilters();
     if (wanted.rack && String(item.rack) !== wanted.rack) { return false; }
-    if (wanted.app && item.app !== wanted.app) { return false; }
+    // As the API filters: the name contains it, in any case.
+    if (wanted.app && item.app.toLowerCase().indexOf(wanted.app.toLowerCase()) === -1) {
+      return false;
+    }
     if (wanted.action && item.action !== wanted.action) { return false; }
     if (wanted.status && item.status !== wanted.status) { return false; }
     if (wanted.unread === "true" && item.read) { return false; }
@@ -191,7 +203,8 @@
     shown.clear();
     next = null;
     end.textContent = "Loading…";
-    return load(query(), generation);
+    applied = query();
+    return load(applied, generation);
   }
 
   function nearBottom() {
@@ -208,22 +221,72 @@
   window.addEventListener("scroll", maybeMore, {passive: true});
 
   // --- reading -----------------------------------------------------------------------
+  // Under "Unread only", an item marked read leaves the list.
+  function markedRead(li) {
+    if (currentFilters().unread === "true") {
+      shown.delete(Number(li.dataset.id));
+      li.remove();
+      showEnd();
+    } else {
+      setRead(li, true);
+    }
+  }
+
   function toggleRead(li) {
     var read = li.dataset.read !== "true";
     request("POST", api + li.dataset.id + (read ? "/read/" : "/unread/")).then(function () {
-      setRead(li, read);  // under "Unread only" it stays until the next reload
+      if (read) { markedRead(li); } else { setRead(li, false); }
       refreshBadge();
     }).catch(function (err) { say("Could not mark it: " + err.message); });
   }
 
+  function offerUndo(ids) {
+    undoIds = ids;
+    undo.querySelector("[data-undo-text]").textContent =
+      "Marked " + ids.length + " notification" + (ids.length === 1 ? "" : "s") + " read.";
+    undo.querySelector("[data-undo-button]").hidden = ids.length === 0;
+    undo.hidden = false;
+  }
+
+  // Marks what the page shows: its rack, its filters (not "Unread only": that is what
+  // is being marked).
   root.querySelector("[data-mark-all-read]").addEventListener("click", function () {
-    request("POST", api + "read-all/").then(function () {
-      shown.forEach(function (li) { setRead(li, true); });
+    var wanted = currentFilters();
+    delete wanted.unread;
+    var params = new URLSearchParams(wanted).toString();
+    request("POST", api + "read-all/" + (params ? "?" + params : "")).then(function (body) {
+      var marked = new Set(body.ids || []);
+      shown.forEach(function (li, id) {
+        if (body.ids === null || marked.has(id)) { markedRead(li); }
+      });
+      if (body.ids) { offerUndo(body.ids); }
       refreshBadge();
     }).catch(function (err) { say("Could not mark all read: " + err.message); });
   });
 
-  filters.addEventListener("change", reload);
+  undo.querySelector("[data-undo-button]").addEventListener("click", function () {
+    if (!undoIds) { return; }
+    request("POST", api + "unread/", {ids: undoIds}).then(function () {
+      undoIds = null;
+      undo.hidden = true;
+      refreshBadge();
+      reload();
+    }).catch(function (err) { say("Could not undo: " + err.message); });
+  });
+
+  // A filter that changed reloads the list. Leaving the app field fires "change" again
+  // for what typing already applied: reloading then would swallow the click that left it.
+  var applied = null;
+  var typing = null;
+  function applyFilters() {
+    window.clearTimeout(typing);
+    if (query() !== applied) { reload(); }
+  }
+  filters.addEventListener("change", applyFilters);
+  filters.addEventListener("input", function () {
+    window.clearTimeout(typing);
+    typing = window.setTimeout(applyFilters, 300);
+  });
   filters.addEventListener("submit", function (event) { event.preventDefault(); reload(); });
 
   // --- live --------------------------------------------------------------------------

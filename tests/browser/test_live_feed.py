@@ -140,10 +140,38 @@ def test_filters_mark_all_read_and_infinite_scroll(browser, web_server, member, 
     page.locator("input[name=app]").dispatch_event("change")
     expect(page.locator("li.item")).to_have_count(1)
 
+    # Opening an item marks it read (the server's mark-on-open view), and undo is offered
+    # for a mark-all-read that marks only what the filters show.
+    seven = page.locator("li.item").first
+    seven.locator("a.message").click()
+    page.wait_for_url("**/apps/app-7/")
+    page.go_back()
+    expect(page.locator("#unread-badge")).to_have_text("62")
+    page.fill("input[name=app]", "app-7")
+    page.locator("input[name=app]").dispatch_event("change")
+    expect(page.locator("li.item")).to_have_count(1)
+    expect(page.locator("li.item").first).to_have_attribute("data-read", "true")
+    # The app filter finds names containing it, in any case.
+    page.fill("input[name=app]", "APP-")
+    page.locator("input[name=app]").dispatch_event("change")
+    expect(page.locator("li.item")).to_have_count(50)
     page.get_by_role("button", name="Mark all read").click()
-    expect(page.locator("#unread-badge")).to_be_hidden()
+    expect(page.locator("[data-undo]")).to_have_text("Marked 60 notifications read. Undo")
+    expect(page.locator("#unread-badge")).to_have_text("2")
+    page.get_by_role("button", name="Undo").click()
+    expect(page.locator("#unread-badge")).to_have_text("62")
+
+    # Under "Unread only", an item marked read leaves the list.
     page.fill("input[name=app]", "")
     page.check("input[name=unread]")
+    expect(page.locator("li.item")).to_have_count(50)
+    first = page.locator("li.item").first
+    first_id = first.get_attribute("data-id")
+    first.locator(".toggle-read").click()
+    expect(page.locator(f"li.item[data-id='{first_id}']")).to_have_count(0)
+    expect(page.locator("#unread-badge")).to_have_text("61")
+    page.get_by_role("button", name="Mark all read").click()
+    expect(page.locator("#unread-badge")).to_be_hidden()
     expect(page.locator("[data-feed-end]")).to_have_text("Nothing here yet.")
     assert not errors, errors
     page.context.close()
