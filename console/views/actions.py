@@ -1,7 +1,8 @@
 """Buttons that act on a rack: each parses its form, checks the role, calls the driver.
 
-A refusal by the rack (RackError) or a form error comes back as a message on the page it
-was sent from; nothing is changed.
+A form error, or a refusal by the rack (RackError), shows the page the form was sent from
+again with the form as it was typed and the error beside its field (or atop the form);
+nothing is changed. What was done is said in a message after a redirect.
 """
 
 from collections.abc import Callable
@@ -16,28 +17,24 @@ from django.views.decorators.http import require_POST
 
 from console.forms import AppForm, BuildForm, EnvForm, RackUpdateForm, ResourceForm, ScaleForm
 from console.views.access import app_for, rack_for, require
+from console.views.pages import app_page, rack_page
 from racks.driver import RackError, driver_for
 from racks.models import App, Rack
 
 
-def _form_errors(form: Form) -> str:
-    return " ".join(f"{'' if field == '__all__' else field + ': '}{' '.join(errors)}"
-                    for field, errors in form.errors.items())
-
-
 def _run(request: HttpRequest, form: Form, back: str,
-         act: Callable[[dict], str]) -> HttpResponse:
-    """Validate, act, and say what happened on the page the button was on."""
-    if not form.is_valid():
-        messages.error(request, _form_errors(form))
-        return redirect(back)
-    try:
-        done = act(form.cleaned_data)
-    except RackError as refused:
-        messages.error(request, str(refused))
-    else:
-        messages.success(request, done)
-    return redirect(back)
+         page: Callable[[Form], HttpResponse], act: Callable[[dict], str]) -> HttpResponse:
+    """Validate and act, then say what was done on the page the form was on (`back`), or
+    show that page again with the form refused (`page`)."""
+    if form.is_valid():
+        try:
+            done = act(form.cleaned_data)
+        except RackError as refused:
+            form.add_error(None, str(refused))
+        else:
+            messages.success(request, done)
+            return redirect(back)
+    return page(form)
 
 
 def _rack_page(rack: Rack) -> str:
@@ -57,7 +54,8 @@ def create_app(request: HttpRequest, rack_id: int) -> HttpResponse:
     def act(data: dict) -> str:
         driver_for(rack).create_app(rack, data["name"])
         return f"Created the app {data['name']}."
-    return _run(request, AppForm(request.POST), _rack_page(rack), act)
+    return _run(request, AppForm(request.POST), _rack_page(rack),
+                lambda form: rack_page(request, rack, role, refused=form), act)
 
 
 @login_required
@@ -80,7 +78,8 @@ def start_build(request: HttpRequest, rack_id: int, name: str) -> HttpResponse:
         build = driver_for(app.rack).start_build(app, description=data["description"],
                                                  fail=data["fail"])
         return f"Started build {build.id}."
-    return _run(request, BuildForm(request.POST), _app_page(app), act)
+    return _run(request, BuildForm(request.POST), _app_page(app),
+                lambda form: app_page(request, app, role, refused=form), act)
 
 
 @login_required
@@ -92,7 +91,8 @@ def set_env(request: HttpRequest, rack_id: int, name: str) -> HttpResponse:
     def act(data: dict) -> str:
         release = driver_for(app.rack).set_env(app, data["env"])
         return f"Created release {release.id} with the new environment."
-    return _run(request, EnvForm(request.POST), _app_page(app), act)
+    return _run(request, EnvForm(request.POST), _app_page(app),
+                lambda form: app_page(request, app, role, refused=form), act)
 
 
 @login_required
@@ -104,10 +104,14 @@ def promote(request: HttpRequest, rack_id: int, name: str, release_id: str) -> H
     if release is None:
         raise Http404(f"There is no release {release_id} of {app.name}.")
 
-    def act(data: dict) -> str:
+    try:
         driver_for(app.rack).promote(release)
-        return f"Promoting release {release.id}: the rolling deploy has started."
-    return _run(request, Form(request.POST), _app_page(app), act)
+    except RackError as refused:
+        messages.error(request, str(refused))  # a button, no input to keep
+    else:
+        messages.success(request,
+                         f"Promoting release {release.id}: the rolling deploy has started.")
+    return redirect(_app_page(app))
 
 
 @login_required
@@ -119,7 +123,8 @@ def scale(request: HttpRequest, rack_id: int, name: str) -> HttpResponse:
     def act(data: dict) -> str:
         driver_for(app.rack).scale(app, data["process"], data["count"])
         return f"Scaled {data['process']} to {data['count']}."
-    return _run(request, ScaleForm(request.POST), _app_page(app), act)
+    return _run(request, ScaleForm(request.POST), _app_page(app),
+                lambda form: app_page(request, app, role, refused=form), act)
 
 
 @login_required
@@ -131,7 +136,8 @@ def create_resource(request: HttpRequest, rack_id: int) -> HttpResponse:
     def act(data: dict) -> str:
         driver_for(rack).create_resource(rack, data["name"], data["type"])
         return f"Created the {data['type']} resource {data['name']}."
-    return _run(request, ResourceForm(request.POST), _rack_page(rack), act)
+    return _run(request, ResourceForm(request.POST), _rack_page(rack),
+                lambda form: rack_page(request, rack, role, refused=form), act)
 
 
 @login_required
@@ -158,4 +164,5 @@ def update_rack(request: HttpRequest, rack_id: int) -> HttpResponse:
             rack, version=data["version"] or None, count=data["count"],
             instance_type=data["instance_type"] or None)
         return f"Asked {rack.name} to update."
-    return _run(request, RackUpdateForm(request.POST), _rack_page(rack), act)
+    return _run(request, RackUpdateForm(request.POST), _rack_page(rack),
+                lambda form: rack_page(request, rack, role, refused=form), act)

@@ -2,17 +2,21 @@
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.forms import Form
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
 from console.forms import (
+    AppForm,
+    BuildForm,
     EnvForm,
     InviteForm,
     OrganizationForm,
     RackForm,
     RackUpdateForm,
     ResourceForm,
+    ScaleForm,
 )
 from console.views.access import app_for, may_act, may_manage, rack_for, require
 from console.views.timeline import build_timeline
@@ -23,7 +27,7 @@ from racks.caps import over_cap_report
 from racks.env import env_as_seen, may_read_env_values
 from racks.invitations import pending_of
 from racks.membership import MembershipError, create_organization, create_rack
-from racks.models import Role
+from racks.models import App, Organization, Rack, Role
 
 TIMELINE_LENGTH = 100
 STATUSES = ("success", "start", "error", "skipped", "cancel")
@@ -66,9 +70,9 @@ def organizations(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def organization(request: HttpRequest, slug: str) -> HttpResponse:
     org, role = permissions.organization_for(request.user, slug)
-    form = RackForm(request.POST or None)
     if request.method == "POST":
         require(role, org, managing=True, doing="add racks")
+        form = RackForm(request.POST)
         if form.is_valid():
             try:
                 rack = create_rack(org, form.cleaned_data["name"])
@@ -77,14 +81,24 @@ def organization(request: HttpRequest, slug: str) -> HttpResponse:
             else:
                 messages.success(request, f"Added the rack {rack.name}.")
                 return redirect("rack", rack_id=rack.pk)
+        return organization_page(request, org, role, refused=form)
+    return organization_page(request, org, role)
+
+
+def organization_page(request: HttpRequest, org: Organization, role: Role, *,
+                      refused: Form | None = None) -> HttpResponse:
+    """The organization's page; with `refused`, one of its forms as it was sent, with its
+    errors (a 400), the others fresh."""
+    forms: dict[str, Form] = {"form": RackForm(), "invite_form": InviteForm()}
+    forms.update(_refused(forms, refused))
     return render(request, "console/organization.html", {
-        "org": org, "role": role, "may_manage": may_manage(role), "form": form,
+        "org": org, "role": role, "may_manage": may_manage(role),
         "racks": org.racks.order_by("name"),
         "members": org.memberships.select_related("user").order_by("user__username"),
         "invitations": (pending_of(org).select_related("invited_by").order_by("created_at")
                         if may_manage(role) else []),
-        "invite_form": InviteForm(), "roles": Role.choices,
-    })
+        "roles": Role.choices, **forms,
+    }, status=400 if refused else 200)
 
 
 @login_required
@@ -98,6 +112,20 @@ def racks(request: HttpRequest) -> HttpResponse:
 @require_GET
 def rack(request: HttpRequest, rack_id: int) -> HttpResponse:
     rack, role = rack_for(request.user, rack_id)
+    return rack_page(request, rack, role)
+
+
+def rack_page(request: HttpRequest, rack: Rack, role: Role, *,
+              refused: Form | None = None) -> HttpResponse:
+    """The rack's page; with `refused`, one of its forms as it was sent, with its errors
+    (a 400), the others fresh."""
+    forms: dict[str, Form] = {
+        "app_form": AppForm(), "resource_form": ResourceForm(),
+        "update_form": RackUpdateForm(initial={
+            "version": rack.version, "count": rack.instance_count,
+            "instance_type": rack.instance_type}),
+    }
+    forms.update(_refused(forms, refused))
     context = _feed_context(request, rack=rack.pk)
     context.update({
         "rack": rack, "may_act": may_act(role), "may_manage": may_manage(role),
@@ -105,18 +133,29 @@ def rack(request: HttpRequest, rack_id: int) -> HttpResponse:
         "apps": rack.apps.order_by("name"),
         "over_caps": over_cap_report(rack),
         "resources": rack.resources.order_by("name"),
-        "resource_form": ResourceForm(),
-        "update_form": RackUpdateForm(initial={
-            "version": rack.version, "count": rack.instance_count,
-            "instance_type": rack.instance_type}),
+        **forms,
     })
-    return render(request, "console/rack.html", context)
+    return render(request, "console/rack.html", context, status=400 if refused else 200)
+
+
+def _refused(forms: dict[str, Form], refused: Form | None) -> dict[str, Form]:
+    """The page's form of the refused form's kind, replaced by it."""
+    if refused is None:
+        return {}
+    return {key: refused for key, form in forms.items() if type(form) is type(refused)}
 
 
 @login_required
 @require_GET
 def app(request: HttpRequest, rack_id: int, name: str) -> HttpResponse:
     app, role = app_for(request.user, rack_id, name)
+    return app_page(request, app, role)
+
+
+def app_page(request: HttpRequest, app: App, role: Role, *,
+             refused: Form | None = None) -> HttpResponse:
+    """The app's page; with `refused`, one of its forms as it was sent, with its errors
+    (a 400), the others fresh."""
     releases = list(app.releases.select_related("build").order_by("-created_at")[:50])
     # The app's history, not the reader's feed: a member who joined later sees it too.
     events = (history(app.rack, request.user, app=app.name).select_related("rack")
@@ -125,6 +164,11 @@ def app(request: HttpRequest, rack_id: int, name: str) -> HttpResponse:
     # Viewers read the names only (racks.env); the form, with the values, is for those
     # who may change them and so may read them.
     env = env_as_seen(latest_env, role)
+    forms: dict[str, Form] = {}
+    if may_act(role):
+        forms = {"build_form": BuildForm(), "scale_form": ScaleForm(),
+                 "env_form": EnvForm(initial={"env": EnvForm.as_text(env)})}
+        forms.update(_refused(forms, refused))
     return render(request, "console/app.html", {
         "app": app, "rack": app.rack, "may_act": may_act(role),
         "env": sorted(env.items()), "env_values_shown": may_read_env_values(role),
@@ -132,8 +176,8 @@ def app(request: HttpRequest, rack_id: int, name: str) -> HttpResponse:
         "releases": releases,
         "formation": app.formation.order_by("process"),
         "timeline": build_timeline([(n, is_read(n.read_state)) for n in events]),
-        "env_form": EnvForm(initial={"env": EnvForm.as_text(env)}) if may_act(role) else None,
-    })
+        "env_form": None, **forms,
+    }, status=400 if refused else 200)
 
 
 @login_required

@@ -184,7 +184,7 @@ def test_a_viewer_sees_the_rack_but_no_buttons_and_a_member_starts_a_failing_bui
     base = web_server()
     page, errors = logged_in_page(browser, base, "mia")
     page.goto(f"/racks/{rack.pk}/")
-    page.fill("#new-app", "shop")
+    page.fill("#app-name", "shop")
     page.get_by_role("button", name="Create app").click()
     expect(page.locator(".message.success")).to_have_text("Created the app shop.")
     page.get_by_role("link", name="shop", exact=True).first.click()

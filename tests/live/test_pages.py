@@ -134,8 +134,8 @@ def test_only_owners_and_admins_add_racks(web, who, org):
 
 def test_a_bad_rack_name_is_explained(web, owner, org):
     response = web("owner").post(f"/organizations/{org.slug}/", {"name": "Not OK"})
-    assert response.status_code == 200
-    assert b"lower-case letters" in response.content
+    assert response.status_code == 400  # the form again, as typed, its error beside it
+    assert b"lower-case letters" in response.content and b'value="Not OK"' in response.content
 
 
 def test_wrong_methods_get_405(web, member, rack, demo_app):
