@@ -16,6 +16,7 @@ from rest_framework.response import Response
 from console import metrics
 from console.bounds import DB_INT_MAX
 from notifications import feed
+from notifications.catalogue import EVENT_TYPES
 from notifications.history import HISTORY_COLUMNS, history, history_item
 from notifications.models import FeedEntry, Notification
 from notifications.serializers import (
@@ -29,6 +30,9 @@ from notifications.serializers import (
 from racks.api.common import StrictJSONParser, errors
 from racks.api.pages import Pages
 from racks.permissions import rack_for
+
+# The feed's filters speak of the catalogue's event types, as the settings page does.
+EVENT_TYPE_CHOICES = [(t.key, t.title) for t in EVENT_TYPES]
 
 
 class IntegerFilter(django_filters.Filter):
@@ -46,13 +50,16 @@ class FeedFilter(django_filters.FilterSet):
                                        help_text="Only this action, e.g. `build:create`.")
     status = django_filters.CharFilter(field_name="notification__status", max_length=20,
                                        help_text="Only this status, e.g. `error`.")
+    event_type = django_filters.ChoiceFilter(
+        field_name="notification__event_type", choices=EVENT_TYPE_CHOICES,
+        help_text="Only this event type of the catalogue, e.g. `build:failed`.")
     unread = django_filters.ChoiceFilter(
         choices=[("true", "true"), ("false", "false")], method="filter_unread",
         help_text="`true`: only unread notifications; `false`: only read ones.")
 
     class Meta:
         model = FeedEntry
-        fields = ["rack", "app", "action", "status", "unread"]
+        fields = ["rack", "app", "action", "status", "event_type", "unread"]
 
     def filter_unread(self, queryset: QuerySet[FeedEntry], name: str,
                       value: str) -> QuerySet[FeedEntry]:
@@ -196,13 +203,16 @@ class HistoryFilter(django_filters.FilterSet):
                                        help_text="Only this action, e.g. `build:create`.")
     status = django_filters.CharFilter(field_name="status", max_length=20,
                                        help_text="Only this status, e.g. `error`.")
+    event_type = django_filters.ChoiceFilter(
+        field_name="event_type", choices=EVENT_TYPE_CHOICES,
+        help_text="Only this event type of the catalogue, e.g. `build:failed`.")
     unread = django_filters.ChoiceFilter(
         choices=[("true", "true"), ("false", "false")], method="filter_unread",
         help_text="`true`: only those unread in your feed; `false`: all the others.")
 
     class Meta:
         model = Notification
-        fields = ["app", "action", "status", "unread"]
+        fields = ["app", "action", "status", "event_type", "unread"]
 
     def filter_unread(self, queryset: QuerySet[Notification], name: str,
                       value: str) -> QuerySet[Notification]:

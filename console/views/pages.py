@@ -33,12 +33,17 @@ TIMELINE_LENGTH = 100
 STATUSES = ("success", "start", "error", "skipped", "cancel")
 
 
+FILTERS = ("rack", "app", "event_type", "status", "unread")
+
+
 def _feed_context(request: HttpRequest, **fixed: object) -> dict[str, object]:
+    """The feed's filters, chosen as the query string says (shareable, kept on reload)."""
     return {
         "racks": permissions.visible_racks(request.user).order_by("organization__name", "name"),
-        "actions": sorted({action for t in EVENT_TYPES for action, _ in t.pairs}),
+        "event_types": [(t.key, t.title) for t in EVENT_TYPES],
         "statuses": STATUSES,
         "fixed": fixed,
+        "chosen": {name: request.GET.get(name, "")[:100] for name in FILTERS},
     }
 
 

@@ -37,6 +37,8 @@
     return window.fetch(url, {
       method: method,
       credentials: "same-origin",
+      // A page reached by "back" would otherwise be shown read state from before it left.
+      cache: "no-store",
       headers: headers,
       body: body === undefined ? undefined : JSON.stringify(body),
     }).then(function (response) {
@@ -171,14 +173,27 @@
       return false;
     }
     if (wanted.action && item.action !== wanted.action) { return false; }
+    if (wanted.event_type && item.event_type !== wanted.event_type) { return false; }
     if (wanted.status && item.status !== wanted.status) { return false; }
     if (wanted.unread === "true" && item.read) { return false; }
     return true;
   }
 
+  var clear = root.querySelector("[data-clear-filters]");
+
+  // The filters the person chose (not the page's own rack), as they are in the URL.
+  function chosenFilters() {
+    var wanted = currentFilters();
+    if (root.dataset.fixedRack) { delete wanted.rack; }
+    return new URLSearchParams(wanted).toString();
+  }
+
   function showEnd() {
+    var filtered = chosenFilters() !== "";
     if (next) { end.textContent = "Loading more…"; }
-    else { end.textContent = shown.size ? "That is everything." : "Nothing here yet."; }
+    else if (shown.size) { end.textContent = "That is everything."; }
+    else { end.textContent = filtered ? "Nothing matches these filters." : "Nothing here yet."; }
+    clear.hidden = next !== null || shown.size > 0 || !filtered;
   }
 
   // --- loading pages -----------------------------------------------------------------
@@ -204,6 +219,10 @@
     next = null;
     end.textContent = "Loading…";
     applied = query();
+    // In the URL: kept on reload and back, and shareable.
+    var chosen = chosenFilters();
+    window.history.replaceState(null, "",
+                                window.location.pathname + (chosen ? "?" + chosen : ""));
     return load(applied, generation);
   }
 

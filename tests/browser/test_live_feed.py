@@ -125,9 +125,20 @@ def test_filters_mark_all_read_and_infinite_scroll(browser, web_server, member, 
     expect(page.locator("[data-feed-end]")).to_have_text("That is everything.")
     assert shown_ids(page) == sorted([*ids, failed], reverse=True)
 
-    page.select_option("select[name=status]", "error")
+    # Event types are the catalogue's; the filter lives in the URL, so a reload keeps it.
+    page.select_option("select[name=event_type]", label="Build failed")
     expect(page.locator("li.item")).to_have_count(1)
     expect(item(page, failed)).to_contain_text("Build BFFFFFFFFFF failed for app app-1")
+    assert page.url.endswith("/?event_type=build%3Afailed")
+    page.reload()
+    expect(page.locator("li.item")).to_have_count(1)
+    page.select_option("select[name=status]", "success")
+    expect(page.locator("[data-feed-end]")).to_have_text("Nothing matches these filters.")
+    page.get_by_role("link", name="Clear the filters").click()
+    page.wait_for_url(base + "/")
+    expect(page.locator("[data-feed-end]")).to_have_text("Loading more…")
+    page.select_option("select[name=status]", "error")
+    expect(page.locator("li.item")).to_have_count(1)
     # A live event that does not match the filter stays out of this view.
     ingest(base, rack, "app:create", app="late")
     late_error = ingest(base, rack, "release:promote", "error", id="RZZZZZZZZZZ", app="late",
@@ -172,7 +183,8 @@ def test_filters_mark_all_read_and_infinite_scroll(browser, web_server, member, 
     expect(page.locator("#unread-badge")).to_have_text("61")
     page.get_by_role("button", name="Mark all read").click()
     expect(page.locator("#unread-badge")).to_be_hidden()
-    expect(page.locator("[data-feed-end]")).to_have_text("Nothing here yet.")
+    expect(page.locator("[data-feed-end]")).to_have_text("Nothing matches these filters.")
+    expect(page.get_by_role("link", name="Clear the filters")).to_be_visible()
     assert not errors, errors
     page.context.close()
 
