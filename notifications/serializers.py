@@ -8,7 +8,7 @@ from console.bounds import DB_INT_MAX
 from notifications.catalogue import Severity
 from notifications.feed import UNDO_MAX
 from notifications.items import notification_item
-from notifications.models import FeedEntry
+from notifications.models import FeedEntry, Source
 
 
 class NotificationItemSerializer(serializers.Serializer):
@@ -29,6 +29,9 @@ class NotificationItemSerializer(serializers.Serializer):
     rack_name = serializers.CharField()
     app = serializers.CharField(allow_blank=True)
     data = serializers.DictField(child=serializers.CharField(allow_blank=True))
+    source = serializers.ChoiceField(
+        choices=Source.choices,
+        help_text="`console`: caused by an action in the console; `rack`: sent by the rack.")
     occurred_at = serializers.DateTimeField()
     created_at = serializers.DateTimeField()
     read = serializers.BooleanField()

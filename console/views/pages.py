@@ -38,8 +38,12 @@ FILTERS = ("rack", "app", "event_type", "status", "unread")
 
 def _feed_context(request: HttpRequest, **fixed: object) -> dict[str, object]:
     """The feed's filters, chosen as the query string says (shareable, kept on reload)."""
+    racks = list(permissions.visible_racks(request.user).order_by("organization__name", "name"))
+    several = len({r.organization_id for r in racks}) > 1
     return {
-        "racks": permissions.visible_racks(request.user).order_by("organization__name", "name"),
+        "racks": racks,
+        # Items name their organization only for a reader of several (feed.js).
+        "rack_organizations": {r.pk: r.organization.name for r in racks} if several else {},
         "event_types": [(t.key, t.title) for t in EVENT_TYPES],
         "statuses": STATUSES,
         "fixed": fixed,

@@ -98,11 +98,27 @@
     return link(appPage + "#release-" + id, "release " + id, "object");
   }
 
+  // Severity in words and a sign as well as the border's colour.
+  var SEVERITY = {error: "✕ Error", success: "✓ Success", info: "● Info"};
+  var SOURCE = {console: "from the console", rack: "from the rack"};
+  // Rack id → organization name, given only when the reader has several organizations.
+  var organizations = {};
+  var orgData = document.getElementById("rack-organizations");
+  if (orgData) { organizations = JSON.parse(orgData.textContent); }
+
+  function span(text, className) {
+    var element = document.createElement("span");
+    element.className = className;
+    element.textContent = text;
+    return element;
+  }
+
   function render(item) {
     var li = document.createElement("li");
     li.className = "item sev-" + (item.severity || "info");
     li.dataset.id = String(item.id);
     li.dataset.rack = String(item.rack);
+    li.dataset.day = dayOf(new Date(item.created_at));
 
     // Opening it goes through the server, which marks it read and redirects.
     var message = link(openUrl.replace("/0/", "/" + item.id + "/"), item.message, "message");
@@ -118,8 +134,12 @@
     time.className = "ago";
     time.dateTime = item.created_at;
     time.title = when.toLocaleString() + " (" + item.created_at + ")";
-    time.textContent = ago(when);
+    time.textContent = ago(when) + " · " + live.exact(when);
+    meta.appendChild(span(SEVERITY[item.severity] || SEVERITY.info, "severity"));
     meta.appendChild(time);
+    if (organizations[item.rack]) {
+      meta.appendChild(span(organizations[item.rack], "organization"));
+    }
     meta.appendChild(link("/racks/" + item.rack + "/", item.rack_name || "rack", "rack"));
     if (item.app) {
       meta.appendChild(link("/racks/" + item.rack + "/apps/" + encodeURIComponent(item.app) + "/",
@@ -127,6 +147,7 @@
     }
     var object = objectLink(item);
     if (object) { meta.appendChild(object); }
+    if (SOURCE[item.source]) { meta.appendChild(span(SOURCE[item.source], "source")); }
     // Only what is in the reader's feed can be marked (history has items that are not).
     if (item.in_feed !== false) {
       var toggle = document.createElement("button");
@@ -144,7 +165,33 @@
     li.classList.toggle("unread", !read);
     li.dataset.read = read ? "true" : "false";
     var toggle = li.querySelector(".toggle-read");
-    if (toggle) { toggle.textContent = read ? "Mark unread" : "Mark read"; }
+    if (toggle) {
+      toggle.textContent = read ? "Mark unread" : "Mark read";
+      // Each button names its item for screen readers; the visible words come first.
+      toggle.setAttribute("aria-label", toggle.textContent + ": " +
+                          li.querySelector(".message").textContent);
+    }
+  }
+
+  // --- day headings ------------------------------------------------------------------
+  var DAY = new Intl.DateTimeFormat(undefined, {weekday: "long", day: "numeric",
+                                                month: "long", year: "numeric"});
+
+  function dayOf(when) { return DAY.format(when); }
+
+  // A heading before the first item of each day (in the reader's time zone).
+  function markDays() {
+    list.querySelectorAll("li.day").forEach(function (heading) { heading.remove(); });
+    var last = null;
+    list.querySelectorAll("li.item").forEach(function (li) {
+      if (li.dataset.day !== last) {
+        var heading = document.createElement("li");
+        heading.className = "day";
+        heading.appendChild(span(li.dataset.day, "day-name"));
+        list.insertBefore(heading, li);
+        last = li.dataset.day;
+      }
+    });
   }
 
   // Newest first, by id: a late arrival goes where it belongs, not on top.
@@ -154,6 +201,11 @@
     var before = null;
     for (var child = list.firstElementChild; child; child = child.nextElementSibling) {
       if (Number(child.dataset.id) < item.id) { before = child; break; }
+    }
+    // Before the day heading of the item it precedes, if any.
+    if (before && before.previousElementSibling &&
+        before.previousElementSibling.classList.contains("day")) {
+      before = before.previousElementSibling;
     }
     list.insertBefore(li, before);
     shown.set(item.id, li);
@@ -202,6 +254,7 @@
     return request("GET", url).then(function (page) {
       if (mine !== generation) { return; }
       page.results.forEach(place);
+      markDays();
       next = page.next ? sameOrigin(page.next) : null;
       showEnd();
       say("");
@@ -245,6 +298,7 @@
     if (currentFilters().unread === "true") {
       shown.delete(Number(li.dataset.id));
       li.remove();
+      markDays();
       showEnd();
     } else {
       setRead(li, true);
@@ -315,6 +369,7 @@
       // Below the last loaded page, the next page brings it in order.
       if (next && item.id < lowestShown()) { return; }
       place(item);
+      markDays();
       showEnd();
     });
     live.on("resync", reload);

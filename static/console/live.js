@@ -179,9 +179,19 @@
     return "just now";
   }
 
+  // The exact time in the reader's own time zone, the zone named ("1 Dec 2026, 19:03
+  // CET"): shown beside the relative time, not in a tooltip, for keyboard and touch.
+  var EXACT = new Intl.DateTimeFormat(undefined, {
+    year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit",
+    timeZoneName: "short"});
+
+  function exact(when) { return EXACT.format(when); }
+
   function tick() {
     document.querySelectorAll("time.ago").forEach(function (time) {
-      time.textContent = ago(new Date(time.dateTime));
+      var when = new Date(time.dateTime);
+      if (isNaN(when.getTime())) { return; }
+      time.textContent = ago(when) + " · " + exact(when);
     });
   }
   tick();
@@ -196,6 +206,7 @@
     },
     setBadge: setBadge,
     ago: ago,
+    exact: exact,
     tick: tick,
     // For tests: drop the connection as a network cut would.
     drop: function () { if (socket) { socket.close(); } },

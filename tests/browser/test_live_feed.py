@@ -1,6 +1,7 @@
 """End to end: a rack's event reaches the right browsers live, across web processes, and a
 browser that lost its connection catches up with everything exactly once."""
 
+import re
 import time
 import uuid
 from datetime import UTC, datetime
@@ -130,6 +131,15 @@ def test_filters_mark_all_read_and_infinite_scroll(browser, web_server, member, 
     expect(page.locator("li.item")).to_have_count(1)
     expect(item(page, failed)).to_contain_text("Build BFFFFFFFFFF failed for app app-1")
     assert page.url.endswith("/?event_type=build%3Afailed")
+    # Context on the item: severity in words, where it came from, the exact time in the
+    # browser's zone, named, beside the relative one, and a heading for its day.
+    expect(item(page, failed)).to_contain_text("✕ Error")
+    expect(item(page, failed)).to_contain_text("from the rack")
+    expect(item(page, failed).locator("time")).to_have_text(
+        re.compile(r"^just now · .*\d{2}:\d{2}.*(UTC|GMT)"))
+    expect(page.locator("li.day")).to_have_count(1)
+    expect(item(page, failed).locator(".toggle-read")).to_have_attribute(
+        "aria-label", "Mark read: [production] Build BFFFFFFFFFF failed for app app-1")
     page.reload()
     expect(page.locator("li.item")).to_have_count(1)
     page.select_option("select[name=status]", "success")

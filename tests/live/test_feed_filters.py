@@ -5,6 +5,7 @@ import pytest
 
 from notifications.envelope import Envelope
 from notifications.pipeline import record_event
+from racks.models import Membership, Role
 
 pytestmark = pytest.mark.django_db
 
@@ -45,3 +46,11 @@ def test_the_api_filters_by_event_type_and_by_part_of_an_app_name(client_for, me
     history = client.get(f"/api/v1/racks/{rack.pk}/notifications/?event_type=build:failed")
     assert [item["id"] for item in history.json()["results"]] == [failed.pk]
     assert client.get("/api/v1/notifications/?event_type=nope").status_code == 400
+
+
+def test_items_name_their_organization_only_for_a_member_of_several(web, member, rack,
+                                                                     other_rack, other_org):
+    assert 'id="rack-organizations"' not in web("member").get("/").content.decode()
+    Membership.objects.create(user=member, organization=other_org, role=Role.VIEWER)
+    html = web("member").get("/").content.decode()
+    assert 'id="rack-organizations"' in html and other_org.name in html
