@@ -159,12 +159,6 @@
     var question = event.target.dataset && event.target.dataset.confirm;
     if (question && !window.confirm(question)) { event.preventDefault(); }
   });
-  var switcher = document.querySelector("[data-switch-org]");
-  if (switcher) {
-    switcher.addEventListener("change", function () {
-      if (switcher.value) { window.location.assign(switcher.value); }
-    });
-  }
 
   // --- relative times ----------------------------------------------------------------
   var UNITS = [["year", 31536000], ["month", 2592000], ["week", 604800], ["day", 86400],

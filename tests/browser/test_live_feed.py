@@ -121,6 +121,16 @@ def test_filters_mark_all_read_and_infinite_scroll(browser, web_server, member, 
     failed = ingest(base, rack, "build:create", "error", id="BFFFFFFFFFF", app="app-1")
     page, errors = logged_in_page(browser, base, "mia")
     expect(page.locator("#unread-badge")).to_have_text("61")
+    # Keyboard: the first Tab stop skips to the content; the organization switcher opens
+    # with Enter and arrows do not navigate.
+    page.keyboard.press("Tab")
+    expect(page.locator(".skip-link")).to_be_focused()
+    page.locator(".org-switcher summary").focus()
+    page.keyboard.press("Enter")
+    page.keyboard.press("ArrowDown")
+    expect(page.locator(".org-switcher")).to_have_attribute("open", "")
+    assert page.url == base + "/"
+    page.keyboard.press("Enter")
     # The first page holds 50; scrolling brings the rest, in order, once each.
     page.locator("[data-sentinel]").scroll_into_view_if_needed()
     expect(page.locator("[data-feed-end]")).to_have_text("That is everything.")

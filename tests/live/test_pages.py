@@ -111,7 +111,7 @@ def test_the_feed_page_starts_its_live_feed_at_the_newest_entry(web, member, rac
 
 def test_the_organization_switcher_lists_only_my_organizations(web, member, outsider):
     html = web("member").get("/").content.decode()
-    assert ">Acme</option>" in html and "Globex" not in html
+    assert "<bdi>Acme</bdi></a>" in html and "Globex" not in html
 
 
 def test_a_person_creates_an_organization_and_a_rack(web, make_user):
