@@ -5,6 +5,8 @@ axe finds no violation, and at 390 px wide no page scrolls sideways.
 this to two passes (CI time).
 """
 
+from pathlib import Path
+
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser
@@ -16,6 +18,9 @@ from racks.models import Build, new_object_id
 from tests.conftest import PASSWORD
 
 NARROW = {"width": 390, "height": 844}
+BACKGROUND = {"light": "rgb(246, 247, 249)", "dark": "rgb(17, 21, 28)"}
+# The README's pictures of a phone-sized feed, in each scheme.
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 
 def pages_of(rack) -> tuple[list[str], list[str]]:
@@ -71,5 +76,11 @@ def test_every_page_passes_axe_and_fits_390_px(browser: Browser, web_server, own
     page.wait_for_url(base + "/")
     for path in logged_in:
         check(path)
+    # The scheme is the one asked for (the page follows prefers-color-scheme).
+    assert page.evaluate("getComputedStyle(document.body).backgroundColor") == \
+        BACKGROUND[scheme]
+    page.goto("/")
+    page.wait_for_load_state("networkidle")
+    page.screenshot(path=str(SCREENSHOTS / f"narrow-{scheme}.png"))
     context.close()
     assert not problems, "\n\n".join(problems)
