@@ -29,6 +29,7 @@ from racks.models import (
     new_object_id,
 )
 from racks.state import make_release_active
+from racks.text import without_bidi_controls
 
 VERSION_MAX = 40
 INSTANCE_COUNT_MAX = 1000
@@ -82,6 +83,7 @@ class LocalRack:
     def start_build(self, app: App, *, description: str = "", fail: bool = False) -> Build:
         from racks.tasks import run_build
 
+        description = without_bidi_controls(description)
         if len(description) > 200:
             raise RackError("A build description is at most 200 characters.")
         with transaction.atomic():

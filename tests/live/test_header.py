@@ -3,6 +3,7 @@ links (nothing navigates while the keyboard moves through it), with twins told a
 
 import pytest
 
+from racks.local import LocalRack
 from racks.membership import create_organization
 
 pytestmark = pytest.mark.django_db
@@ -21,3 +22,13 @@ def test_two_organizations_of_one_name_are_told_apart_in_the_switcher(web, membe
     assert f'<bdi>{org.name}</bdi> <span class="muted">({org.slug})</span>' in html
     assert f'<bdi>{twin.name}</bdi> <span class="muted">({twin.slug})</span>' in html
     assert "data-switch-org" not in html and '<details class="org-switcher">' in html
+
+
+def test_bidi_controls_are_dropped_from_names_and_descriptions(web, member, rack):
+    org = create_organization(member, "Evil\u202eCorp\u2066")
+    assert org.name == "EvilCorp"
+    app = LocalRack().create_app(rack, "web")
+    build = LocalRack().start_build(app, description="fix \u202etxt.exe")
+    assert build.description == "fix txt.exe"
+    html = web("member").get(f"/organizations/{org.slug}/").content.decode()
+    assert "<h1><bdi>EvilCorp</bdi> <span" in html
