@@ -8,28 +8,12 @@ links do: the worst a forged link can do is mark one of the user's own items rea
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
-from django.urls import NoReverseMatch, reverse
 from django.views.decorators.http import require_GET
 
 from notifications import feed
+from notifications.links import notification_page
 from notifications.models import FeedEntry, Notification
 from racks import permissions
-
-
-def notification_page(notification: Notification) -> str:
-    """The page a notification is about: its build, its release on the app's page, its
-    app, or else its rack."""
-    rack_id, app, object_id = notification.rack_id, notification.app, notification.object_id
-    try:
-        if app and isinstance(object_id, str) and object_id.startswith("B"):
-            return reverse("build", args=[rack_id, app, object_id])
-        if app and isinstance(object_id, str) and object_id.startswith("R"):
-            return reverse("app", args=[rack_id, app]) + f"#release-{object_id}"
-        if app:
-            return reverse("app", args=[rack_id, app])
-    except NoReverseMatch:
-        pass  # an app name the pages' URLs cannot hold (a real rack's): its rack's page
-    return reverse("rack", args=[rack_id])
 
 
 @login_required
