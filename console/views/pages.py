@@ -20,6 +20,7 @@ from console.forms import (
 )
 from console.views.access import app_for, may_act, may_manage, rack_for, require
 from console.views.timeline import build_timeline
+from notifications.activity import activity
 from notifications.catalogue import EVENT_TYPES
 from notifications.history import history, is_read
 from racks import permissions
@@ -142,6 +143,7 @@ def rack_page(request: HttpRequest, rack: Rack, role: Role, *,
         "apps": rack.apps.order_by("name"),
         "over_caps": over_cap_report(rack),
         "resources": rack.resources.order_by("name"),
+        "activity": activity(rack),
         **forms,
     })
     return render(request, "console/rack.html", context, status=400 if refused else 200)
@@ -185,6 +187,7 @@ def app_page(request: HttpRequest, app: App, role: Role, *,
         "releases": releases,
         "formation": app.formation.order_by("process"),
         "timeline": build_timeline([(n, is_read(n.read_state)) for n in events]),
+        "activity": activity(app.rack, app.name),
         "env_form": None, **forms,
     }, status=400 if refused else 200)
 

@@ -105,8 +105,10 @@
     // A build's end makes a release (or not): the releases say which is live.
     if (before !== message.build.status) { refresh(["releases"]); }
   });
-  live.on("app", function () { refresh(["releases", "timeline"]); });
+  live.on("app", function () { refresh(["releases", "timeline", "activity"]); });
   // What happened between the page's making and the watch (a build that ended
   // meanwhile), or while the socket was away.
-  live.on("watching", function () { refresh(["builds", "releases", "timeline"]); });
+  live.on("watching", function () {
+    refresh(["builds", "releases", "timeline", "activity"]);
+  });
 })();
