@@ -113,7 +113,7 @@ def test_each_role_adds_a_webhook_and_sees_its_secret_once(signed_in, receiver, 
     assert endpoint.format == "discord"
     assert endpoint.events == ["build:failed", "release:promote-failed"]
     page = answer.content.decode()
-    assert "data-secret>whsec_" in page
+    assert "data-secret>whsec_" in page and 'data-copy="#webhook-secret"' in page
     # The page's buttons post to the webhook's own page, not to the list it came from.
     assert f'action="/settings/webhooks/{endpoint.pk}/"' in page
     assert "data-secret" not in client.get(f"/settings/webhooks/{endpoint.pk}/").content.decode()

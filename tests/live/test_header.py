@@ -32,3 +32,8 @@ def test_bidi_controls_are_dropped_from_names_and_descriptions(web, member, rack
     assert build.description == "fix txt.exe"
     html = web("member").get(f"/organizations/{org.slug}/").content.decode()
     assert "<h1><bdi>EvilCorp</bdi> <span" in html
+
+
+def test_the_ingest_url_has_a_copy_button(web, member, rack):
+    html = web("member").get(f"/racks/{rack.pk}/").content.decode()
+    assert 'data-copy="#ingest-url"' in html and "console/copy.js" in html
