@@ -31,6 +31,7 @@ feed_item = NotificationViewSet.as_view({"get": "retrieve"})
 feed_read = NotificationViewSet.as_view({"post": "read"})
 feed_unread = NotificationViewSet.as_view({"post": "unread"})
 feed_read_all = NotificationViewSet.as_view({"post": "read_all"})
+feed_unread_among = NotificationViewSet.as_view({"post": "unread_among"})
 feed_unread_count = NotificationViewSet.as_view({"get": "unread_count"})
 
 RACK = "api/v1/racks/<id:rack_id>/"
@@ -86,6 +87,8 @@ urlpatterns = [
          name="api-resource"),
     path("api/v1/notifications/", feed_list, name="api-notifications"),
     path("api/v1/notifications/read-all/", feed_read_all, name="api-notifications-read-all"),
+    path("api/v1/notifications/unread/", feed_unread_among,
+         name="api-notifications-unread-among"),
     path("api/v1/notifications/unread-count/", feed_unread_count,
          name="api-notifications-unread-count"),
     path("api/v1/notifications/<id:pk>/", feed_item, name="api-notification"),

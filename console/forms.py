@@ -1,9 +1,15 @@
-"""The dashboard's forms: they check what a person typed; the rack's driver decides the rest."""
+"""The dashboard's forms: they check what a person typed; the rack's driver decides the rest.
+
+Several forms share a page, so each names its fields' ids after itself (`PageForm`): the
+label, the field and its error stay tied together. A form that was refused goes back to
+its page bound, with what was typed and the errors beside the fields (console.views).
+"""
 
 from django import forms
 from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import UserCreationForm
 
+from racks import rack_update
 from racks.accounts import validate_token_days
 from racks.env import ENV_MAX_NAME, ENV_MAX_VALUE, ENV_MAX_VARIABLES, check_env
 from racks.models import NAME_RE, ResourceType, Role, validate_signing_keys
@@ -19,10 +25,21 @@ class RegisterForm(UserCreationForm):
         fields = ("username", "email")
 
 
-class InviteForm(forms.Form):
+class PageForm(forms.Form):
+    """A form on a page with others: its fields' ids start with `id_prefix`."""
+
+    id_prefix = ""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        kwargs.setdefault("auto_id", f"{self.id_prefix}-%s")
+        super().__init__(*args, **kwargs)
+
+
+class InviteForm(PageForm):
+    id_prefix = "invite"
     username = forms.CharField(max_length=150, required=False)
     email = forms.EmailField(max_length=254, required=False)
-    role = forms.ChoiceField(choices=Role.choices, initial=Role.MEMBER)
+    role = forms.ChoiceField(choices=Role.choices, initial=Role.MEMBER, label="As")
 
     def clean(self) -> dict:
         data = super().clean()
@@ -46,8 +63,9 @@ class OrganizationForm(forms.Form):
     name = forms.CharField(max_length=100)
 
 
-class RackForm(forms.Form):
-    name = forms.RegexField(regex=NAME_RE, max_length=63, error_messages={
+class RackForm(PageForm):
+    id_prefix = "rack"
+    name = forms.RegexField(regex=NAME_RE, max_length=63, label="New rack", error_messages={
         "invalid": "Use lower-case letters, digits and dashes, starting with a letter."})
 
 
@@ -79,20 +97,25 @@ class SourceBuildForm(forms.Form):
     description = forms.CharField(max_length=200, required=False)
 
 
-class AppForm(forms.Form):
-    name = forms.CharField(max_length=63)
+class AppForm(PageForm):
+    id_prefix = "app"
+    name = forms.CharField(max_length=63, label="New app")
 
 
-class BuildForm(forms.Form):
-    description = forms.CharField(max_length=200, required=False)
+class BuildForm(PageForm):
+    id_prefix = "build"
+    description = forms.CharField(max_length=200, required=False,
+                                  label="Build description (optional)")
     fail = forms.BooleanField(required=False, label="Make this build fail")
 
 
-class EnvForm(forms.Form):
+class EnvForm(PageForm):
+    id_prefix = "env"
     # Long enough for any environment the rule allows, so one set through the API can
     # always be saved again from the page.
     env = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), required=False,
-                          help_text=ENV_HELP,
+                          label="Environment",
+                          help_text=ENV_HELP + " Saving creates a new release.",
                           max_length=ENV_MAX_VARIABLES * (ENV_MAX_NAME + ENV_MAX_VALUE + 2))
 
     def clean_env(self) -> dict[str, str]:
@@ -116,21 +139,37 @@ class EnvForm(forms.Form):
         return "\n".join(f"{k}={v}" for k, v in sorted(env.items()))
 
 
-class ScaleForm(forms.Form):
+class ScaleForm(PageForm):
+    id_prefix = "scale"
     process = forms.CharField(max_length=63, initial="web")
     # The driver says the rack's own bound (the local rack runs at most 100).
-    count = forms.IntegerField(min_value=0, max_value=1000)
+    count = forms.IntegerField(min_value=0, max_value=1000, initial=1,
+                               widget=forms.NumberInput(attrs={"class": "count-input"}))
     cpu = forms.IntegerField(min_value=0, max_value=1_000_000, required=False)
     memory = forms.IntegerField(min_value=0, max_value=1_000_000, required=False)
 
 
-class ResourceForm(forms.Form):
-    name = forms.CharField(max_length=63)
-    type = forms.ChoiceField(choices=ResourceType.choices)
+class ResourceForm(PageForm):
+    id_prefix = "resource"
+    name = forms.CharField(max_length=63, label="New resource")
+    type = forms.ChoiceField(choices=ResourceType.choices, label="Type")
 
 
-class RackUpdateForm(forms.Form):
-    version = forms.CharField(max_length=40, required=False)
+class RackUpdateForm(PageForm):
+    """The rack API's rule (racks.rack_update), and at least one thing to change."""
+
+    id_prefix = "update"
+    version = forms.CharField(max_length=rack_update.VERSION_MAX, required=False,
+                              validators=[rack_update.validate_version])
     count = forms.IntegerField(min_value=1, max_value=1000, required=False,
                                label="Instance count")
-    instance_type = forms.CharField(max_length=40, required=False)
+    instance_type = forms.CharField(max_length=rack_update.INSTANCE_TYPE_MAX, required=False,
+                                    validators=[rack_update.validate_instance_type])
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if not self.errors and not any(data.get(name) not in (None, "")
+                                       for name in ("version", "count", "instance_type")):
+            raise forms.ValidationError(
+                "Give a version, an instance count or an instance type to change.")
+        return data

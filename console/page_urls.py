@@ -3,12 +3,14 @@
 from django.urls import path
 
 from console import converters  # noqa: F401 - registers <id:...>
-from console.views import accounts, actions, members, pages
+from console.views import accounts, actions, members, pages, reading
 
 APP = "racks/<id:rack_id>/apps/<slug:name>/"
 
 urlpatterns = [
     path("", pages.feed, name="feed"),
+    path("notifications/<id:notification_id>/open/", reading.open_notification,
+         name="open-notification"),
     path("accounts/register/", accounts.register, name="register"),
     path("settings/tokens/", accounts.api_tokens, name="settings-tokens"),
     path("organizations/", pages.organizations, name="organizations"),

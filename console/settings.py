@@ -365,7 +365,21 @@ REST_KNOX = {
 SPECTACULAR_SETTINGS = {
     "TITLE": "Rack Console API",
     "DESCRIPTION": "Racks, apps, builds, releases, resources, the notification feed, "
-    "preferences and outgoing webhooks.",
+    "preferences and outgoing webhooks.\n\n"
+    # The websocket is not an HTTP path, so it has no operation: its messages are here.
+    "**Live feed** (websocket `/ws/notifications/`, session cookie or `?ticket=`). "
+    "Server to client: `{\"type\": \"notification\", \"notification\": <item>}`, "
+    "`{\"type\": \"unread_count\", \"count\": N}`. Client to server: "
+    "`{\"type\": \"resume\", \"after\": <id>}` sends what was missed; "
+    "`{\"type\": \"watch\", \"build\": \"<build id>\"}` answers "
+    "`{\"type\": \"build\", \"build\": {\"id\", \"app\", \"status\", "
+    "\"started_at\", \"ended_at\"}, \"logs\": <all so far>, \"snapshot\": true}` and "
+    "then the same message with the logs added on each change; "
+    "`{\"type\": \"watch\", \"app\": \"<rack id>/<name>\"}` answers "
+    "`{\"type\": \"watching\"}`, then the app's `build` messages and "
+    "`{\"type\": \"app\", \"notification\": <id>}` on new activity. A watch needs "
+    "membership of the rack's organization (else an `error`), and counts in the socket's "
+    "limits: one request at a time, one of each kind a second, 10 objects a socket.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,

@@ -9,23 +9,30 @@ from django.http import Http404
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import generics, mixins, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from console import metrics
 from console.bounds import DB_INT_MAX
 from notifications import feed
+from notifications.catalogue import EVENT_TYPES
 from notifications.history import HISTORY_COLUMNS, history, history_item
 from notifications.models import FeedEntry, Notification
 from notifications.serializers import (
     HistoryItemSerializer,
+    MarkedAmongSerializer,
     MarkedSerializer,
+    NotificationIdsSerializer,
     NotificationItemSerializer,
     UnreadCountSerializer,
 )
 from racks.api.common import StrictJSONParser, errors
 from racks.api.pages import Pages
 from racks.permissions import rack_for
+
+# The feed's filters speak of the catalogue's event types, as the settings page does.
+EVENT_TYPE_CHOICES = [(t.key, t.title) for t in EVENT_TYPES]
 
 
 class IntegerFilter(django_filters.Filter):
@@ -36,18 +43,23 @@ class FeedFilter(django_filters.FilterSet):
     rack = IntegerFilter(field_name="notification__rack_id", min_value=1, max_value=DB_INT_MAX,
                          help_text="Only this rack's notifications.")
     app = django_filters.CharFilter(field_name="notification__app", max_length=100,
-                                    help_text="Only this app's notifications (by name).")
+                                    lookup_expr="icontains",
+                                    help_text="Only apps whose name contains this, in any "
+                                              "case.")
     action = django_filters.CharFilter(field_name="notification__action", max_length=100,
                                        help_text="Only this action, e.g. `build:create`.")
     status = django_filters.CharFilter(field_name="notification__status", max_length=20,
                                        help_text="Only this status, e.g. `error`.")
+    event_type = django_filters.ChoiceFilter(
+        field_name="notification__event_type", choices=EVENT_TYPE_CHOICES,
+        help_text="Only this event type of the catalogue, e.g. `build:failed`.")
     unread = django_filters.ChoiceFilter(
         choices=[("true", "true"), ("false", "false")], method="filter_unread",
         help_text="`true`: only unread notifications; `false`: only read ones.")
 
     class Meta:
         model = FeedEntry
-        fields = ["rack", "app", "action", "status", "unread"]
+        fields = ["rack", "app", "action", "status", "event_type", "unread"]
 
     def filter_unread(self, queryset: QuerySet[FeedEntry], name: str,
                       value: str) -> QuerySet[FeedEntry]:
@@ -141,12 +153,35 @@ class NotificationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
         feed.mark_unread(entry)
         return Response(NotificationItemSerializer(entry).data)
 
-    @extend_schema(request=None, responses={200: MarkedSerializer, **errors(401)},
-                   summary="Mark your whole feed read", tags=["notifications"])
+    @extend_schema(request=None, responses={200: MarkedAmongSerializer, **errors(400, 401)},
+                   summary="Mark read what you are shown", tags=["notifications"],
+                   filters=True,
+                   description="Your whole feed, or with the list's filters (`rack`, `app`, "
+                               "`action`, `status`) only what they match. The answer lists "
+                               "the ids it marked, for an undo.")
     @action(detail=False, methods=["post"], url_path="read-all")
     def read_all(self, request: Request) -> Response:
-        marked = feed.mark_all_read(request.user.pk)
-        return Response({"marked": marked, "count": feed.unread_count(request.user.pk)})
+        entries = FeedEntry.objects.all()
+        if not FEED_FILTERS.isdisjoint(request.query_params):
+            shown = FeedFilter(request.query_params, queryset=entries)
+            if not shown.is_valid():
+                raise ValidationError(shown.errors)
+            entries = shown.qs
+        ids = feed.mark_read_among(request.user.pk, entries)
+        return Response({"marked": len(ids), "count": feed.unread_count(request.user.pk),
+                         "ids": ids if len(ids) <= feed.UNDO_MAX else None})
+
+    @extend_schema(request=NotificationIdsSerializer,
+                   responses={200: MarkedSerializer, **errors(400, 401)},
+                   summary="Mark these notifications unread (undo a read-all)",
+                   tags=["notifications"], filters=False,
+                   description="Ids not in your feed are ignored.")
+    @action(detail=False, methods=["post"], url_path="unread")
+    def unread_among(self, request: Request) -> Response:
+        asked = NotificationIdsSerializer(data=request.data)
+        asked.is_valid(raise_exception=True)
+        changed = feed.mark_unread_among(request.user.pk, asked.validated_data["ids"])
+        return Response({"marked": changed, "count": feed.unread_count(request.user.pk)})
 
     @extend_schema(responses={200: UnreadCountSerializer, **errors(401)},
                    summary="How many notifications you have not read",
@@ -161,19 +196,23 @@ class NotificationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
 
 
 class HistoryFilter(django_filters.FilterSet):
-    app = django_filters.CharFilter(field_name="app", max_length=100,
-                                    help_text="Only this app's notifications (by name).")
+    app = django_filters.CharFilter(field_name="app", max_length=100, lookup_expr="icontains",
+                                    help_text="Only apps whose name contains this, in any "
+                                              "case.")
     action = django_filters.CharFilter(field_name="action", max_length=100,
                                        help_text="Only this action, e.g. `build:create`.")
     status = django_filters.CharFilter(field_name="status", max_length=20,
                                        help_text="Only this status, e.g. `error`.")
+    event_type = django_filters.ChoiceFilter(
+        field_name="event_type", choices=EVENT_TYPE_CHOICES,
+        help_text="Only this event type of the catalogue, e.g. `build:failed`.")
     unread = django_filters.ChoiceFilter(
         choices=[("true", "true"), ("false", "false")], method="filter_unread",
         help_text="`true`: only those unread in your feed; `false`: all the others.")
 
     class Meta:
         model = Notification
-        fields = ["app", "action", "status", "unread"]
+        fields = ["app", "action", "status", "event_type", "unread"]
 
     def filter_unread(self, queryset: QuerySet[Notification], name: str,
                       value: str) -> QuerySet[Notification]:

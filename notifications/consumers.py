@@ -4,9 +4,11 @@ The consumer joins its user group (unread counts, "reconnect") and registers wit
 process' fan-out for each of its user's organizations (notifications.fanout). A
 notification message reaches every socket of the organization once; each socket forwards
 it only if its user's feed holds it (the message lists those users; see
-notifications.live). What a client may send it is bounded: messages of at most 4 KiB
-(console.server), and one resume at a time, at most one a second
-(notifications.socket_limits).
+notifications.live). A page that shows one build or app sends `watch` and its socket
+joins that object's group (live.build_group, live.app_group) once the user is found to
+see it. What a client may send it is bounded: messages of at most 4 KiB
+(console.server), one request at a time, at most one of each kind a second, at most
+`MAX_WATCHED` objects watched (notifications.socket_limits).
 """
 
 import asyncio
@@ -27,9 +29,10 @@ from notifications import live
 from notifications.fanout import fanout
 from notifications.items import notification_item
 from notifications.models import FeedEntry
-from notifications.socket_limits import CLOSE_FLOODING, SocketLimits
+from notifications.socket_limits import CLOSE_FLOODING, MAX_WATCHED, SocketLimits
+from racks import permissions
 from racks.accounts import token_id
-from racks.models import Membership
+from racks.models import Build, Membership
 
 # Close codes the client understands.
 CLOSE_NOT_LOGGED_IN = 4401  # stop and ask the person to log in again
@@ -76,6 +79,37 @@ def missed_items(user_id: int, after: int) -> list[dict[str, Any]] | None:
 
 unread_state = database_sync_to_async(live.unread_state)
 
+# What the client may send, said back when it sends something else.
+MESSAGES_HELP = ('Send {"type": "resume", "after": <notification id>}, or '
+                 '{"type": "watch", "build": "<build id>"} or '
+                 '{"type": "watch", "app": "<rack id>/<app name>"}.')
+NOT_WATCHABLE = "There is no such build or app that you may see."
+
+
+@database_sync_to_async
+def watched_build(user: Any, build_id: str) -> Build | None:
+    """The build if the user is a member of its rack's organization (any role reads)."""
+    visible = permissions.visible_racks(user)
+    return (Build.objects.select_related("app").filter(pk=build_id, app__rack__in=visible)
+            .first())
+
+
+@database_sync_to_async
+def may_see_app(user: Any, rack_id: int, name: str) -> bool:
+    return permissions.visible_racks(user).filter(pk=rack_id, apps__name=name).exists()
+
+
+def watch_target(content: dict[str, Any]) -> tuple[str, str] | None:
+    """("build", id) or ("app", "<rack id>/<name>") from a well-formed watch message."""
+    build, app = content.get("build"), content.get("app")
+    if isinstance(build, str) and app is None and 0 < len(build) <= 20:
+        return "build", build
+    if isinstance(app, str) and build is None and 0 < len(app) <= 130:
+        rack_id, _, name = app.partition("/")
+        if rack_id.isascii() and rack_id.isdigit() and is_db_int(int(rack_id)) and name:
+            return "app", app
+    return None
+
 
 # Sockets of this process. When the channel layer's Redis restarts, what was published
 # while it was away is gone and the sockets would never know: they are closed, so their
@@ -113,6 +147,7 @@ class NotificationConsumer(AsyncJsonWebsocketConsumer):
     user_id: int = 0
     organizations: tuple[int, ...] = ()
     joined: tuple[str, ...] = ()
+    joined_at_connect = 0  # the groups joined on connect; the rest are watched objects
     # Counted on connect and resume, then kept: +1 per new notification, exact after reads.
     unread: int = 0
     # Notifications the last exact count already holds (live.unread_state).
@@ -153,6 +188,7 @@ class NotificationConsumer(AsyncJsonWebsocketConsumer):
                     lambda: asyncio.ensure_future(self.close(code=CLOSE_NOT_LOGGED_IN)))
         for group in self.joined:
             await self.channel_layer.group_add(group, self.channel_name)
+        self.joined_at_connect = len(self.joined)
         await self.send_unread(*unread)
         _open_sockets.add(self)
         WEBSOCKETS_OPEN.inc()
@@ -188,9 +224,15 @@ class NotificationConsumer(AsyncJsonWebsocketConsumer):
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
         if self.user is None or self.flooding:
             return
-        if not isinstance(content, dict) or content.get("type") != "resume":
-            await self.refuse('Send {"type": "resume", "after": <notification id>}.')
-            return
+        kind = content.get("type") if isinstance(content, dict) else None
+        if kind == "resume":
+            await self.receive_resume(content)
+        elif kind == "watch":
+            await self.receive_watch(content)
+        else:
+            await self.refuse(MESSAGES_HELP)
+
+    async def receive_resume(self, content: dict[str, Any]) -> None:
         after = content.get("after", 0)
         if not is_db_int(after) or after < 0:
             await self.refuse("after is the id of the newest notification held.")
@@ -203,6 +245,57 @@ class NotificationConsumer(AsyncJsonWebsocketConsumer):
             await self.resume(after)
         finally:
             self.limits.done()
+
+    async def receive_watch(self, content: dict[str, Any]) -> None:
+        target = watch_target(content)
+        if target is None:
+            await self.refuse(MESSAGES_HELP)
+            return
+        if len(self.joined) - self.joined_at_connect >= MAX_WATCHED:
+            await self.refuse(f"A socket watches at most {MAX_WATCHED} builds or apps.")
+            return
+        refusal = self.limits.admit("watch")
+        if refusal is not None:
+            await self.refuse(refusal)
+            return
+        try:
+            await self.watch(*target)
+        finally:
+            self.limits.done()
+
+    async def watch(self, kind: str, key: str) -> None:
+        """Join the build's or app's group if the user sees it, and say where it stands.
+
+        The group is joined before the build is read: an update sent in between is
+        both in the snapshot and sent after it, and the page drops logs it already shows.
+        """
+        if kind == "build":
+            group = live.build_group(key)
+            await self.join(group)
+            build = await watched_build(self.user, key)
+            if build is None:
+                await self.leave(group)
+                await self.refuse(NOT_WATCHABLE)
+                return
+            await self.send_json({"type": "build", "build": live.build_summary(build),
+                                  "logs": build.logs, "snapshot": True})
+            return
+        rack_id, _, name = key.partition("/")
+        if not await may_see_app(self.user, int(rack_id), name):
+            await self.refuse(NOT_WATCHABLE)
+            return
+        await self.join(live.app_group(int(rack_id), name))
+        await self.send_json({"type": "watching", "app": key})
+
+    async def join(self, group: str) -> None:
+        if group not in self.joined:
+            self.joined += (group,)
+            await self.channel_layer.group_add(group, self.channel_name)
+
+    async def leave(self, group: str) -> None:
+        if group in self.joined:
+            self.joined = tuple(g for g in self.joined if g != group)
+            await self.channel_layer.group_discard(group, self.channel_name)
 
     async def refuse(self, error: str) -> None:
         """Answer a message the socket may not send (now); close a socket that floods."""
@@ -245,6 +338,14 @@ class NotificationConsumer(AsyncJsonWebsocketConsumer):
 
     async def feed_unread(self, event: dict[str, Any]) -> None:
         await self.send_unread(event["count"], event.get("held", []))
+
+    async def feed_build(self, event: dict[str, Any]) -> None:
+        """A watched build (or a build of a watched app) changed: live.broadcast_build."""
+        await self.send_json({"type": "build", "build": event["build"], "logs": event["logs"]})
+
+    async def feed_app(self, event: dict[str, Any]) -> None:
+        """A watched app has a new notification: its page refreshes its timeline."""
+        await self.send_json({"type": "app", "notification": event["notification"]})
 
     async def feed_disconnect(self, event: dict[str, Any]) -> None:
         await self.close(code=event.get("code", CLOSE_RECONNECT))

@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from notifications.catalogue import Channel
@@ -35,9 +36,32 @@ def mark_unread(entry: FeedEntry) -> None:
     entry.read = False
 
 
-def mark_all_read(user_id: int) -> int:
-    """Everything in the user's feed is read; answers how many entries changed."""
-    changed = FeedEntry.objects.filter(user_id=user_id, read=False).update(read=True)
+# A mark-all-read of at most this many entries can be undone: its answer lists them.
+UNDO_MAX = 2000
+_CHUNK = 5000
+
+
+def mark_read_among(user_id: int, entries: QuerySet[FeedEntry]) -> list[int]:
+    """The user has seen what their page shows: mark read the user's unread entries among
+    `entries` (the whole feed, or a rack's, or those its filters match). Answers the ids of
+    the notifications it marked, so that the mark can be undone (`mark_unread_among`).
+    """
+    ids = list(entries.filter(user_id=user_id, read=False)
+               .values_list("notification_id", flat=True))
+    for start in range(0, len(ids), _CHUNK):
+        FeedEntry.objects.filter(user_id=user_id, read=False,
+                                 notification_id__in=ids[start:start + _CHUNK]).update(read=True)
+    if ids:
+        _tell_browsers(user_id)
+    return ids
+
+
+def mark_unread_among(user_id: int, notification_ids: list[int]) -> int:
+    """Undo a mark-all-read: these notifications of the user's feed are unread again.
+    Answers how many entries changed."""
+    changed = FeedEntry.objects.filter(user_id=user_id, read=True,
+                                       notification_id__in=notification_ids[:UNDO_MAX]
+                                       ).update(read=False)
     if changed:
         _tell_browsers(user_id)
     return changed

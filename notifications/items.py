@@ -8,7 +8,7 @@ from notifications.models import Notification
 # The columns of a notification a feed item shows, read as `.values()` rows: a page of 50
 # costs one narrow query by primary key and no model instances (see bench/api_bench.py).
 ITEM_COLUMNS = ("id", "message", "action", "status", "severity", "event_type", "rack_id",
-                "rack__name", "app", "data", "occurred_at", "created_at")
+                "rack__name", "app", "data", "source", "occurred_at", "created_at")
 
 
 def _when(value: datetime) -> str:
@@ -27,6 +27,7 @@ def notification_item(notification: Notification, *, read: bool = False) -> dict
         "rack_name": notification.rack.name,
         "app": notification.app,
         "data": notification.data,
+        "source": notification.source,
         "occurred_at": _when(notification.occurred_at),
         "created_at": _when(notification.created_at),
         "read": read,
@@ -46,6 +47,7 @@ def item_from_row(row: dict[str, Any], *, read: bool) -> dict[str, Any]:
         "rack_name": row["rack__name"],
         "app": row["app"],
         "data": row["data"],
+        "source": row["source"],
         "occurred_at": _when(row["occurred_at"]),
         "created_at": _when(row["created_at"]),
         "read": read,

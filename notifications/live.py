@@ -10,17 +10,25 @@ every member, and it grows with the backlog): each socket counts once when it co
 when it resumes, adds one for each new notification of its user, and takes the exact count
 that `broadcast_unread_count` sends after every read or unread.
 
+Pages that show one object (a build, an app) watch it: their socket joins that object's
+group (`build_group`, `app_group`), not the organization's fan-out, and
+`broadcast_build` sends a build's status and the logs it gained to its group and its
+app's group; `broadcast_notification` pings the app's group so the app page refreshes its
+timeline.
+
 Synchronous callers (views, Celery tasks) send through one long-lived event loop thread
 per process, so the Redis connection is reused and no loop is created and closed per
 message (the "event loop is closed" trap of `async_to_sync` in workers).
 """
 
 import asyncio
+import hashlib
 import logging
 import os
+import re
 import threading
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
@@ -33,6 +41,9 @@ from console import tracing
 from notifications.items import notification_item
 from notifications.models import FeedEntry, Notification
 from racks.accounts import credentials_revoked
+
+if TYPE_CHECKING:
+    from racks.models import Build
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +72,23 @@ def user_group(user_id: int) -> str:
 def token_group(token_id: str) -> str:
     """The sockets opened with one API token (or a ticket asked for with it)."""
     return f"token.{token_id}"
+
+
+def build_group(build_id: str) -> str:
+    """The sockets of the pages that show one build."""
+    return f"build.{build_id}"
+
+
+# Group names allow ASCII letters, digits, "-", "_" and "." below 100 characters; a real
+# rack's app name outside those is hashed rather than refused.
+_GROUP_SAFE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,63}$")
+
+
+def app_group(rack_id: int, name: str) -> str:
+    """The sockets of the pages that show one app."""
+    if not _GROUP_SAFE_NAME.match(name):
+        name = "h" + hashlib.sha256(name.encode()).hexdigest()[:40]
+    return f"app.{rack_id}.{name}"
 
 
 _sender_loop: asyncio.AbstractEventLoop | None = None
@@ -171,33 +199,40 @@ def broadcast_notification(notification_id: int, *, notification: Notification |
     }
     try:
         _send(org_group(notification.rack.organization_id), message)
+        if notification.app:
+            # The app's page shows the app's history, which holds it even for readers
+            # whose feed does not: it is told to refresh its timeline.
+            _send(app_group(notification.rack_id, notification.app),
+                  {"type": "feed.app", "notification": notification.pk})
     except Exception:
         # The notification is stored; a browser that missed the push catches up on resume.
         log.exception("live push of notification %s failed", notification_id)
 
 
-def build_group(build_id: str) -> str:
-    """The sockets watching one build's status and logs."""
-    return f"build.{build_id}"
+def build_summary(build: "Build") -> dict[str, Any]:
+    """What a watching page is told of a build besides its logs."""
+    return {
+        "id": build.id,
+        "app": build.app.name,
+        "status": build.status,
+        "started_at": build.started_at.isoformat() if build.started_at else None,
+        "ended_at": build.ended_at.isoformat() if build.ended_at else None,
+    }
 
 
-def _iso(moment: datetime | None) -> str | None:
-    return moment.isoformat() if moment else None
+def broadcast_build(build: "Build", appended_logs: str = "") -> None:
+    """Tell the pages watching a build (and its app) its status and the logs it gained.
 
-
-def broadcast_build(build: Any, appended_logs: str = "") -> None:
-    """Push a build's status, and the logs it gained since the last push, to the sockets
-    watching it. Call after the change is committed (transaction.on_commit)."""
-    message = {"type": "feed.build",
-               "build": {"id": build.id, "app": build.app.name, "status": build.status,
-                         "started_at": _iso(build.started_at),
-                         "ended_at": _iso(build.ended_at)},
-               "logs": appended_logs}
-    try:
-        _send(build_group(build.id), message)
-    except Exception:
-        # The build is stored; a page that missed the push reads it on reload.
-        log.exception("live push of build %s failed", build.id)
+    Every rack driver calls this as a build's logs grow and its status changes, after the
+    change is committed; `appended_logs` is only what was added since the last call.
+    """
+    message = {"type": "feed.build", "build": build_summary(build), "logs": appended_logs}
+    for group in (build_group(build.id), app_group(build.app.rack_id, build.app.name)):
+        try:
+            _send(group, message)
+        except Exception:
+            # The build is stored; a page opened or reloaded later shows it.
+            log.exception("live update of build %s failed", build.id)
 
 
 def broadcast_unread_count(user_id: int) -> None:

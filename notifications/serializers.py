@@ -4,9 +4,11 @@ from typing import Any
 
 from rest_framework import serializers
 
+from console.bounds import DB_INT_MAX
 from notifications.catalogue import Severity
+from notifications.feed import UNDO_MAX
 from notifications.items import notification_item
-from notifications.models import FeedEntry
+from notifications.models import FeedEntry, Source
 
 
 class NotificationItemSerializer(serializers.Serializer):
@@ -27,6 +29,9 @@ class NotificationItemSerializer(serializers.Serializer):
     rack_name = serializers.CharField()
     app = serializers.CharField(allow_blank=True)
     data = serializers.DictField(child=serializers.CharField(allow_blank=True))
+    source = serializers.ChoiceField(
+        choices=Source.choices,
+        help_text="`console`: caused by an action in the console; `rack`: sent by the rack.")
     occurred_at = serializers.DateTimeField()
     created_at = serializers.DateTimeField()
     read = serializers.BooleanField()
@@ -49,3 +54,16 @@ class UnreadCountSerializer(serializers.Serializer):
 class MarkedSerializer(serializers.Serializer):
     marked = serializers.IntegerField(help_text="How many notifications changed to read.")
     count = serializers.IntegerField(help_text="Your unread count now.")
+
+
+class MarkedAmongSerializer(MarkedSerializer):
+    ids = serializers.ListField(
+        child=serializers.IntegerField(), allow_null=True,
+        help_text=f"The notifications it marked, to undo it (`POST "
+                  f"/api/v1/notifications/unread/`); null when more than {UNDO_MAX}.")
+
+
+class NotificationIdsSerializer(serializers.Serializer):
+    ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=DB_INT_MAX),
+        max_length=UNDO_MAX, help_text="Notification ids of your feed.")

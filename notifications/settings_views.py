@@ -46,12 +46,25 @@ class OverrideForm(forms.Form):
                           help_text="An app's name on that rack; empty for the whole rack.")
     event_type = forms.ChoiceField(choices=EVENT_FIELD_CHOICES)
     channels = forms.MultipleChoiceField(choices=Channel.choices, required=False,
-                                         widget=forms.CheckboxSelectMultiple,
-                                         help_text="None ticked mutes it.")
+                                         widget=forms.CheckboxSelectMultiple)
+    # Muting is said, not implied by ticking nothing.
+    mute = forms.BooleanField(required=False, label="Mute it (no channel)")
 
     def __init__(self, *args, user, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fields["rack"].queryset = visible_racks(user).order_by("name")
+
+    def clean(self) -> dict:
+        data = super().clean()
+        rack, app = data.get("rack"), (data.get("app") or "").strip()
+        # An override names an app the rack has: anything else would never apply.
+        if rack is not None and app and not rack.apps.filter(name=app).exists():
+            self.add_error("app", f"{rack.name} has no app named {app}.")
+        if data.get("mute") and data.get("channels"):
+            self.add_error("mute", "Tick channels or mute it, not both.")
+        elif not data.get("mute") and not data.get("channels"):
+            self.add_error("channels", "Tick the channels you want, or tick Mute it.")
+        return data
 
 
 class RemoveOverrideForm(forms.Form):

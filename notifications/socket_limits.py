@@ -1,12 +1,13 @@
 """How much one websocket may ask of its server: the limits every client message counts in.
 
 Each socket holds one `SocketLimits`. A message that makes the server work (a `resume`
-reads the database and may send back 500 notifications; any message added later, such
-as one to watch a build, counts in the same limits) is started only through `admit()`:
-at most one at a time per socket, and at most one a second. A message the server
-refuses, for those limits or because it cannot be read, is counted with `refused()`; a
-socket refused more than `MAX_REFUSALS` times within `REFUSAL_WINDOW_SECONDS` is
-flooding, and the consumer closes it with `CLOSE_FLOODING`.
+reads the database and may send back 500 notifications; a `watch` checks a build's or an
+app's permission and joins its group) is started only through `admit()`: at most one at
+a time per socket, and at most one of each kind a second (a page sends its resume and its
+watch together when it connects). A socket watches at most `MAX_WATCHED` objects. A
+message the server refuses, for those limits or because it cannot be read, is counted
+with `refused()`; a socket refused more than `MAX_REFUSALS` times within
+`REFUSAL_WINDOW_SECONDS` is flooding, and the consumer closes it with `CLOSE_FLOODING`.
 
 A browser sends one resume when it (re)connects, so none of this touches it; a program
 that sends 100 resumes at once gets one answer, a few errors, then the close.
@@ -20,6 +21,8 @@ CLOSE_FLOODING = 1008  # policy violation (RFC 6455)
 MIN_INTERVAL_SECONDS = 1.0
 MAX_REFUSALS = 10
 REFUSAL_WINDOW_SECONDS = 10.0
+# A page watches one build or app; a socket holding more than this is not a page's.
+MAX_WATCHED = 10
 
 
 class SocketLimits:
@@ -28,7 +31,7 @@ class SocketLimits:
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self.clock = clock
         self.in_flight: str | None = None
-        self.last_started = float("-inf")
+        self.last_started: dict[str, float] = {}
         self.refusals: deque[float] = deque()
 
     def admit(self, kind: str) -> str | None:
@@ -37,9 +40,10 @@ class SocketLimits:
         if self.in_flight is not None:
             return f"The last {self.in_flight} is still being answered; wait for its end."
         now = self.clock()
-        if now - self.last_started < MIN_INTERVAL_SECONDS:
-            return f"At most one request every {MIN_INTERVAL_SECONDS:g} s; send it again later."
-        self.in_flight, self.last_started = kind, now
+        if now - self.last_started.get(kind, float("-inf")) < MIN_INTERVAL_SECONDS:
+            return (f"At most one {kind} request every {MIN_INTERVAL_SECONDS:g} s; "
+                    "send it again later.")
+        self.in_flight, self.last_started[kind] = kind, now
         return None
 
     def done(self) -> None:

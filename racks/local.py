@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from django.db import IntegrityError, transaction
 
 from notifications.envelope import Envelope
+from notifications.live import broadcast_build
 from notifications.models import Source
 from notifications.pipeline import Recorded, record_event
 from racks.driver import RackError, check_name, check_room_on
@@ -26,6 +27,7 @@ from racks.models import (
     new_object_id,
 )
 from racks.state import make_release_active
+from racks.text import without_bidi_controls
 
 VERSION_MAX = 40
 INSTANCE_COUNT_MAX = 1000
@@ -66,11 +68,14 @@ class LocalRack:
                     source: bytes | None = None) -> Build:
         from racks.tasks import run_build
 
+        description = without_bidi_controls(description)
         if len(description) > 200:
             raise RackError("A build description is at most 200 characters.")
         with transaction.atomic():
             build = Build.objects.create(id=new_object_id("B"), app=app,
                                          description=description, should_fail=fail)
+            # The app's open pages list it before it starts.
+            transaction.on_commit(lambda: broadcast_build(build))
             transaction.on_commit(lambda: run_build.delay(build.id))
         return build
 

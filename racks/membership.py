@@ -12,6 +12,7 @@ from notifications.live import disconnect_user
 from notifications.models import FeedEntry
 from racks.caps import CapReached, check_room
 from racks.models import MANAGING_ROLES, Capped, Membership, Organization, Rack, Role
+from racks.text import without_bidi_controls
 
 
 class MembershipError(Exception):
@@ -24,7 +25,7 @@ class MembershipForbidden(Exception):
 
 def create_organization(user: AbstractBaseUser, name: str) -> Organization:
     """A new organization whose only member, its owner, is the user who created it."""
-    name = name.strip()
+    name = without_bidi_controls(name).strip()
     if not name:
         raise MembershipError("An organization needs a name.")
     for _ in range(5):

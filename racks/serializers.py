@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from racks import rack_update
 from racks.accounts import token_id, validate_token_days
 from racks.caps import over_caps
 from racks.env import check_env, env_as_seen
@@ -259,10 +260,12 @@ class RackUpdateSerializer(serializers.Serializer):
         help_text="Lower-case hex keys (at least 64 hex characters), comma-separated, at "
                   "most four, as a rack accepts; empty to stop requiring signatures. Never "
                   "shown again.")
-    version = serializers.CharField(max_length=40, required=False)
+    version = serializers.CharField(max_length=40, required=False,
+                                    validators=[rack_update.validate_version])
     count = serializers.IntegerField(min_value=1, max_value=1000, required=False,
                                      help_text="How many instances the rack runs.")
-    instance_type = serializers.CharField(max_length=40, required=False)
+    instance_type = serializers.CharField(max_length=40, required=False,
+                                          validators=[rack_update.validate_instance_type])
 
     def validate_webhook_signing_key(self, value: str) -> str:
         try:

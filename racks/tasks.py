@@ -1,5 +1,9 @@
 """Slow work: the local rack's builds and rolling deploys; a connected rack's sync, and
-following its builds and promotes with short tasks that reschedule themselves."""
+following its builds and promotes with short tasks that reschedule themselves.
+
+A build tells the pages watching it how it goes (notifications.live.broadcast_build) each
+time its logs grow or its status changes, after the change is stored.
+"""
 
 import time
 
@@ -8,6 +12,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from notifications.live import broadcast_build
 from racks import invitations, sync
 from racks.driver import RackError
 from racks.models import Build, BuildStatus, Release, new_object_id
@@ -31,19 +36,23 @@ def run_build(build_id: str) -> None:
     build.status, build.started_at = BuildStatus.RUNNING, timezone.now()
     build.logs = f"Build {build.id} started\n"
     build.save(update_fields=["status", "started_at", "logs"])
+    broadcast_build(build, build.logs)
     pause = settings.LOCAL_RACK_BUILD_SECONDS / len(BUILD_STEPS)
     steps = BUILD_STEPS[:-1] if build.should_fail else BUILD_STEPS
     for step in steps:
         time.sleep(pause)
         build.logs += f"{step}\n"
         Build.objects.filter(pk=build.pk).update(logs=build.logs)
+        broadcast_build(build, f"{step}\n")
     app, rack = build.app, build.app.rack
     with transaction.atomic():
         build.ended_at = timezone.now()
         if build.should_fail:
             build.status = BuildStatus.FAILED
-            build.logs += "ERROR: tests failed: exit status 1\n"
+            ending = "ERROR: tests failed: exit status 1\n"
+            build.logs += ending
             build.save(update_fields=["status", "ended_at", "logs"])
+            transaction.on_commit(lambda: broadcast_build(build, ending))
             emit(rack, "build:create", {"id": build.id, "app": app.name,
                                         "message": "tests failed: exit status 1"},
                  status="error")
@@ -52,8 +61,10 @@ def run_build(build_id: str) -> None:
         release = Release.objects.create(id=new_object_id("R"), app=app, build=build,
                                          env=previous.env if previous else {})
         build.status = BuildStatus.COMPLETE
-        build.logs += f"Build complete: release {release.id}\n"
+        ending = f"Build complete: release {release.id}\n"
+        build.logs += ending
         build.save(update_fields=["status", "ended_at", "logs"])
+        transaction.on_commit(lambda: broadcast_build(build, ending))
         emit(rack, "build:create", {"id": build.id, "app": app.name, "release_id": release.id},
              once_as=f"built:{build.id}")
         emit(rack, "release:create", {"id": release.id, "app": app.name})

@@ -17,7 +17,13 @@ def nav_organizations(context: template.Context) -> list[Organization]:
     request: HttpRequest | None = context.get("request")
     if request is None or not request.user.is_authenticated:
         return []
-    return list(Organization.objects.filter(memberships__user=request.user).order_by("name"))
+    organizations = list(Organization.objects.filter(memberships__user=request.user)
+                         .order_by("name", "slug"))
+    # Two organizations of one name are told apart by their slugs in the switcher.
+    names = [o.name.casefold() for o in organizations]
+    for organization in organizations:
+        organization.name_repeated = names.count(organization.name.casefold()) > 1
+    return organizations
 
 
 @register.simple_tag(takes_context=True)

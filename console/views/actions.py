@@ -1,7 +1,8 @@
 """Buttons that act on a rack: each parses its form, checks the role, calls the driver.
 
-A refusal by the rack (RackError) or a form error comes back as a message on the page it
-was sent from; nothing is changed.
+A form error, or a refusal by the rack (RackError), shows the page the form was sent from
+again with the form as it was typed and the error beside its field (or atop the form);
+nothing is changed. What was done is said in a message after a redirect.
 """
 
 from collections.abc import Callable
@@ -26,30 +27,26 @@ from console.forms import (
     SourceBuildForm,
 )
 from console.views.access import app_for, rack_for, require
+from console.views.pages import app_page, organization_page, rack_page
 from racks import membership, permissions
 from racks.connect import connect_rack, disconnect_rack
 from racks.driver import RackError, driver_for
 from racks.models import App, Rack
 
 
-def _form_errors(form: Form) -> str:
-    return " ".join(f"{'' if field == '__all__' else field + ': '}{' '.join(errors)}"
-                    for field, errors in form.errors.items())
-
-
 def _run(request: HttpRequest, form: Form, back: str,
-         act: Callable[[dict], str]) -> HttpResponse:
-    """Validate, act, and say what happened on the page the button was on."""
-    if not form.is_valid():
-        messages.error(request, _form_errors(form))
-        return redirect(back)
-    try:
-        done = act(form.cleaned_data)
-    except RackError as refused:
-        messages.error(request, str(refused))
-    else:
-        messages.success(request, done)
-    return redirect(back)
+         page: Callable[[Form], HttpResponse], act: Callable[[dict], str]) -> HttpResponse:
+    """Validate and act, then say what was done on the page the form was on (`back`), or
+    show that page again with the form refused (`page`)."""
+    if form.is_valid():
+        try:
+            done = act(form.cleaned_data)
+        except RackError as refused:
+            form.add_error(None, str(refused))
+        else:
+            messages.success(request, done)
+            return redirect(back)
+    return page(form)
 
 
 def _rack_page(rack: Rack) -> str:
@@ -69,7 +66,8 @@ def create_app(request: HttpRequest, rack_id: int) -> HttpResponse:
     def act(data: dict) -> str:
         driver_for(rack).create_app(rack, data["name"])
         return f"Created the app {data['name']}."
-    return _run(request, AppForm(request.POST), _rack_page(rack), act)
+    return _run(request, AppForm(request.POST), _rack_page(rack),
+                lambda form: rack_page(request, rack, role, refused=form), act)
 
 
 @login_required
@@ -92,7 +90,8 @@ def start_build(request: HttpRequest, rack_id: int, name: str) -> HttpResponse:
         build = driver_for(app.rack).start_build(app, description=data["description"],
                                                  fail=data["fail"])
         return f"Started build {build.id}."
-    return _run(request, BuildForm(request.POST), _app_page(app), act)
+    return _run(request, BuildForm(request.POST), _app_page(app),
+                lambda form: app_page(request, app, role, refused=form), act)
 
 
 @login_required
@@ -107,7 +106,8 @@ def start_source_build(request: HttpRequest, rack_id: int, name: str) -> HttpRes
         build = driver_for(app.rack).start_build(app, description=data["description"],
                                                  source=data["source"].read())
         return f"Started build {build.id}."
-    return _run(request, SourceBuildForm(request.POST, request.FILES), _app_page(app), act)
+    return _run(request, SourceBuildForm(request.POST, request.FILES), _app_page(app),
+                lambda form: app_page(request, app, role, refused=form), act)
 
 
 @login_required
@@ -119,7 +119,8 @@ def set_env(request: HttpRequest, rack_id: int, name: str) -> HttpResponse:
     def act(data: dict) -> str:
         release = driver_for(app.rack).set_env(app, data["env"])
         return f"Created release {release.id} with the new environment."
-    return _run(request, EnvForm(request.POST), _app_page(app), act)
+    return _run(request, EnvForm(request.POST), _app_page(app),
+                lambda form: app_page(request, app, role, refused=form), act)
 
 
 @login_required
@@ -132,11 +133,14 @@ def promote(request: HttpRequest, rack_id: int, name: str, release_id: str) -> H
         raise Http404(f"There is no release {release_id} of {app.name}.")
 
     force = request.POST.get("force") == "true"  # the page asked for confirmation first
-
-    def act(data: dict) -> str:
+    try:
         driver_for(app.rack).promote(release, force=force)
-        return f"Promoting release {release.id}: the rolling deploy has started."
-    return _run(request, Form(request.POST), _app_page(app), act)
+    except RackError as refused:
+        messages.error(request, str(refused))  # a button, no input to keep
+    else:
+        messages.success(request,
+                         f"Promoting release {release.id}: the rolling deploy has started.")
+    return redirect(_app_page(app))
 
 
 @login_required
@@ -149,7 +153,8 @@ def scale(request: HttpRequest, rack_id: int, name: str) -> HttpResponse:
         driver_for(app.rack).scale(app, data["process"], data["count"], cpu=data["cpu"],
                                    memory=data["memory"])
         return f"Scaled {data['process']} to {data['count']}."
-    return _run(request, ScaleForm(request.POST), _app_page(app), act)
+    return _run(request, ScaleForm(request.POST), _app_page(app),
+                lambda form: app_page(request, app, role, refused=form), act)
 
 
 @login_required
@@ -161,7 +166,8 @@ def create_resource(request: HttpRequest, rack_id: int) -> HttpResponse:
     def act(data: dict) -> str:
         driver_for(rack).create_resource(rack, data["name"], data["type"])
         return f"Created the {data['type']} resource {data['name']}."
-    return _run(request, ResourceForm(request.POST), _rack_page(rack), act)
+    return _run(request, ResourceForm(request.POST), _rack_page(rack),
+                lambda form: rack_page(request, rack, role, refused=form), act)
 
 
 @login_required
@@ -188,7 +194,8 @@ def update_rack(request: HttpRequest, rack_id: int) -> HttpResponse:
             rack, version=data["version"] or None, count=data["count"],
             instance_type=data["instance_type"] or None)
         return f"Asked {rack.name} to update."
-    return _run(request, RackUpdateForm(request.POST), _rack_page(rack), act)
+    return _run(request, RackUpdateForm(request.POST), _rack_page(rack),
+                lambda form: rack_page(request, rack, role, refused=form), act)
 
 
 @login_required
@@ -198,18 +205,16 @@ def connect(request: HttpRequest, slug: str) -> HttpResponse:
     org, role = permissions.organization_for(request.user, slug)
     require(role, org, managing=True, doing="connect racks")
     form = RackConnectForm(request.POST)
-    back = reverse("organization", kwargs={"slug": org.slug})
     if not form.is_valid():
-        messages.error(request, _form_errors(form))
-        return redirect(back)
+        return organization_page(request, org, role, refused=form)
     data = form.cleaned_data
     try:
         connected = connect_rack(org, data["name"], host=data["host"],
                                  password=data["password"],
                                  tls_fingerprint=data["tls_fingerprint"], user=request.user)
     except RackError as refused:
-        messages.error(request, f"The rack was not connected: {refused}")
-        return redirect(back)
+        form.add_error(None, f"The rack was not connected: {refused}")
+        return organization_page(request, org, role, refused=form)
     rack = connected.rack
     messages.success(request, f"Connected {rack.name}: a v{rack.generation} rack on "
                               f"{rack.provider or 'an unknown provider'}, version {rack.version}. "
@@ -248,4 +253,5 @@ def set_signing_key(request: HttpRequest, rack_id: int) -> HttpResponse:
         if data["webhook_signing_key"]:
             return "Saved: the rack's events must now carry a valid Convox-Signature."
         return "Cleared: the rack's events need no signature."
-    return _run(request, SigningKeyForm(request.POST), _rack_page(rack), act)
+    return _run(request, SigningKeyForm(request.POST), _rack_page(rack),
+                lambda form: rack_page(request, rack, role, refused=form), act)

@@ -12,6 +12,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from console.forms import InviteForm, RoleForm
 from console.views.access import require
+from console.views.pages import organization_page
 from racks import invitations, membership
 from racks.models import Invitation, Membership, Role
 from racks.permissions import organization_for
@@ -77,16 +78,20 @@ def invite(request: HttpRequest, slug: str) -> HttpResponse:
     org, role = organization_for(request.user, slug)
     require(role, org, managing=True, doing="invite people")
     form = InviteForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
-        return redirect("organization", slug=slug)
-    data = form.cleaned_data
-    _try(request, lambda: invitations.invite(
-        org, inviter=request.user, acting_role=role, role=Role(data["role"]),
-        username=data["username"], email=data["email"]),
-        f"Invited {data['username'] or data['email']} as {data['role']}. They join "
-        "when they accept.")
-    return redirect("organization", slug=slug)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            invitations.invite(org, inviter=request.user, acting_role=role,
+                               role=Role(data["role"]), username=data["username"],
+                               email=data["email"])
+        except REFUSALS as refused:
+            form.add_error(None, str(refused))
+        else:
+            messages.success(request, f"Invited {data['username'] or data['email']} as "
+                                      f"{data['role']}. They join when they accept.")
+            return redirect("organization", slug=slug)
+    # Shown again as typed, the error beside its field.
+    return organization_page(request, org, role, refused=form)
 
 
 @login_required

@@ -1,7 +1,6 @@
 """What the console's emails say, and sending them through Django's email framework."""
 
 from collections.abc import Sequence
-from urllib.parse import quote
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
@@ -9,6 +8,7 @@ from django.core.mail.backends.base import BaseEmailBackend
 from django.template.loader import render_to_string
 
 from notifications.catalogue import BY_KEY
+from notifications.links import notification_page
 from notifications.models import Delivery, Notification, WebhookEndpoint
 
 SUBJECT_MAX = 150
@@ -16,13 +16,11 @@ DEFAULT_EMAIL_TIMEOUT_SECONDS = 15
 
 
 def notification_link(notification: Notification | None) -> str:
-    """Where a notification is seen in the console: its app's page, else its rack's."""
+    """Where a notification is seen in the console (notifications.links): a failed build's
+    logs, a release on its app's page, the app, else the rack."""
     if notification is None:
         return f"{settings.CONSOLE_URL}/settings/webhooks/"
-    rack_page = f"{settings.CONSOLE_URL}/racks/{notification.rack_id}/"
-    if notification.app and notification.event_type != "app:delete":
-        return f"{rack_page}apps/{quote(notification.app)}/"
-    return rack_page
+    return settings.CONSOLE_URL + notification_page(notification)
 
 
 def email_timeout() -> float:
@@ -54,7 +52,14 @@ def _send(to: str, subject: str, template: str, context: dict) -> None:
 
 def _entry(notification: Notification) -> dict:
     kind = BY_KEY[notification.event_type]
-    return {"notification": notification, "title": kind.title, "meaning": kind.meaning,
+    object_id = notification.object_id if isinstance(notification.object_id, str) else ""
+    data = notification.data if isinstance(notification.data, dict) else {}
+    reason = data.get("message", "") if notification.severity == "error" else ""
+    return {"notification": notification, "title": kind.title,
+            # The seed's text says "<id>": the reader gets the build's own.
+            "meaning": kind.meaning.replace("<id>", object_id) if object_id else kind.meaning,
+            "object": kind.object if object_id else "", "object_id": object_id,
+            "reason": reason if isinstance(reason, str) else "",
             "severity": notification.severity, "link": notification_link(notification)}
 
 

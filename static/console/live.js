@@ -1,7 +1,10 @@
 // The live connection every page of a logged-in person keeps: the unread badge, desktop
 // alerts, and new notifications for the feed. It reconnects with backoff and, after any
 // gap, asks for what it missed ("resume") from the newest id it holds; ids it already
-// holds are dropped, so nothing is missing and nothing is shown twice.
+// holds are dropped, so nothing is missing and nothing is shown twice. A page that shows
+// one build or app names it in a data-watch element: the socket watches it each time it
+// (re)connects, and its "build" and "app" messages go to the page's script (watch.js).
+// Relative times ("5 minutes ago", <time class="ago">) tick on every page.
 (function () {
   "use strict";
 
@@ -11,6 +14,7 @@
   var BACKOFF_MAX_MS = 30000;
 
   var badge = document.getElementById("unread-badge");
+  var watched = document.querySelector("[data-watch]");
   var stateLabel = document.getElementById("live-state");
   var listeners = {};
   var seen = new Set();
@@ -97,6 +101,9 @@
       if (fresh && !item.read) { alertDesktop(item); }
     } else if (message.type === "resync") {
       emit("resync", null);
+    } else if (message.type === "build" || message.type === "app" ||
+               message.type === "watching") {
+      emit(message.type, message);
     }
   }
 
@@ -111,6 +118,11 @@
       setState("live");
       // Always: it fetches what the gap missed and re-counts the unread badge.
       socket.send(JSON.stringify({type: "resume", after: resumeFrom}));
+      if (watched && watched.dataset.watchBuild) {
+        socket.send(JSON.stringify({type: "watch", build: watched.dataset.watchBuild}));
+      } else if (watched && watched.dataset.watchApp) {
+        socket.send(JSON.stringify({type: "watch", app: watched.dataset.watchApp}));
+      }
     };
     socket.onmessage = onMessage;
     socket.onclose = function (event) {
@@ -147,21 +159,37 @@
     var question = event.target.dataset && event.target.dataset.confirm;
     if (question && !window.confirm(question)) { event.preventDefault(); }
   });
-  var switcher = document.querySelector("[data-switch-org]");
-  if (switcher) {
-    switcher.addEventListener("change", function () {
-      if (switcher.value) { window.location.assign(switcher.value); }
+
+  // --- relative times ----------------------------------------------------------------
+  var UNITS = [["year", 31536000], ["month", 2592000], ["week", 604800], ["day", 86400],
+               ["hour", 3600], ["minute", 60]];
+
+  function ago(when) {
+    var seconds = Math.max(0, (Date.now() - when.getTime()) / 1000);
+    for (var i = 0; i < UNITS.length; i++) {
+      var n = Math.floor(seconds / UNITS[i][1]);
+      if (n >= 1) { return n + " " + UNITS[i][0] + (n === 1 ? "" : "s") + " ago"; }
+    }
+    return "just now";
+  }
+
+  // The exact time in the reader's own time zone, the zone named ("1 Dec 2026, 19:03
+  // CET"): shown beside the relative time, not in a tooltip, for keyboard and touch.
+  var EXACT = new Intl.DateTimeFormat(undefined, {
+    year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit",
+    timeZoneName: "short"});
+
+  function exact(when) { return EXACT.format(when); }
+
+  function tick() {
+    document.querySelectorAll("time.ago").forEach(function (time) {
+      var when = new Date(time.dateTime);
+      if (isNaN(when.getTime())) { return; }
+      time.textContent = ago(when) + " · " + exact(when);
     });
   }
-  var appNote = document.querySelector("[data-app-live]");
-  if (appNote) {
-    listeners.notification = [function (item, fresh) {
-      if (fresh && String(item.rack) === appNote.dataset.rack &&
-          item.app === appNote.dataset.app) {
-        appNote.hidden = false;
-      }
-    }];
-  }
+  tick();
+  window.setInterval(tick, 30000);
 
   window.ConsoleLive = {
     on: function (type, fn) { (listeners[type] = listeners[type] || []).push(fn); },
@@ -171,6 +199,9 @@
       resumeFrom = Math.max(resumeFrom, id);
     },
     setBadge: setBadge,
+    ago: ago,
+    exact: exact,
+    tick: tick,
     // For tests: drop the connection as a network cut would.
     drop: function () { if (socket) { socket.close(); } },
   };

@@ -103,7 +103,8 @@ def test_unread_count_and_read_all_by_role(people, as_role, some, role):
     expected = 0 if role == "outsider" else 3
     assert count.json() == {"count": expected}
     done = client.post("/api/v1/notifications/read-all/")
-    assert done.json() == {"marked": expected, "count": 0}
+    assert done.json()["marked"] == expected and done.json()["count"] == 0
+    assert len(done.json()["ids"]) == expected
     assert client.get("/api/v1/notifications/unread-count/").json() == {"count": 0}
     others = FeedEntry.objects.exclude(user=people[role])
     assert others.filter(read=False).count() == others.count()

@@ -29,9 +29,13 @@ def test_a_failed_build_is_emailed_to_each_member(celery_worker, smtp, owner, me
     message = smtp.messages[0]
     assert message["Subject"] == "[production] Build BABCDEFGHIJ failed for app web"
     text, html = _parts(message)
-    link = f"https://console.example.com/racks/{rack.pk}/apps/web/"
-    assert "Run convox builds info <id> to view build logs" in text
-    assert "Run convox builds info &lt;id&gt; to view build logs" in html  # escaped
+    # It names the build, links to its logs, says why it failed, and fills in the id.
+    link = f"https://console.example.com/racks/{rack.pk}/apps/web/builds/BABCDEFGHIJ/"
+    assert "Run convox builds info BABCDEFGHIJ to view build logs" in text
+    assert "Build: BABCDEFGHIJ\r\nWhy: tests failed" in text
+    assert "See the build and its logs in Rack Console: " + link in text
+    assert "<th align=\"left\" style=\"padding-right:1em\">Why</th><td>tests failed</td>" in html
+    assert "Run convox builds info BABCDEFGHIJ to view build logs" in html
     for part in (text, html):
         assert "[production] Build BABCDEFGHIJ failed for app web" in part
         assert link in part

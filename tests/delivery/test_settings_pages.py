@@ -17,6 +17,7 @@ from notifications.models import (
     WebhookEndpoint,
 )
 from notifications.preferences import default_channels
+from racks.local import LocalRack
 from tests.delivery.conftest import ROLES
 
 
@@ -68,8 +69,9 @@ def test_unticking_email_for_failed_builds_stops_the_email(signed_in, rack, emit
 
 def test_an_app_override_mutes_it_and_can_be_removed(signed_in, rack, emit):
     user, client = signed_in("viewer")
+    LocalRack().create_app(rack, "noisy")
     answer = client.post("/settings/notifications/", {
-        "form": "override", "rack": rack.pk, "app": "noisy", "event_type": "*"})
+        "form": "override", "rack": rack.pk, "app": "noisy", "event_type": "*", "mute": "on"})
     assert answer.status_code == 302
     rule = Preference.objects.get(user=user)
     assert (rule.rack_id, rule.app, rule.event_type, rule.channels) == (rack.pk, "noisy", "*", [])
@@ -111,7 +113,7 @@ def test_each_role_adds_a_webhook_and_sees_its_secret_once(signed_in, receiver, 
     assert endpoint.format == "discord"
     assert endpoint.events == ["build:failed", "release:promote-failed"]
     page = answer.content.decode()
-    assert "data-secret>whsec_" in page
+    assert "data-secret>whsec_" in page and 'data-copy="#webhook-secret"' in page
     # The page's buttons post to the webhook's own page, not to the list it came from.
     assert f'action="/settings/webhooks/{endpoint.pk}/"' in page
     assert "data-secret" not in client.get(f"/settings/webhooks/{endpoint.pk}/").content.decode()
@@ -226,3 +228,18 @@ def test_the_webhook_page_buttons(signed_in, rack, receiver, emit):
 
     assert client.post(page, {"form": "delete"}).status_code == 302
     assert not WebhookEndpoint.objects.filter(pk=endpoint.pk).exists()
+
+
+@pytest.mark.parametrize(("posted", "error"), [
+    ({"app": "ghost", "channels": ["email"]}, "production has no app named ghost."),
+    ({"app": "<script>", "channels": ["email"]}, "production has no app named &lt;script&gt;."),
+    ({"app": ""}, "Tick the channels you want, or tick Mute it."),
+    ({"app": "", "channels": ["email"], "mute": "on"}, "Tick channels or mute it, not both."),
+])
+def test_an_override_that_cannot_be_is_refused_with_why(signed_in, rack, posted, error):
+    user, client = signed_in("member")
+    answer = client.post("/settings/notifications/", {
+        "form": "override", "rack": rack.pk, "event_type": "*", **posted})
+    assert answer.status_code == 400
+    assert error in answer.content.decode()
+    assert not Preference.objects.filter(user=user).exists()

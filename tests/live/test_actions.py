@@ -1,5 +1,8 @@
 """The buttons that act on the local rack: members act, viewers cannot, outsiders see nothing."""
 
+import re
+from html import escape
+
 import pytest
 
 from notifications.models import Notification
@@ -94,29 +97,53 @@ def test_a_member_may_not_update_the_rack(web, member, rack):
     assert response.status_code == 403 and b"Only owners and admins" in response.content
 
 
-@pytest.mark.parametrize("url_tail,data,message", [
-    ("apps/", {"name": "demo"}, "An app named demo already exists on production."),
-    ("apps/", {"name": "Bad Name"}, "The app name must be lower-case"),
-    ("apps/", {}, "name: This field is required."),
-    ("apps/demo/scale/", {"process": "web", "count": "2"},
+def error_beside(html: str, field_id: str) -> str:
+    """The error list Django ties to a field (aria-describedby), or "" when none."""
+    found = re.search(rf'<ul class="errorlist" id="{field_id}_error">(.*?)</ul>', html, re.S)
+    return re.sub(r"<[^>]+>", "", found.group(1)) if found else ""
+
+
+def form_errors(html: str) -> str:
+    """Errors atop a form (not of one field)."""
+    found = re.findall(r'<ul class="errorlist nonfield">(.*?)</ul>', html, re.S)
+    return " ".join(re.sub(r"<[^>]+>", "", f) for f in found)
+
+
+@pytest.mark.parametrize("url_tail,data,field_id,message", [
+    ("apps/", {"name": "demo"}, None, "An app named demo already exists on production."),
+    ("apps/", {"name": "Bad Name"}, None, "The app name must be lower-case"),
+    ("apps/", {}, "app-name", "This field is required."),
+    ("apps/demo/scale/", {"process": "web", "count": "2"}, None,
      "demo has no live release yet: promote one before scaling."),
-    ("apps/demo/scale/", {"process": "web", "count": "500"},
+    ("apps/demo/scale/", {"process": "web", "count": "5000"}, "scale-count",
+     "Ensure this value"),
+    ("apps/demo/scale/", {"process": "web", "count": "500"}, None,
      "A process runs between 0 and 100 copies."),
-    ("apps/demo/env/", {"env": "no equals sign"}, "env: Line 1 is not NAME=value."),
-    ("resources/", {"name": "db", "type": "oracle"}, "type: Select a valid choice."),
-    ("update/", {"count": "0"}, "count: Ensure this value is greater than or equal to 1."),
+    ("apps/demo/env/", {"env": "no equals sign"}, "env-env", "Line 1 is not NAME=value."),
+    ("resources/", {"name": "db", "type": "oracle"}, "resource-type", "Select a valid choice."),
+    ("update/", {"count": "0"}, "update-count",
+     "Ensure this value is greater than or equal to 1."),
+    ("update/", {}, None, "Give a version, an instance count or an instance type to change."),
+    ("update/", {"version": "<b>3</b>"}, "update-version", "A version is letters, digits"),
+    ("update/", {"instance_type": "t3.日本"}, "update-instance_type",
+     "An instance type is letters, digits"),
 ])
-def test_a_refusal_is_shown_as_a_message_and_changes_nothing(web, owner, rack, demo,
-                                                             url_tail, data, message):
+def test_a_refusal_is_shown_beside_its_field_with_the_input_kept(
+        web, owner, rack, demo, url_tail, data, field_id, message):
     before = state(rack)
-    response = web("owner").post(f"/racks/{rack.pk}/{url_tail}", data, follow=True)
-    assert response.status_code == 200
-    shown = messages_of(response)
-    assert len(shown) == 1 and shown[0].startswith(message), shown
+    response = web("owner").post(f"/racks/{rack.pk}/{url_tail}", data)
+    assert response.status_code == 400
+    html = response.content.decode()
+    shown = error_beside(html, field_id) if field_id else form_errors(html)
+    assert shown.startswith(message), html
+    assert not messages_of(response)
+    for name, value in data.items():
+        if name != "type":
+            assert escape(value) in html, f"{value} was not kept"
     assert state(rack) == before
 
 
-BAD_NAME = ("env: A variable name is letters, digits and underscores, not starting with a "
+BAD_NAME = ("A variable name is letters, digits and underscores, not starting with a "
             "digit (at most 100).")
 
 
@@ -125,17 +152,20 @@ BAD_NAME = ("env: A variable name is letters, digits and underscores, not starti
     ("MY-VAR=x", BAD_NAME),
     ("GOOD=1\nWITH SPACE=2", BAD_NAME),
     (f"{'N' * 101}=x", BAD_NAME),
-    ("\n".join(f"V{i}=x" for i in range(201)), "env: At most 200 variables."),
+    ("\n".join(f"V{i}=x" for i in range(201)), "At most 200 variables."),
     ("BIG=" + "x" * 10_001,
-     "env: The value of BIG must be text without NUL characters, at most 10000 characters."),
+     "The value of BIG must be text without NUL characters, at most 10000 characters."),
 ], ids=["leading digit", "dash", "space", "name too long", "too many", "value too long"])
 def test_a_member_setting_a_bad_environment_sees_why_and_no_release_is_made(
         web, member, rack, demo, env, message):
     releases = list(demo.releases.values_list("id", "env"))
-    response = web("member").post(f"/racks/{rack.pk}/apps/demo/env/", {"env": env}, follow=True)
-    assert response.status_code == 200
-    assert messages_of(response) == [message]
-    assert message in response.content.decode()
+    response = web("member").post(f"/racks/{rack.pk}/apps/demo/env/", {"env": env})
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert error_beside(html, "env-env") == message
+    # What was typed comes back in the textarea, the bad line with it.
+    assert response.context["env_form"]["env"].value() == env
+    assert f">\n{escape(env)}</textarea>" in html
     assert list(demo.releases.values_list("id", "env")) == releases
 
 
@@ -190,3 +220,11 @@ def test_deleting_a_resource(web, member, rack):
     assert messages_of(response) == ["Deleted the resource cache."]
     assert not Resource.objects.exists()
     assert web("member").post(f"/racks/{rack.pk}/resources/cache/delete/").status_code == 404
+
+
+@pytest.mark.parametrize("change", [{"version": "<b>3</b>"}, {"instance_type": "t3.日本"}])
+def test_the_api_refuses_what_the_rack_form_refuses(client_for, owner, rack, change):
+    answer = client_for(owner).patch(f"/api/v1/racks/{rack.pk}/", change, format="json")
+    assert answer.status_code == 400 and list(change) == list(answer.json())
+    rack.refresh_from_db()
+    assert rack.version != "<b>3</b>"

@@ -67,10 +67,18 @@ def test_an_owner_invites_revokes_and_sees_the_same_message_for_any_name(web, ow
     assert invitation.status == InvitationStatus.REVOKED
 
 
-def test_a_bad_invite_form_says_why(web, owner):
-    response = web("owner").post(f"{ORG_PAGE}invite/", {"username": "", "role": "member"},
-                                 follow=True)
-    assert "Give either a username or an email address." in messages_of(response)
+def test_a_bad_invite_form_says_why_and_keeps_what_was_typed(web, owner):
+    response = web("owner").post(f"{ORG_PAGE}invite/", {"username": "", "role": "viewer"})
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert '<ul class="errorlist nonfield"><li>Give either a username or an email address.' \
+        in html
+    assert '<option value="viewer" selected>' in html
+    response = web("owner").post(f"{ORG_PAGE}invite/", {"email": "not-an-address",
+                                                        "role": "member"})
+    html = response.content.decode()
+    assert 'id="invite-email_error"' in html and 'value="not-an-address"' in html
+    assert 'aria-describedby="invite-email_error"' in html
     assert not Invitation.objects.exists()
 
 

@@ -124,7 +124,9 @@ def test_a_socket_has_one_request_in_flight_and_starts_at_most_one_a_second():
     assert "still being answered" in limits.admit("resume")
     limits.done()
     clock.now += 0.9
-    assert "one request every 1 s" in limits.admit("resume")
+    assert "one resume request every 1 s" in limits.admit("resume")
+    assert limits.admit("watch") is None, "each kind has its own second"
+    limits.done()
     clock.now += 0.1
     assert limits.admit("resume") is None
 
@@ -147,7 +149,7 @@ async def test_a_second_resume_within_a_second_is_answered_with_an_error(member,
     assert (await socket.receive_json_from(timeout=2))["type"] == "unread_count"
     await socket.send_json_to({"type": "resume", "after": 0})
     answer = await socket.receive_json_from(timeout=2)
-    assert answer["type"] == "error" and "one request every" in answer["error"]
+    assert answer["type"] == "error" and "request every" in answer["error"]
     await asyncio.sleep(1)
     await socket.send_json_to({"type": "resume", "after": 0})
     assert (await socket.receive_json_from(timeout=2))["type"] == "unread_count"
