@@ -60,8 +60,10 @@ def test_following_a_build_pushes_its_status_and_new_logs(
     build = driver_for(rack).start_build(app, source=tarball())
     with django_capture_on_commit_callbacks(execute=True):
         wait_for(lambda: sync.follow_build_step(build.id) is None)
-    group, message = sent[-1]
-    assert group == f"build.{build.id}"
+    # The last push goes to the build's watchers, and to its app's.
+    groups = {group: message for group, message in sent[-2:]}
+    assert set(groups) == {f"build.{build.id}", f"app.{rack.pk}.web"}
+    message = groups[f"build.{build.id}"]
     assert message["type"] == "feed.build" and "Build complete" in message["logs"]
     assert message["build"]["id"] == build.id and message["build"]["app"] == "web"
     assert message["build"]["status"] == "complete" and message["build"]["ended_at"]
