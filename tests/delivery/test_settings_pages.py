@@ -18,7 +18,8 @@ from notifications.models import (
 )
 from notifications.preferences import default_channels
 from racks.local import LocalRack
-from tests.delivery.conftest import ROLES
+from tests.delivery.conftest import ROLES, Answer
+from tests.helpers import wait_for
 
 
 @pytest.mark.parametrize("role", ROLES)
@@ -212,7 +213,9 @@ def test_the_webhook_page_buttons(signed_in, rack, receiver, emit):
 
     client.post(f"{page}deliveries/{delivery.pk}/redeliver/")
     delivery.refresh_from_db()
-    assert delivery.status == DeliveryStatus.PENDING and delivery.attempts == 0
+    # The count goes on (the log keeps every attempt); the retry schedule starts over.
+    assert delivery.status == DeliveryStatus.PENDING and delivery.attempts == 5
+    assert delivery.attempts_since_resend == 0
 
     Delivery.objects.filter(pk=delivery.pk).update(status=DeliveryStatus.FAILED)
     answer = client.post(page, {"form": "recover", "since": "2000-01-01 00:00"}, follow=True)
@@ -243,3 +246,25 @@ def test_an_override_that_cannot_be_is_refused_with_why(signed_in, rack, posted,
     assert answer.status_code == 400
     assert error in answer.content.decode()
     assert not Preference.objects.filter(user=user).exists()
+
+
+def _attempts_cell(html: str, delivery: Delivery) -> tuple[str, int]:
+    """The Attempts column's number and how many attempts its log lists, for one row."""
+    row = re.search(rf'<tr id="delivery-{delivery.pk}">(.*?)</tr>', html, re.S).group(1)
+    return re.search(r"<summary>(\d+)", row).group(1), row.count('<li class="attempt')
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_after_a_redeliver_the_attempts_shown_agree_with_the_log(celery_worker, signed_in,
+                                                                 rack, receiver, emit, role):
+    user, client = signed_in(role)
+    endpoint, _ = create_endpoint(user, url=receiver.url, events=["*"])
+    receiver.answer(Answer(status=400, body=b"no"), Answer(status=200))
+    emit("app:create", app="web", name="web")
+    delivery = wait_for(lambda: Delivery.objects.filter(
+        endpoint=endpoint, status=DeliveryStatus.FAILED).first())
+    page = f"/settings/webhooks/{endpoint.pk}/"
+    assert client.post(f"{page}deliveries/{delivery.pk}/redeliver/").status_code == 302
+    wait_for(lambda: Delivery.objects.filter(pk=delivery.pk,
+                                             status=DeliveryStatus.DELIVERED).exists())
+    assert _attempts_cell(client.get(page).content.decode(), delivery) == ("2", 2)

@@ -7,7 +7,7 @@ import pytest
 from django.utils import timezone
 
 from notifications.delivery.endpoints import create_endpoint, rotate_secret
-from notifications.delivery.outbox import send_test_event
+from notifications.delivery.outbox import redeliver, send_test_event
 from notifications.models import Delivery, DeliveryAttempt, DeliveryStatus, WebhookFormat
 from tests.delivery.conftest import Answer
 from tests.helpers import wait_for
@@ -125,6 +125,26 @@ def test_retries_carry_the_same_webhook_id_and_give_up_after_the_schedule(
     assert gaps[0] >= 0.3 * 0.9  # the schedule's second step, less the jitter
     endpoint.refresh_from_db()
     assert endpoint.enabled and endpoint.failing_since is not None
+
+
+def test_a_redelivery_counts_on_and_gets_the_whole_retry_schedule_again(
+        celery_worker, member, rack, receiver, emit, client_for):
+    endpoint, _ = create_endpoint(member, url=receiver.url, events=["*"])
+    receiver.answer(Answer(status=503, body=b"busy"))
+    emit("app:create", app="web", name="web")
+    [delivery] = _settled(endpoint)
+    assert delivery.attempts == 5
+    redeliver(delivery)
+    wait_for(lambda: Delivery.objects.filter(pk=delivery.pk, status=DeliveryStatus.FAILED,
+                                             attempts=10).exists(), timeout=20)
+    delivery.refresh_from_db()
+    assert delivery.attempts == 10 == delivery.attempt_log.count() == len(receiver.requests)
+    second_round = receiver.requests[5:]
+    gaps = [b.at - a.at for a, b in zip(second_round, second_round[1:], strict=False)]
+    assert len(gaps) == 4 and gaps[0] >= 0.3 * 0.9  # the schedule's steps again, from 0
+    [shown] = client_for(member).get(
+        f"/api/v1/webhooks/{endpoint.pk}/deliveries/").json()["results"]
+    assert shown["attempts"] == len(shown["attempt_log"]) == 10
 
 
 def test_429_waits_for_retry_after(celery_worker, member, rack, receiver, emit, settings):
