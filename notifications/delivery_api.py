@@ -187,6 +187,11 @@ class AttemptSerializer(serializers.Serializer):
     status_code = serializers.IntegerField(allow_null=True)
     succeeded = serializers.BooleanField()
     error = serializers.CharField()
+    request_body = serializers.CharField(
+        help_text="The first 4 KiB of the body sent; empty for an email.")
+    response_body = serializers.CharField(
+        help_text="The first 4 KiB of the receiver's answer; empty for an email, or when "
+                  "no answer came.")
 
 
 class DeliverySerializer(serializers.ModelSerializer):

@@ -309,6 +309,11 @@ class DeliveryAttempt(models.Model):
     status_code = models.PositiveIntegerField(null=True, blank=True)
     succeeded = models.BooleanField(default=False)
     error = models.TextField(blank=True, default="")
+    # A webhook's bodies, each cut to its first 4 KiB, with any signing secret blanked
+    # out (senders.body_for_log); the headers, which carry the signature, are not kept.
+    # Empty for an email, and for a webhook whose request never left or got no answer.
+    request_body = models.TextField(blank=True, default="")
+    response_body = models.TextField(blank=True, default="")
 
     class Meta:
         indexes = [

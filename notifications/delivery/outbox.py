@@ -184,7 +184,9 @@ def _record(outcomes: list[Outcome]) -> None:
         attempts.append(DeliveryAttempt(
             delivery=delivery, started_at=outcome.started_at,
             duration_ms=int(outcome.duration * 1000), succeeded=error is None,
-            status_code=error.status_code if error else outcome.status_code, error=message))
+            status_code=error.status_code if error else outcome.status_code, error=message,
+            request_body=outcome.exchange.request_body,
+            response_body=outcome.exchange.response_body))
         if error is None:
             delivered[outcome.status_code].append(delivery.pk)
             counted.append((delivery.channel, "delivered"))

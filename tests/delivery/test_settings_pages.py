@@ -8,8 +8,10 @@ from django.contrib.sessions.models import Session
 
 from notifications.catalogue import EVENT_TYPES
 from notifications.delivery.endpoints import create_endpoint
+from notifications.delivery.outbox import send_test_event
 from notifications.models import (
     Delivery,
+    DeliveryAttempt,
     DeliveryStatus,
     EmailDigest,
     FeedEntry,
@@ -268,3 +270,17 @@ def test_after_a_redeliver_the_attempts_shown_agree_with_the_log(celery_worker, 
     wait_for(lambda: Delivery.objects.filter(pk=delivery.pk,
                                              status=DeliveryStatus.DELIVERED).exists())
     assert _attempts_cell(client.get(page).content.decode(), delivery) == ("2", 2)
+
+
+def test_the_log_shows_each_attempts_bodies_escaped(celery_worker, signed_in, receiver):
+    user, client = signed_in("member")
+    endpoint, secret = create_endpoint(user, url=receiver.url, events=["*"])
+    receiver.answer(Answer(status=200, body=b"<script>alert(1)</script>"))
+    send_test_event(endpoint)
+    wait_for(lambda: DeliveryAttempt.objects.filter(delivery__endpoint=endpoint).exists())
+    html = client.get(f"/settings/webhooks/{endpoint.pk}/").content.decode()
+    bodies = re.search(r'<details class="bodies">(.*?)</details>', html, re.S).group(1)
+    assert "data-response-body>&lt;script&gt;alert(1)&lt;/script&gt;</pre>" in bodies
+    assert "&quot;type&quot;:&quot;webhook:test&quot;" in bodies  # the request, escaped
+    assert "<script>alert" not in html
+    assert secret.removeprefix("whsec_") not in html

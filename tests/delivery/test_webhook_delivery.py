@@ -267,3 +267,49 @@ def test_the_secret_is_not_stored_in_plain_text(db, member, receiver):
         cursor.execute("SELECT * FROM notifications_webhookendpoint")
         dump = repr(cursor.fetchall())
     assert raw not in dump and secret not in dump
+
+
+def test_the_log_keeps_each_attempts_bodies_without_the_secret(celery_worker, member, receiver):
+    endpoint, secret = create_endpoint(member, url=receiver.url, events=["*"])
+    receiver.answer(Answer(status=200, body=b"thanks"))
+    send_test_event(endpoint)
+    [delivery] = _settled(endpoint)
+    [attempt] = delivery.attempt_log.all()
+    assert attempt.request_body == receiver.requests[0].body.decode()
+    assert json.loads(attempt.request_body)["type"] == "webhook:test"
+    assert attempt.response_body == "thanks"
+    for field in (attempt.request_body, attempt.response_body):
+        assert secret not in field and secret.removeprefix("whsec_") not in field
+
+
+def test_a_big_odd_answer_is_kept_cut_to_4_kib_and_the_secret_blanked(
+        celery_worker, member, receiver, settings):
+    settings.DELIVERY_RETRY_SCHEDULE = [0]
+    endpoint, secret = create_endpoint(member, url=receiver.url, events=["*"])
+    # A receiver that echoes the secret, with a NUL (PostgreSQL's text cannot hold one)
+    # and bytes that are not UTF-8, then far more than the log keeps.
+    receiver.answer(Answer(status=500, body=b"bad\x00\xff " + secret.encode() + b" "
+                           + b"y" * 10_000))
+    send_test_event(endpoint)
+    [delivery] = _settled(endpoint)
+    assert delivery.status == DeliveryStatus.FAILED
+    [attempt] = delivery.attempt_log.all()
+    assert attempt.response_body.startswith("bad\ufffd\ufffd [signing secret] yyy")
+    assert len(attempt.response_body.encode()) == 4096
+    assert secret.removeprefix("whsec_") not in attempt.response_body
+    # The error quotes the answer's start as the log keeps it: without the secret either.
+    assert delivery.last_error.startswith("The receiver answered 500: bad\ufffd\ufffd [signing")
+    assert secret.removeprefix("whsec_") not in attempt.error
+    assert attempt.request_body == receiver.requests[0].body.decode()
+
+
+def test_an_attempt_that_got_no_answer_keeps_what_it_sent(celery_worker, member, receiver,
+                                                          settings):
+    settings.DELIVERY_RETRY_SCHEDULE = [0]
+    endpoint, _ = create_endpoint(member, url=receiver.url, events=["*"])
+    receiver.down()
+    send_test_event(endpoint)
+    [delivery] = _settled(endpoint)
+    [attempt] = delivery.attempt_log.all()
+    assert json.loads(attempt.request_body)["type"] == "webhook:test"
+    assert attempt.response_body == ""
