@@ -12,6 +12,7 @@ from django.contrib.auth.decorators import login_required
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -24,6 +25,7 @@ from notifications.delivery_api import ATTEMPTS_IN_ORDER, endpoint_limit_reached
 from notifications.models import (
     ANY_EVENT_TYPE,
     Delivery,
+    DeliveryStatus,
     DigestWindow,
     EmailDigest,
     Preference,
@@ -34,6 +36,9 @@ from notifications.preferences import default_channels, set_email_digest, set_pr
 from racks.permissions import visible_racks
 
 LOG_LENGTH = 50
+# A delivery due within this long is "on its way": the page re-reads its log until it is
+# settled (static/console/deliveries.js). One waiting for a later retry is not.
+ON_ITS_WAY = timedelta(seconds=30)
 EVENT_FIELD_CHOICES = [(ANY_EVENT_TYPE, "Every event type"),
                        *((t.key, f"{t.title} ({t.key})") for t in EVENT_TYPES)]
 
@@ -253,8 +258,22 @@ def _webhook_page(request: HttpRequest, endpoint: WebhookEndpoint, *,
         recover_form = RecoverForm(initial={"since": timezone.now() - timedelta(days=1)})
     return render(request, "settings/webhook.html", {
         "endpoint": endpoint, "form": form, "recover_form": recover_form, "secret": secret,
-        "deliveries": log,
+        "deliveries": log, "refreshing": any(_on_its_way(d) for d in log),
     }, status=status)
+
+
+def _on_its_way(delivery: Delivery) -> bool:
+    """Being sent, or due to be within ON_ITS_WAY: its outcome is a moment away."""
+    if delivery.status == DeliveryStatus.SENDING:
+        return True
+    return (delivery.status == DeliveryStatus.PENDING and delivery.next_attempt_at is not None
+            and delivery.next_attempt_at <= timezone.now() + ON_ITS_WAY)
+
+
+def _to_delivery(delivery: Delivery) -> HttpResponse:
+    """Back to the webhook's page, at the delivery's row in the log."""
+    page = reverse("settings-webhook", kwargs={"endpoint_id": delivery.endpoint_id})
+    return redirect(f"{page}#delivery-{delivery.pk}")
 
 
 def _webhook_button(request: HttpRequest, endpoint: WebhookEndpoint,
@@ -273,12 +292,13 @@ def _webhook_button(request: HttpRequest, endpoint: WebhookEndpoint,
         return _webhook_page(request, endpoint, secret=secret)
     elif what == "test":
         try:
-            outbox.send_test_event(endpoint)
+            delivery = outbox.send_test_event(endpoint)
         except outbox.TooManyTestSends as error:
             messages.error(request, str(error))
         else:
             messages.success(request, "A test event is on its way; it shows in the log "
                                       "below.")
+            return _to_delivery(delivery)
     elif what == "delete":
         endpoint.delete()
         messages.success(request, "The webhook is deleted.")
@@ -299,4 +319,4 @@ def redeliver(request: HttpRequest, endpoint_id: int, delivery_id: int) -> HttpR
         messages.error(request, str(error))
     else:
         messages.success(request, f"Delivery {delivery.webhook_id} is being sent again.")
-    return redirect("settings-webhook", endpoint_id=endpoint_id)
+    return _to_delivery(delivery)

@@ -2,9 +2,11 @@
 
 import json
 import re
+from datetime import timedelta
 
 import pytest
 from django.contrib.sessions.models import Session
+from django.utils import timezone
 
 from notifications.catalogue import EVENT_TYPES
 from notifications.delivery.endpoints import create_endpoint
@@ -213,7 +215,8 @@ def test_the_webhook_page_buttons(signed_in, rack, receiver, emit):
     client.post(page, {"form": "test"})
     assert Delivery.objects.filter(endpoint=endpoint, notification=None).count() == 1
 
-    client.post(f"{page}deliveries/{delivery.pk}/redeliver/")
+    answer = client.post(f"{page}deliveries/{delivery.pk}/redeliver/")
+    assert answer["Location"] == f"{page}#delivery-{delivery.pk}"  # back at its row
     delivery.refresh_from_db()
     # The count goes on (the log keeps every attempt); the retry schedule starts over.
     assert delivery.status == DeliveryStatus.PENDING and delivery.attempts == 5
@@ -284,3 +287,37 @@ def test_the_log_shows_each_attempts_bodies_escaped(celery_worker, signed_in, re
     assert "&quot;type&quot;:&quot;webhook:test&quot;" in bodies  # the request, escaped
     assert "<script>alert" not in html
     assert secret.removeprefix("whsec_") not in html
+
+
+def test_a_test_send_comes_back_to_its_row_and_the_log_follows_it(celery_worker, signed_in,
+                                                                  receiver):
+    user, client = signed_in("member")
+    endpoint, _ = create_endpoint(user, url=receiver.url, events=["*"])
+    receiver.answer(Answer(delay=1.5))  # still on its way when the page comes back
+    page = f"/settings/webhooks/{endpoint.pk}/"
+    answer = client.post(page, {"form": "test"})
+    delivery = Delivery.objects.get(endpoint=endpoint, notification=None)
+    assert answer.status_code == 302 and answer["Location"] == f"{page}#delivery-{delivery.pk}"
+    html = client.get(page).content.decode()
+    assert f'<tr id="delivery-{delivery.pk}">' in html and "Test event" in html
+    # The log says it is on its way, and is re-read (deliveries.js) until it is settled.
+    assert "data-refreshing" in html and "/static/console/deliveries.js" in html
+    assert f'href="{page}#deliveries">refresh the log</a>' in html  # without the script
+    wait_for(lambda: Delivery.objects.filter(pk=delivery.pk,
+                                             status=DeliveryStatus.DELIVERED).exists())
+    html = client.get(page).content.decode()
+    assert "data-refreshing" not in html and "refresh the log" not in html
+    assert _attempts_cell(html, delivery) == ("1", 1) and ">Delivered<" in html
+
+
+def test_a_delivery_waiting_for_a_later_retry_is_not_on_its_way(db, signed_in, receiver):
+    user, client = signed_in("member")
+    endpoint, _ = create_endpoint(user, url=receiver.url, events=["*"])
+    page = f"/settings/webhooks/{endpoint.pk}/"
+    Delivery.objects.create(user=user, channel="webhook", endpoint=endpoint,
+                            status=DeliveryStatus.PENDING,
+                            next_attempt_at=timezone.now() + timedelta(minutes=30))
+    assert "data-refreshing" not in client.get(page).content.decode()
+    Delivery.objects.create(user=user, channel="webhook", endpoint=endpoint,
+                            status=DeliveryStatus.SENDING, next_attempt_at=timezone.now())
+    assert "data-refreshing" in client.get(page).content.decode()
