@@ -32,7 +32,12 @@ from notifications.models import (
     WebhookEndpoint,
     WebhookFormat,
 )
-from notifications.preferences import default_channels, set_email_digest, set_preference
+from notifications.preferences import (
+    default_channels,
+    set_email_digest,
+    set_preference,
+    usable_channels,
+)
 from racks.permissions import visible_racks
 
 LOG_LENGTH = 50
@@ -58,6 +63,7 @@ class OverrideForm(forms.Form):
     def __init__(self, *args, user, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fields["rack"].queryset = visible_racks(user).order_by("name")
+        self.usable = usable_channels(user)
 
     def clean(self) -> dict:
         data = super().clean()
@@ -65,7 +71,10 @@ class OverrideForm(forms.Form):
         # An override names an app the rack has: anything else would never apply.
         if rack is not None and app and not rack.apps.filter(name=app).exists():
             self.add_error("app", f"{rack.name} has no app named {app}.")
-        if data.get("mute") and data.get("channels"):
+        if set(data.get("channels") or ()) - self.usable:
+            self.add_error("channels", "You have no enabled webhook: add one first, or "
+                                       "untick Webhook.")
+        elif data.get("mute") and data.get("channels"):
             self.add_error("mute", "Tick channels or mute it, not both.")
         elif not data.get("mute") and not data.get("channels"):
             self.add_error("channels", "Tick the channels you want, or tick Mute it.")
@@ -92,27 +101,35 @@ def _without_own_rule(kind: EventType, rules: dict[str, set[str]]) -> set[str]:
     return rules.get(ANY_EVENT_TYPE, set(default_channels(kind)))
 
 
-def _global_rows(user) -> list[dict]:
-    """Each event type with the channels the user gets for it outside any override."""
+def _global_rows(user, usable: frozenset[str]) -> list[dict]:
+    """Each event type with the channels the user gets for it outside any override, as
+    (channel, label, ticked, usable): one that cannot reach them is shown unticked."""
     rules = _everywhere_rules(user)
     rows = []
     for kind in EVENT_TYPES:
         chosen = rules.get(kind.key, _without_own_rule(kind, rules))
-        rows.append({"kind": kind, "channels": [(c, label, c in chosen)
+        rows.append({"kind": kind, "channels": [(c, label, c in chosen and c in usable,
+                                                 c in usable)
                                                 for c, label in Channel.choices]})
     return rows
 
 
 def _save_global(user, posted) -> None:
     rules = _everywhere_rules(user)
+    usable = usable_channels(user)
     with transaction.atomic():
         for kind in EVENT_TYPES:
-            chosen = {c for c in Channel.values if posted.get(f"{kind.key}:{c}")}
-            if chosen == _without_own_rule(kind, rules):
+            inherited, own = _without_own_rule(kind, rules), rules.get(kind.key)
+            shown = {c for c in usable if posted.get(f"{kind.key}:{c}")}
+            # A channel the page does not offer (a webhook, without one) keeps what the
+            # user's own rule says; the defaults' is never written down for it.
+            hidden_now = (inherited if own is None else own) - usable
+            if shown == inherited & usable and hidden_now == inherited - usable:
                 Preference.objects.filter(user=user, rack__isnull=True,
                                           event_type=kind.key).delete()
             else:
-                set_preference(user, event_type=kind.key, channels=chosen)
+                set_preference(user, event_type=kind.key,
+                               channels=shown | ((own or set()) - usable))
 
 
 @login_required
@@ -152,7 +169,8 @@ def notification_settings(request: HttpRequest) -> HttpResponse:
             messages.error(request, "That override is unknown; nothing changed.")
         else:
             messages.error(request, "That form is unknown; nothing changed.")
-    rows = _global_rows(user)
+    usable = usable_channels(user)
+    rows = _global_rows(user, usable)
     groups = [{"object": obj, "rows": [r for r in rows if r["kind"].object == obj]}
               for obj in OBJECTS]
     overrides = [{"rule": p, "title": BY_KEY[p.event_type].title if p.event_type in BY_KEY
@@ -163,6 +181,7 @@ def notification_settings(request: HttpRequest) -> HttpResponse:
     return render(request, "settings/notifications.html", {
         "groups": groups, "overrides": overrides, "override_form": override_form,
         "digest_form": digest_form, "channels": Channel.choices,
+        "webhook_usable": Channel.WEBHOOK.value in usable,
     }, status=400 if request.method == "POST" else 200)
 
 

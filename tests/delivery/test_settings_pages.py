@@ -20,7 +20,7 @@ from notifications.models import (
     Preference,
     WebhookEndpoint,
 )
-from notifications.preferences import default_channels
+from notifications.preferences import default_channels, set_preference
 from racks.local import LocalRack
 from tests.delivery.conftest import ROLES, Answer
 from tests.helpers import wait_for
@@ -62,8 +62,9 @@ def test_unticking_email_for_failed_builds_stops_the_email(signed_in, rack, emit
     del form["build:failed:email"]
     answer = client.post("/settings/notifications/", form)
     assert answer.status_code == 302
+    # They have no webhook: the webhook box posted by hand is not stored.
     assert list(Preference.objects.filter(user=user).values_list("event_type", "channels")) == [
-        ("build:failed", ["in_app", "webhook"])]
+        ("build:failed", ["in_app"])]
     notification = emit("build:create", "error", id="BABCDEFGHIJ", app="web")
     assert not Delivery.objects.filter(user=user, notification=notification,
                                        channel="email").exists()
@@ -243,6 +244,7 @@ def test_the_webhook_page_buttons(signed_in, rack, receiver, emit):
     ({"app": "<script>", "channels": ["email"]}, "production has no app named &lt;script&gt;."),
     ({"app": ""}, "Tick the channels you want, or tick Mute it."),
     ({"app": "", "channels": ["email"], "mute": "on"}, "Tick channels or mute it, not both."),
+    ({"app": "", "channels": ["webhook"]}, "You have no enabled webhook: add one first"),
 ])
 def test_an_override_that_cannot_be_is_refused_with_why(signed_in, rack, posted, error):
     user, client = signed_in("member")
@@ -321,3 +323,58 @@ def test_a_delivery_waiting_for_a_later_retry_is_not_on_its_way(db, signed_in, r
     Delivery.objects.create(user=user, channel="webhook", endpoint=endpoint,
                             status=DeliveryStatus.SENDING, next_attempt_at=timezone.now())
     assert "data-refreshing" in client.get(page).content.decode()
+
+
+def _types_as_shown(html: str) -> dict[str, str]:
+    """The event-type table posted as a browser would: its ticked boxes (a disabled box is
+    never sent)."""
+    return {"form": "types", **dict.fromkeys(
+        re.findall(r'name="([^"]+)" value="on" checked(?! disabled)', html), "on")}
+
+
+@pytest.mark.parametrize("role", [*ROLES, "outsider"])
+def test_without_a_webhook_the_webhook_column_does_not_apply(signed_in, role):
+    user, client = signed_in(role)
+    html = client.get("/settings/notifications/").content.decode()
+    # Unticked and disabled, with a hint to add one; email keeps its default.
+    assert 'name="build:failed:webhook" value="on" disabled aria-describedby="webhook-hint"' \
+        in html
+    assert 'name="build:failed:email" value="on" checked' in html
+    assert 'href="/settings/webhooks/">add a webhook</a>' in html
+    # Saved as it came: nothing is stored, so the defaults still apply once they add one.
+    form = _types_as_shown(html)
+    assert client.post("/settings/notifications/", form).status_code == 302
+    assert not Preference.objects.filter(user=user).exists()
+    # A change stores what the page shows, never a webhook posted by hand.
+    del form["build:failed:email"]
+    form["build:failed:webhook"] = "on"
+    assert client.post("/settings/notifications/", form).status_code == 302
+    assert list(Preference.objects.filter(user=user).values_list("event_type", "channels")) == [
+        ("build:failed", ["in_app"])]
+
+
+def test_with_an_enabled_webhook_the_column_applies_with_its_defaults(signed_in, receiver):
+    user, client = signed_in("member")
+    endpoint, _ = create_endpoint(user, url=receiver.url, events=["*"])
+    html = client.get("/settings/notifications/").content.decode()
+    assert 'name="build:failed:webhook" value="on" checked aria-label' in html
+    assert "add a webhook" not in html
+    assert client.post("/settings/notifications/", _types_as_shown(html)).status_code == 302
+    assert not Preference.objects.filter(user=user).exists()
+    # A disabled webhook sends nothing: the column does not apply again.
+    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(enabled=False)
+    html = client.get("/settings/notifications/").content.decode()
+    assert 'name="build:failed:webhook" value="on" disabled' in html and "add a webhook" in html
+
+
+def test_a_webhook_in_a_rule_of_theirs_survives_a_save_without_a_webhook(signed_in):
+    user, client = signed_in("member")
+    set_preference(user, event_type="build:failed", channels=["in_app", "webhook"])
+    set_preference(user, event_type="app:create", channels=["in_app"])
+    html = client.get("/settings/notifications/").content.decode()
+    form = _types_as_shown(html)
+    form["app:create:email"] = "on"
+    assert client.post("/settings/notifications/", form).status_code == 302
+    # Their own rules keep what they said of webhooks (untouched, not dropped); none added.
+    assert dict(Preference.objects.filter(user=user).values_list("event_type", "channels")) == {
+        "build:failed": ["in_app", "webhook"], "app:create": ["email", "in_app"]}
