@@ -203,6 +203,9 @@ class DeliverySerializer(serializers.ModelSerializer):
         fields = ["id", "webhook_id", "notification", "message", "status", "attempts",
                   "next_attempt_at", "last_status_code", "last_error", "delivered_at",
                   "created_at", "attempt_log"]
+        extra_kwargs = {"attempts": {"help_text": (
+            "Every attempt made, as attempt_log lists them; a redeliver or a recover does "
+            "not reset it (the retry schedule starts over).")}}
 
     def get_message(self, delivery: Delivery) -> str:
         if delivery.notification is None:
