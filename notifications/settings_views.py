@@ -9,8 +9,9 @@ from datetime import timedelta
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -101,7 +102,7 @@ def _without_own_rule(kind: EventType, rules: dict[str, set[str]]) -> set[str]:
     return rules.get(ANY_EVENT_TYPE, set(default_channels(kind)))
 
 
-def _global_rows(user, usable: frozenset[str]) -> list[dict]:
+def _global_rows(user: AbstractBaseUser, usable: frozenset[str]) -> list[dict]:
     """Each event type with the channels the user gets for it outside any override, as
     (channel, label, ticked, usable): one that cannot reach them is shown unticked."""
     rules = _everywhere_rules(user)
@@ -114,7 +115,7 @@ def _global_rows(user, usable: frozenset[str]) -> list[dict]:
     return rows
 
 
-def _save_global(user, posted) -> None:
+def _save_global(user: AbstractBaseUser, posted: QueryDict) -> None:
     rules = _everywhere_rules(user)
     usable = usable_channels(user)
     with transaction.atomic():
@@ -124,6 +125,7 @@ def _save_global(user, posted) -> None:
             # A channel the page does not offer (a webhook, without one) keeps what the
             # user's own rule says; the defaults' is never written down for it.
             hidden_now = (inherited if own is None else own) - usable
+            # All as it would be without a rule of their own, shown and hidden: keep none.
             if shown == inherited & usable and hidden_now == inherited - usable:
                 Preference.objects.filter(user=user, rack__isnull=True,
                                           event_type=kind.key).delete()
