@@ -164,7 +164,8 @@ def send_again(deliveries) -> None:
     from notifications.models import DeliveryAttempt, DeliveryStatus
 
     DeliveryAttempt.objects.filter(delivery__in=deliveries).delete()
-    deliveries.update(status=DeliveryStatus.PENDING, attempts=0, delivered_at=None,
+    deliveries.update(status=DeliveryStatus.PENDING, attempts=0, attempts_before_resend=0,
+                      delivered_at=None,
                       last_status_code=None, next_attempt_at=timezone.now())
 
 

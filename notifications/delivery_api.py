@@ -187,6 +187,11 @@ class AttemptSerializer(serializers.Serializer):
     status_code = serializers.IntegerField(allow_null=True)
     succeeded = serializers.BooleanField()
     error = serializers.CharField()
+    request_body = serializers.CharField(
+        help_text="The first 4 KiB of the body sent; empty for an email.")
+    response_body = serializers.CharField(
+        help_text="The first 4 KiB of the receiver's answer; empty for an email, or when "
+                  "no answer came.")
 
 
 class DeliverySerializer(serializers.ModelSerializer):
@@ -198,6 +203,9 @@ class DeliverySerializer(serializers.ModelSerializer):
         fields = ["id", "webhook_id", "notification", "message", "status", "attempts",
                   "next_attempt_at", "last_status_code", "last_error", "delivered_at",
                   "created_at", "attempt_log"]
+        extra_kwargs = {"attempts": {"help_text": (
+            "Every attempt made, as attempt_log lists them; a redeliver or a recover does "
+            "not reset it (the retry schedule starts over).")}}
 
     def get_message(self, delivery: Delivery) -> str:
         if delivery.notification is None:

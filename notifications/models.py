@@ -254,7 +254,12 @@ class Delivery(models.Model):
                               default=DeliveryStatus.PENDING)
     # Every attempt of this delivery carries it, so a receiver can drop repeats.
     webhook_id = models.CharField(max_length=40, default=new_webhook_id, unique=True)
+    # Every attempt made, as the delivery log lists them: sending it again by hand
+    # (redeliver, recover) does not reset it.
     attempts = models.PositiveIntegerField(default=0)
+    # `attempts` when it was last sent again by hand: the retry schedule starts over
+    # from there (see attempts_since_resend), so the count shown can stay whole.
+    attempts_before_resend = models.PositiveIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     last_status_code = models.PositiveIntegerField(null=True, blank=True)
     last_error = models.TextField(blank=True, default="")
@@ -288,6 +293,11 @@ class Delivery(models.Model):
     def __str__(self) -> str:
         return f"{self.channel} {self.webhook_id} ({self.status})"
 
+    @property
+    def attempts_since_resend(self) -> int:
+        """The attempts the retry schedule counts: those since it was last sent again."""
+        return self.attempts - self.attempts_before_resend
+
 
 class DeliveryAttempt(models.Model):
     """What happened when one delivery was tried once: the delivery log."""
@@ -299,6 +309,11 @@ class DeliveryAttempt(models.Model):
     status_code = models.PositiveIntegerField(null=True, blank=True)
     succeeded = models.BooleanField(default=False)
     error = models.TextField(blank=True, default="")
+    # A webhook's bodies, each cut to its first 4 KiB, with any signing secret blanked
+    # out (senders.body_for_log); the headers, which carry the signature, are not kept.
+    # Empty for an email, and for a webhook whose request never left or got no answer.
+    request_body = models.TextField(blank=True, default="")
+    response_body = models.TextField(blank=True, default="")
 
     class Meta:
         indexes = [

@@ -14,7 +14,13 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 
 from notifications.catalogue import BY_KEY, Channel, EventType
-from notifications.models import ANY_EVENT_TYPE, EmailDigest, Notification, Preference
+from notifications.models import (
+    ANY_EVENT_TYPE,
+    EmailDigest,
+    Notification,
+    Preference,
+    WebhookEndpoint,
+)
 from racks.models import Membership
 
 
@@ -22,6 +28,18 @@ def default_channels(kind: EventType) -> frozenset[str]:
     if kind.notifies_by_default:
         return kind.default_channels | {Channel.WEBHOOK.value}
     return kind.default_channels
+
+
+def usable_channels(user: AbstractBaseUser) -> frozenset[str]:
+    """The channels that can reach the user now: webhooks only with an enabled endpoint.
+
+    The rules above still hold (a person who adds a webhook gets the defaults' webhooks);
+    this only says what the settings page may offer and store: it neither ticks nor
+    silently saves a webhook channel for someone with no webhook to send it to.
+    """
+    if WebhookEndpoint.objects.filter(user=user, enabled=True).exists():
+        return frozenset(Channel.values)
+    return frozenset(Channel.values) - {Channel.WEBHOOK.value}
 
 
 def _rank(event_type: str, rack_id: int | None, app: str) -> int:

@@ -9,9 +9,11 @@ from datetime import timedelta
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -24,16 +26,25 @@ from notifications.delivery_api import ATTEMPTS_IN_ORDER, endpoint_limit_reached
 from notifications.models import (
     ANY_EVENT_TYPE,
     Delivery,
+    DeliveryStatus,
     DigestWindow,
     EmailDigest,
     Preference,
     WebhookEndpoint,
     WebhookFormat,
 )
-from notifications.preferences import default_channels, set_email_digest, set_preference
+from notifications.preferences import (
+    default_channels,
+    set_email_digest,
+    set_preference,
+    usable_channels,
+)
 from racks.permissions import visible_racks
 
 LOG_LENGTH = 50
+# A delivery due within this long is "on its way": the page re-reads its log until it is
+# settled (static/console/deliveries.js). One waiting for a later retry is not.
+ON_ITS_WAY = timedelta(seconds=30)
 EVENT_FIELD_CHOICES = [(ANY_EVENT_TYPE, "Every event type"),
                        *((t.key, f"{t.title} ({t.key})") for t in EVENT_TYPES)]
 
@@ -53,6 +64,7 @@ class OverrideForm(forms.Form):
     def __init__(self, *args, user, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fields["rack"].queryset = visible_racks(user).order_by("name")
+        self.usable = usable_channels(user)
 
     def clean(self) -> dict:
         data = super().clean()
@@ -60,7 +72,10 @@ class OverrideForm(forms.Form):
         # An override names an app the rack has: anything else would never apply.
         if rack is not None and app and not rack.apps.filter(name=app).exists():
             self.add_error("app", f"{rack.name} has no app named {app}.")
-        if data.get("mute") and data.get("channels"):
+        if set(data.get("channels") or ()) - self.usable:
+            self.add_error("channels", "You have no enabled webhook: add one first, or "
+                                       "untick Webhook.")
+        elif data.get("mute") and data.get("channels"):
             self.add_error("mute", "Tick channels or mute it, not both.")
         elif not data.get("mute") and not data.get("channels"):
             self.add_error("channels", "Tick the channels you want, or tick Mute it.")
@@ -87,27 +102,36 @@ def _without_own_rule(kind: EventType, rules: dict[str, set[str]]) -> set[str]:
     return rules.get(ANY_EVENT_TYPE, set(default_channels(kind)))
 
 
-def _global_rows(user) -> list[dict]:
-    """Each event type with the channels the user gets for it outside any override."""
+def _global_rows(user: AbstractBaseUser, usable: frozenset[str]) -> list[dict]:
+    """Each event type with the channels the user gets for it outside any override, as
+    (channel, label, ticked, usable): one that cannot reach them is shown unticked."""
     rules = _everywhere_rules(user)
     rows = []
     for kind in EVENT_TYPES:
         chosen = rules.get(kind.key, _without_own_rule(kind, rules))
-        rows.append({"kind": kind, "channels": [(c, label, c in chosen)
+        rows.append({"kind": kind, "channels": [(c, label, c in chosen and c in usable,
+                                                 c in usable)
                                                 for c, label in Channel.choices]})
     return rows
 
 
-def _save_global(user, posted) -> None:
+def _save_global(user: AbstractBaseUser, posted: QueryDict) -> None:
     rules = _everywhere_rules(user)
+    usable = usable_channels(user)
     with transaction.atomic():
         for kind in EVENT_TYPES:
-            chosen = {c for c in Channel.values if posted.get(f"{kind.key}:{c}")}
-            if chosen == _without_own_rule(kind, rules):
+            inherited, own = _without_own_rule(kind, rules), rules.get(kind.key)
+            shown = {c for c in usable if posted.get(f"{kind.key}:{c}")}
+            # A channel the page does not offer (a webhook, without one) keeps what the
+            # user's own rule says; the defaults' is never written down for it.
+            hidden_now = (inherited if own is None else own) - usable
+            # All as it would be without a rule of their own, shown and hidden: keep none.
+            if shown == inherited & usable and hidden_now == inherited - usable:
                 Preference.objects.filter(user=user, rack__isnull=True,
                                           event_type=kind.key).delete()
             else:
-                set_preference(user, event_type=kind.key, channels=chosen)
+                set_preference(user, event_type=kind.key,
+                               channels=shown | ((own or set()) - usable))
 
 
 @login_required
@@ -147,7 +171,8 @@ def notification_settings(request: HttpRequest) -> HttpResponse:
             messages.error(request, "That override is unknown; nothing changed.")
         else:
             messages.error(request, "That form is unknown; nothing changed.")
-    rows = _global_rows(user)
+    usable = usable_channels(user)
+    rows = _global_rows(user, usable)
     groups = [{"object": obj, "rows": [r for r in rows if r["kind"].object == obj]}
               for obj in OBJECTS]
     overrides = [{"rule": p, "title": BY_KEY[p.event_type].title if p.event_type in BY_KEY
@@ -158,6 +183,7 @@ def notification_settings(request: HttpRequest) -> HttpResponse:
     return render(request, "settings/notifications.html", {
         "groups": groups, "overrides": overrides, "override_form": override_form,
         "digest_form": digest_form, "channels": Channel.choices,
+        "webhook_usable": Channel.WEBHOOK.value in usable,
     }, status=400 if request.method == "POST" else 200)
 
 
@@ -253,8 +279,22 @@ def _webhook_page(request: HttpRequest, endpoint: WebhookEndpoint, *,
         recover_form = RecoverForm(initial={"since": timezone.now() - timedelta(days=1)})
     return render(request, "settings/webhook.html", {
         "endpoint": endpoint, "form": form, "recover_form": recover_form, "secret": secret,
-        "deliveries": log,
+        "deliveries": log, "refreshing": any(_on_its_way(d) for d in log),
     }, status=status)
+
+
+def _on_its_way(delivery: Delivery) -> bool:
+    """Being sent, or due to be within ON_ITS_WAY: its outcome is a moment away."""
+    if delivery.status == DeliveryStatus.SENDING:
+        return True
+    return (delivery.status == DeliveryStatus.PENDING and delivery.next_attempt_at is not None
+            and delivery.next_attempt_at <= timezone.now() + ON_ITS_WAY)
+
+
+def _to_delivery(delivery: Delivery) -> HttpResponse:
+    """Back to the webhook's page, at the delivery's row in the log."""
+    page = reverse("settings-webhook", kwargs={"endpoint_id": delivery.endpoint_id})
+    return redirect(f"{page}#delivery-{delivery.pk}")
 
 
 def _webhook_button(request: HttpRequest, endpoint: WebhookEndpoint,
@@ -273,12 +313,13 @@ def _webhook_button(request: HttpRequest, endpoint: WebhookEndpoint,
         return _webhook_page(request, endpoint, secret=secret)
     elif what == "test":
         try:
-            outbox.send_test_event(endpoint)
+            delivery = outbox.send_test_event(endpoint)
         except outbox.TooManyTestSends as error:
             messages.error(request, str(error))
         else:
             messages.success(request, "A test event is on its way; it shows in the log "
                                       "below.")
+            return _to_delivery(delivery)
     elif what == "delete":
         endpoint.delete()
         messages.success(request, "The webhook is deleted.")
@@ -299,4 +340,4 @@ def redeliver(request: HttpRequest, endpoint_id: int, delivery_id: int) -> HttpR
         messages.error(request, str(error))
     else:
         messages.success(request, f"Delivery {delivery.webhook_id} is being sent again.")
-    return redirect("settings-webhook", endpoint_id=endpoint_id)
+    return _to_delivery(delivery)

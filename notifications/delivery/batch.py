@@ -11,14 +11,19 @@ import asyncio
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.utils import timezone
 
 from notifications.catalogue import Channel
 from notifications.delivery import http
-from notifications.delivery.senders import WEBHOOK_SENDERS, DeliveryError, EmailSender
+from notifications.delivery.senders import (
+    WEBHOOK_SENDERS,
+    DeliveryError,
+    EmailSender,
+    Exchange,
+)
 from notifications.delivery.signing import Signer, signer_for
 from notifications.models import Delivery
 
@@ -37,6 +42,8 @@ class Outcome:
     duration: float
     status_code: int | None = None
     error: DeliveryError | None = None
+    # A webhook's bodies, as the delivery log keeps them (an email has none).
+    exchange: Exchange = field(default_factory=Exchange)
 
 
 class _Clock:
@@ -44,9 +51,10 @@ class _Clock:
         self.started_at, self._started = timezone.now(), time.monotonic()
 
     def outcome(self, delivery: Delivery, status_code: int | None = None,
-                error: DeliveryError | None = None) -> Outcome:
+                error: DeliveryError | None = None,
+                exchange: Exchange | None = None) -> Outcome:
         return Outcome(delivery, self.started_at, time.monotonic() - self._started,
-                       status_code, error)
+                       status_code, error, exchange or Exchange())
 
 
 def _unexpected(delivery: Delivery, error: Exception) -> DeliveryError:
@@ -87,6 +95,7 @@ async def _send_webhook(delivery: Delivery, session: http.Session,
                         signers: dict[int, Signer]) -> Outcome:
     clock = _Clock()
     endpoint = delivery.endpoint
+    exchange = Exchange()
     try:
         if not endpoint.enabled:
             raise DeliveryError("The endpoint is disabled: enable it, then recover what "
@@ -94,12 +103,12 @@ async def _send_webhook(delivery: Delivery, session: http.Session,
         if endpoint.pk not in signers:
             signers[endpoint.pk] = signer_for(endpoint)
         sender = WEBHOOK_SENDERS[endpoint.format]()
-        status_code = await sender.send(delivery, session, signers[endpoint.pk])
+        status_code = await sender.send(delivery, session, signers[endpoint.pk], exchange)
     except DeliveryError as error:
-        return clock.outcome(delivery, error=error)
+        return clock.outcome(delivery, error=error, exchange=exchange)
     except Exception as error:
-        return clock.outcome(delivery, error=_unexpected(delivery, error))
-    return clock.outcome(delivery, status_code)
+        return clock.outcome(delivery, error=_unexpected(delivery, error), exchange=exchange)
+    return clock.outcome(delivery, status_code, exchange=exchange)
 
 
 def send_emails(deliveries: list[Delivery]) -> list[Outcome]:

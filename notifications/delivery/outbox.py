@@ -184,12 +184,14 @@ def _record(outcomes: list[Outcome]) -> None:
         attempts.append(DeliveryAttempt(
             delivery=delivery, started_at=outcome.started_at,
             duration_ms=int(outcome.duration * 1000), succeeded=error is None,
-            status_code=error.status_code if error else outcome.status_code, error=message))
+            status_code=error.status_code if error else outcome.status_code, error=message,
+            request_body=outcome.exchange.request_body,
+            response_body=outcome.exchange.response_body))
         if error is None:
             delivered[outcome.status_code].append(delivery.pk)
             counted.append((delivery.channel, "delivered"))
             continue
-        delay = next_try(delivery.attempts, error)
+        delay = next_try(delivery.attempts_since_resend, error)
         retry = delay is not None
         counted.append((delivery.channel, "retry" if retry else "failed"))
         delivery.status = DeliveryStatus.PENDING if retry else DeliveryStatus.FAILED
@@ -243,14 +245,19 @@ def _note_endpoints(outcomes: list[Outcome]) -> None:
 
 
 def _send_again(deliveries: Q) -> list[int]:
-    """Put deliveries back to PENDING, due now, with a fresh count of attempts."""
+    """Put deliveries back to PENDING, due now, with the retry schedule started over.
+
+    `attempts` keeps counting (the page and the API show it beside the log of every
+    attempt); the schedule counts from here on (Delivery.attempts_since_resend).
+    """
     now = timezone.now()
     # Never one being sent right now (a second sender would race it) or awaiting a digest.
     movable = Delivery.objects.filter(deliveries).exclude(
         status__in=[DeliveryStatus.SENDING, DeliveryStatus.BATCHED])
     ids = list(movable.select_for_update().values_list("pk", flat=True))
     Delivery.objects.filter(pk__in=ids).update(
-        status=DeliveryStatus.PENDING, attempts=0, next_attempt_at=now, updated_at=now)
+        status=DeliveryStatus.PENDING, attempts_before_resend=F("attempts"),
+        next_attempt_at=now, updated_at=now)
     transaction.on_commit(lambda: enqueue(ids))
     return ids
 
@@ -395,10 +402,10 @@ def _digest_failed(batch: list[Delivery], failure: DeliveryError, error: str) ->
     delivery. The digest is one email, so the rows still retrying all wait until the same
     time: that of the row tried most often (the others came into the batch later)."""
     now = timezone.now()
-    given_up = [d.pk for d in batch if next_try(d.attempts + 1, failure) is None]
+    given_up = [d.pk for d in batch if next_try(d.attempts_since_resend + 1, failure) is None]
     retrying = [d for d in batch if d.pk not in given_up]
     if retrying:
-        delay = next_try(max(d.attempts for d in retrying) + 1, failure) or 0.0
+        delay = next_try(max(d.attempts_since_resend for d in retrying) + 1, failure) or 0.0
         Delivery.objects.filter(pk__in=[d.pk for d in retrying]).update(
             attempts=F("attempts") + 1, next_attempt_at=now + timedelta(seconds=delay),
             last_error=error, updated_at=now)

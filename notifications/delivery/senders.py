@@ -1,7 +1,8 @@
 """One small sender per kind of delivery.
 
-A webhook sender's `send` posts one delivery through a batch's http.Session and returns
-the receiver's status code; the email sender's `send` passes one delivery to an open
+A webhook sender's `send` posts one delivery through a batch's http.Session, notes the
+bodies sent and received in an Exchange for the delivery log, and returns the receiver's
+status code; the email sender's `send` passes one delivery to an open
 mail connection. Both raise DeliveryError, which says whether trying again could help.
 WEBHOOK_SENDERS maps a webhook format to its class.
 """
@@ -9,6 +10,7 @@ WEBHOOK_SENDERS maps a webhook format to its class.
 import json
 import logging
 import smtplib
+from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any
 
@@ -28,6 +30,32 @@ SLACK_TEXT_MAX = 3000
 DISCORD_CONTENT_MAX = 2000
 DISCORD_DESCRIPTION_MAX = 4096
 _DISCORD_COLOURS = {Severity.SUCCESS: 0x2E7D32, Severity.INFO: 0x1565C0, Severity.ERROR: 0xC62828}
+
+
+# Of each body, the delivery log keeps the first BODY_LOG_BYTES bytes (UTF-8).
+BODY_LOG_BYTES = 4096
+
+
+def storable_text(data: bytes) -> str:
+    """Bytes from a receiver as text the database can keep: PostgreSQL's text cannot hold
+    a NUL, and one in an answer would fail the whole batch's record."""
+    return data.decode("utf-8", "replace").replace("\x00", "\ufffd")
+
+
+def body_for_log(data: bytes, signer: Signer) -> str:
+    """A body as the delivery log keeps it: storable text without the secret, cut to
+    BODY_LOG_BYTES (a character cut in two is dropped)."""
+    text = signer.redact(storable_text(data))
+    return text.encode()[:BODY_LOG_BYTES].decode("utf-8", "ignore")
+
+
+@dataclass
+class Exchange:
+    """What one webhook attempt sent and got back, filled in as it goes so that a failed
+    attempt's log has it too. Headers are not kept: they carry the signature."""
+
+    request_body: str = ""
+    response_body: str = ""
 
 
 class DeliveryError(Exception):
@@ -76,28 +104,32 @@ class WebhookSender:
     def body(self, delivery: Delivery, item: dict[str, Any]) -> dict[str, Any]:
         raise NotImplementedError
 
-    async def send(self, delivery: Delivery, session: http.Session, signer: Signer) -> int:
+    async def send(self, delivery: Delivery, session: http.Session, signer: Signer,
+                   exchange: Exchange) -> int:
         endpoint = delivery.endpoint
         item = delivery_item(delivery)
         text = json.dumps(self.body(delivery, item), separators=(",", ":"),
                           ensure_ascii=False)
         headers = {"Content-Type": "application/json", "Accept-Encoding": "identity",
                    **signer.headers(delivery.webhook_id, timezone.now(), text)}
+        exchange.request_body = body_for_log(text.encode(), signer)
         try:
             reply = await session.post(endpoint.url, text.encode(), headers)
         except UnsafeURL as error:
             raise DeliveryError(str(error), permanent=True) from None
         except http.Unreachable as error:
             raise DeliveryError(str(error), permanent=False) from None
-        return judge_reply(reply)
+        exchange.response_body = body_for_log(reply.body, signer)
+        return judge_reply(reply, exchange.response_body)
 
 
-def judge_reply(reply: http.Reply) -> int:
-    """The status code of an answer that means delivered; else why not, as DeliveryError."""
+def judge_reply(reply: http.Reply, body: str) -> int:
+    """The status code of an answer that means delivered; else why not, as DeliveryError,
+    quoting the start of `body` (the answer as the log keeps it: no secret, no NUL)."""
     code = reply.status_code
     if 200 <= code < 300:
         return code
-    said = reply.body[:200].decode("utf-8", "replace").strip()
+    said = body[:200].strip()
     said = f": {said}" if said else ""
     if code == 410:
         raise DeliveryError(f"The receiver answered 410 Gone{said}", permanent=True,

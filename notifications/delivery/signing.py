@@ -63,6 +63,16 @@ class Signer:
 
     def __init__(self, secrets_: list[str]) -> None:
         self._webhooks = [Webhook(secret) for secret in secrets_]
+        # With and without the prefix: the forms a receiver could echo back.
+        self._shown_forms = [form for secret in secrets_
+                             for form in (secret, secret.removeprefix(SECRET_PREFIX))]
+
+    def redact(self, text: str) -> str:
+        """`text` with the secrets blanked out: what the delivery log may keep of a body
+        (a receiver that echoes what it was told must not put a secret in the log)."""
+        for form in self._shown_forms:
+            text = text.replace(form, "[signing secret]")
+        return text
 
     def headers(self, webhook_id: str, when: datetime, body: str) -> dict[str, str]:
         """The Standard Webhooks headers; one `v1,` signature per secret, space-separated."""

@@ -9,6 +9,7 @@ from notifications.delivery.endpoints import create_endpoint
 from notifications.delivery.signing import decrypt_secret
 from notifications.models import (
     Delivery,
+    DeliveryAttempt,
     DeliveryStatus,
     EmailDigest,
     Preference,
@@ -173,6 +174,20 @@ def test_test_event_redeliver_and_recover(client_for, member, rack, receiver, em
     assert [d["message"] for d in listed["results"]] == [
         "[production] Deleted app web", "[production] Created app web", "Test event"]
     assert listed["next"] is None
+    # Each attempt in the log carries the bodies it sent and got back, beside what it had.
+    test_delivery = Delivery.objects.get(endpoint=endpoint, notification=None)
+    DeliveryAttempt.objects.create(delivery=test_delivery, started_at=timezone.now(),
+                                   status_code=500, error="The receiver answered 500",
+                                   request_body='{"type":"webhook:test"}', response_body="no")
+    [shown] = [d for d in client.get(f"/api/v1/webhooks/{endpoint.pk}/deliveries/").json()[
+        "results"] if d["id"] == test_delivery.pk]
+    assert set(shown) >= {"id", "webhook_id", "notification", "message", "status", "attempts",
+                          "next_attempt_at", "last_status_code", "last_error", "delivered_at",
+                          "created_at", "attempt_log"}
+    assert shown["attempt_log"] == [{
+        "started_at": shown["attempt_log"][0]["started_at"], "duration_ms": 0,
+        "status_code": 500, "succeeded": False, "error": "The receiver answered 500",
+        "request_body": '{"type":"webhook:test"}', "response_body": "no"}]
     failed = client.get(f"/api/v1/webhooks/{endpoint.pk}/deliveries/?status=failed").json()
     assert len(failed["results"]) == 3
     assert client.get(f"/api/v1/webhooks/{endpoint.pk}/deliveries/?status=nope"
@@ -180,7 +195,8 @@ def test_test_event_redeliver_and_recover(client_for, member, rack, receiver, em
     one = listed["results"][0]
     answer = client.post(f"/api/v1/webhooks/{endpoint.pk}/deliveries/{one['id']}/redeliver/")
     assert answer.status_code == 202
-    assert answer.json()["status"] == "pending" and answer.json()["attempts"] == 0
+    # The count goes on: the log keeps every attempt, and the count agrees with it.
+    assert answer.json()["status"] == "pending" and answer.json()["attempts"] == 5
     assert answer.json()["webhook_id"] == one["webhook_id"]
     Delivery.objects.filter(pk=one["id"]).update(status=DeliveryStatus.SENDING)
     answer = client.post(f"/api/v1/webhooks/{endpoint.pk}/deliveries/{one['id']}/redeliver/")

@@ -2,23 +2,28 @@
 
 import json
 import re
+from datetime import timedelta
 
 import pytest
 from django.contrib.sessions.models import Session
+from django.utils import timezone
 
 from notifications.catalogue import EVENT_TYPES
 from notifications.delivery.endpoints import create_endpoint
+from notifications.delivery.outbox import send_test_event
 from notifications.models import (
     Delivery,
+    DeliveryAttempt,
     DeliveryStatus,
     EmailDigest,
     FeedEntry,
     Preference,
     WebhookEndpoint,
 )
-from notifications.preferences import default_channels
+from notifications.preferences import default_channels, set_preference
 from racks.local import LocalRack
-from tests.delivery.conftest import ROLES
+from tests.delivery.conftest import ROLES, Answer
+from tests.helpers import wait_for
 
 
 @pytest.mark.parametrize("role", ROLES)
@@ -57,8 +62,9 @@ def test_unticking_email_for_failed_builds_stops_the_email(signed_in, rack, emit
     del form["build:failed:email"]
     answer = client.post("/settings/notifications/", form)
     assert answer.status_code == 302
+    # They have no webhook: the webhook box posted by hand is not stored.
     assert list(Preference.objects.filter(user=user).values_list("event_type", "channels")) == [
-        ("build:failed", ["in_app", "webhook"])]
+        ("build:failed", ["in_app"])]
     notification = emit("build:create", "error", id="BABCDEFGHIJ", app="web")
     assert not Delivery.objects.filter(user=user, notification=notification,
                                        channel="email").exists()
@@ -210,9 +216,12 @@ def test_the_webhook_page_buttons(signed_in, rack, receiver, emit):
     client.post(page, {"form": "test"})
     assert Delivery.objects.filter(endpoint=endpoint, notification=None).count() == 1
 
-    client.post(f"{page}deliveries/{delivery.pk}/redeliver/")
+    answer = client.post(f"{page}deliveries/{delivery.pk}/redeliver/")
+    assert answer["Location"] == f"{page}#delivery-{delivery.pk}"  # back at its row
     delivery.refresh_from_db()
-    assert delivery.status == DeliveryStatus.PENDING and delivery.attempts == 0
+    # The count goes on (the log keeps every attempt); the retry schedule starts over.
+    assert delivery.status == DeliveryStatus.PENDING and delivery.attempts == 5
+    assert delivery.attempts_since_resend == 0
 
     Delivery.objects.filter(pk=delivery.pk).update(status=DeliveryStatus.FAILED)
     answer = client.post(page, {"form": "recover", "since": "2000-01-01 00:00"}, follow=True)
@@ -235,6 +244,7 @@ def test_the_webhook_page_buttons(signed_in, rack, receiver, emit):
     ({"app": "<script>", "channels": ["email"]}, "production has no app named &lt;script&gt;."),
     ({"app": ""}, "Tick the channels you want, or tick Mute it."),
     ({"app": "", "channels": ["email"], "mute": "on"}, "Tick channels or mute it, not both."),
+    ({"app": "", "channels": ["webhook"]}, "You have no enabled webhook: add one first"),
 ])
 def test_an_override_that_cannot_be_is_refused_with_why(signed_in, rack, posted, error):
     user, client = signed_in("member")
@@ -243,3 +253,128 @@ def test_an_override_that_cannot_be_is_refused_with_why(signed_in, rack, posted,
     assert answer.status_code == 400
     assert error in answer.content.decode()
     assert not Preference.objects.filter(user=user).exists()
+
+
+def _attempts_cell(html: str, delivery: Delivery) -> tuple[str, int]:
+    """The Attempts column's number and how many attempts its log lists, for one row."""
+    row = re.search(rf'<tr id="delivery-{delivery.pk}">(.*?)</tr>', html, re.S).group(1)
+    return re.search(r"<summary>(\d+)", row).group(1), row.count('<li class="attempt')
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_after_a_redeliver_the_attempts_shown_agree_with_the_log(celery_worker, signed_in,
+                                                                 rack, receiver, emit, role):
+    user, client = signed_in(role)
+    endpoint, _ = create_endpoint(user, url=receiver.url, events=["*"])
+    receiver.answer(Answer(status=400, body=b"no"), Answer(status=200))
+    emit("app:create", app="web", name="web")
+    delivery = wait_for(lambda: Delivery.objects.filter(
+        endpoint=endpoint, status=DeliveryStatus.FAILED).first())
+    page = f"/settings/webhooks/{endpoint.pk}/"
+    assert client.post(f"{page}deliveries/{delivery.pk}/redeliver/").status_code == 302
+    wait_for(lambda: Delivery.objects.filter(pk=delivery.pk,
+                                             status=DeliveryStatus.DELIVERED).exists())
+    assert _attempts_cell(client.get(page).content.decode(), delivery) == ("2", 2)
+
+
+def test_the_log_shows_each_attempts_bodies_escaped(celery_worker, signed_in, receiver):
+    user, client = signed_in("member")
+    endpoint, secret = create_endpoint(user, url=receiver.url, events=["*"])
+    receiver.answer(Answer(status=200, body=b"<script>alert(1)</script>"))
+    send_test_event(endpoint)
+    wait_for(lambda: DeliveryAttempt.objects.filter(delivery__endpoint=endpoint).exists())
+    html = client.get(f"/settings/webhooks/{endpoint.pk}/").content.decode()
+    bodies = re.search(r'<details class="bodies">(.*?)</details>', html, re.S).group(1)
+    assert "data-response-body>&lt;script&gt;alert(1)&lt;/script&gt;</pre>" in bodies
+    assert "&quot;type&quot;:&quot;webhook:test&quot;" in bodies  # the request, escaped
+    assert "<script>alert" not in html
+    assert secret.removeprefix("whsec_") not in html
+
+
+def test_a_test_send_comes_back_to_its_row_and_the_log_follows_it(celery_worker, signed_in,
+                                                                  receiver):
+    user, client = signed_in("member")
+    endpoint, _ = create_endpoint(user, url=receiver.url, events=["*"])
+    receiver.answer(Answer(delay=1.5))  # still on its way when the page comes back
+    page = f"/settings/webhooks/{endpoint.pk}/"
+    answer = client.post(page, {"form": "test"})
+    delivery = Delivery.objects.get(endpoint=endpoint, notification=None)
+    assert answer.status_code == 302 and answer["Location"] == f"{page}#delivery-{delivery.pk}"
+    html = client.get(page).content.decode()
+    assert f'<tr id="delivery-{delivery.pk}">' in html and "Test event" in html
+    # The log says it is on its way, and is re-read (deliveries.js) until it is settled.
+    assert "data-refreshing" in html and "/static/console/deliveries.js" in html
+    assert f'href="{page}#deliveries">refresh the log</a>' in html  # without the script
+    wait_for(lambda: Delivery.objects.filter(pk=delivery.pk,
+                                             status=DeliveryStatus.DELIVERED).exists())
+    html = client.get(page).content.decode()
+    assert "data-refreshing" not in html and "refresh the log" not in html
+    assert _attempts_cell(html, delivery) == ("1", 1) and ">Delivered<" in html
+
+
+def test_a_delivery_waiting_for_a_later_retry_is_not_on_its_way(db, signed_in, receiver):
+    user, client = signed_in("member")
+    endpoint, _ = create_endpoint(user, url=receiver.url, events=["*"])
+    page = f"/settings/webhooks/{endpoint.pk}/"
+    Delivery.objects.create(user=user, channel="webhook", endpoint=endpoint,
+                            status=DeliveryStatus.PENDING,
+                            next_attempt_at=timezone.now() + timedelta(minutes=30))
+    assert "data-refreshing" not in client.get(page).content.decode()
+    Delivery.objects.create(user=user, channel="webhook", endpoint=endpoint,
+                            status=DeliveryStatus.SENDING, next_attempt_at=timezone.now())
+    assert "data-refreshing" in client.get(page).content.decode()
+
+
+def _types_as_shown(html: str) -> dict[str, str]:
+    """The event-type table posted as a browser would: its ticked boxes (a disabled box is
+    never sent)."""
+    return {"form": "types", **dict.fromkeys(
+        re.findall(r'name="([^"]+)" value="on" checked(?! disabled)', html), "on")}
+
+
+@pytest.mark.parametrize("role", [*ROLES, "outsider"])
+def test_without_a_webhook_the_webhook_column_does_not_apply(signed_in, role):
+    user, client = signed_in(role)
+    html = client.get("/settings/notifications/").content.decode()
+    # Unticked and disabled, with a hint to add one; email keeps its default.
+    assert 'name="build:failed:webhook" value="on" disabled aria-describedby="webhook-hint"' \
+        in html
+    assert 'name="build:failed:email" value="on" checked' in html
+    assert 'href="/settings/webhooks/">add a webhook</a>' in html
+    # Saved as it came: nothing is stored, so the defaults still apply once they add one.
+    form = _types_as_shown(html)
+    assert client.post("/settings/notifications/", form).status_code == 302
+    assert not Preference.objects.filter(user=user).exists()
+    # A change stores what the page shows, never a webhook posted by hand.
+    del form["build:failed:email"]
+    form["build:failed:webhook"] = "on"
+    assert client.post("/settings/notifications/", form).status_code == 302
+    assert list(Preference.objects.filter(user=user).values_list("event_type", "channels")) == [
+        ("build:failed", ["in_app"])]
+
+
+def test_with_an_enabled_webhook_the_column_applies_with_its_defaults(signed_in, receiver):
+    user, client = signed_in("member")
+    endpoint, _ = create_endpoint(user, url=receiver.url, events=["*"])
+    html = client.get("/settings/notifications/").content.decode()
+    assert 'name="build:failed:webhook" value="on" checked aria-label' in html
+    assert "add a webhook" not in html
+    assert client.post("/settings/notifications/", _types_as_shown(html)).status_code == 302
+    assert not Preference.objects.filter(user=user).exists()
+    # A disabled webhook sends nothing: the column does not apply again.
+    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(enabled=False)
+    html = client.get("/settings/notifications/").content.decode()
+    assert 'name="build:failed:webhook" value="on" disabled' in html and "add a webhook" in html
+
+
+def test_a_webhook_in_a_rule_of_theirs_survives_a_save_without_a_webhook(signed_in):
+    user, client = signed_in("member")
+    set_preference(user, event_type="build:failed", channels=["in_app", "webhook"])
+    set_preference(user, event_type="app:create", channels=["in_app"])
+    html = client.get("/settings/notifications/").content.decode()
+    form = _types_as_shown(html)
+    form["app:create:email"] = "on"
+    assert client.post("/settings/notifications/", form).status_code == 302
+    # Their own rules keep what they said of webhooks (untouched, not dropped); none added.
+    assert dict(Preference.objects.filter(user=user).values_list("event_type", "channels")) == {
+        "build:failed": ["in_app", "webhook"], "app:create": ["email", "in_app"]}

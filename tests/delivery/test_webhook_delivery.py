@@ -7,7 +7,7 @@ import pytest
 from django.utils import timezone
 
 from notifications.delivery.endpoints import create_endpoint, rotate_secret
-from notifications.delivery.outbox import send_test_event
+from notifications.delivery.outbox import redeliver, send_test_event
 from notifications.models import Delivery, DeliveryAttempt, DeliveryStatus, WebhookFormat
 from tests.delivery.conftest import Answer
 from tests.helpers import wait_for
@@ -125,6 +125,26 @@ def test_retries_carry_the_same_webhook_id_and_give_up_after_the_schedule(
     assert gaps[0] >= 0.3 * 0.9  # the schedule's second step, less the jitter
     endpoint.refresh_from_db()
     assert endpoint.enabled and endpoint.failing_since is not None
+
+
+def test_a_redelivery_counts_on_and_gets_the_whole_retry_schedule_again(
+        celery_worker, member, rack, receiver, emit, client_for):
+    endpoint, _ = create_endpoint(member, url=receiver.url, events=["*"])
+    receiver.answer(Answer(status=503, body=b"busy"))
+    emit("app:create", app="web", name="web")
+    [delivery] = _settled(endpoint)
+    assert delivery.attempts == 5
+    redeliver(delivery)
+    wait_for(lambda: Delivery.objects.filter(pk=delivery.pk, status=DeliveryStatus.FAILED,
+                                             attempts=10).exists(), timeout=20)
+    delivery.refresh_from_db()
+    assert delivery.attempts == 10 == delivery.attempt_log.count() == len(receiver.requests)
+    second_round = receiver.requests[5:]
+    gaps = [b.at - a.at for a, b in zip(second_round, second_round[1:], strict=False)]
+    assert len(gaps) == 4 and gaps[0] >= 0.3 * 0.9  # the schedule's steps again, from 0
+    [shown] = client_for(member).get(
+        f"/api/v1/webhooks/{endpoint.pk}/deliveries/").json()["results"]
+    assert shown["attempts"] == len(shown["attempt_log"]) == 10
 
 
 def test_429_waits_for_retry_after(celery_worker, member, rack, receiver, emit, settings):
@@ -247,3 +267,49 @@ def test_the_secret_is_not_stored_in_plain_text(db, member, receiver):
         cursor.execute("SELECT * FROM notifications_webhookendpoint")
         dump = repr(cursor.fetchall())
     assert raw not in dump and secret not in dump
+
+
+def test_the_log_keeps_each_attempts_bodies_without_the_secret(celery_worker, member, receiver):
+    endpoint, secret = create_endpoint(member, url=receiver.url, events=["*"])
+    receiver.answer(Answer(status=200, body=b"thanks"))
+    send_test_event(endpoint)
+    [delivery] = _settled(endpoint)
+    [attempt] = delivery.attempt_log.all()
+    assert attempt.request_body == receiver.requests[0].body.decode()
+    assert json.loads(attempt.request_body)["type"] == "webhook:test"
+    assert attempt.response_body == "thanks"
+    for field in (attempt.request_body, attempt.response_body):
+        assert secret not in field and secret.removeprefix("whsec_") not in field
+
+
+def test_a_big_odd_answer_is_kept_cut_to_4_kib_and_the_secret_blanked(
+        celery_worker, member, receiver, settings):
+    settings.DELIVERY_RETRY_SCHEDULE = [0]
+    endpoint, secret = create_endpoint(member, url=receiver.url, events=["*"])
+    # A receiver that echoes the secret, with a NUL (PostgreSQL's text cannot hold one)
+    # and bytes that are not UTF-8, then far more than the log keeps.
+    receiver.answer(Answer(status=500, body=b"bad\x00\xff " + secret.encode() + b" "
+                           + b"y" * 10_000))
+    send_test_event(endpoint)
+    [delivery] = _settled(endpoint)
+    assert delivery.status == DeliveryStatus.FAILED
+    [attempt] = delivery.attempt_log.all()
+    assert attempt.response_body.startswith("bad\ufffd\ufffd [signing secret] yyy")
+    assert len(attempt.response_body.encode()) == 4096
+    assert secret.removeprefix("whsec_") not in attempt.response_body
+    # The error quotes the answer's start as the log keeps it: without the secret either.
+    assert delivery.last_error.startswith("The receiver answered 500: bad\ufffd\ufffd [signing")
+    assert secret.removeprefix("whsec_") not in attempt.error
+    assert attempt.request_body == receiver.requests[0].body.decode()
+
+
+def test_an_attempt_that_got_no_answer_keeps_what_it_sent(celery_worker, member, receiver,
+                                                          settings):
+    settings.DELIVERY_RETRY_SCHEDULE = [0]
+    endpoint, _ = create_endpoint(member, url=receiver.url, events=["*"])
+    receiver.down()
+    send_test_event(endpoint)
+    [delivery] = _settled(endpoint)
+    [attempt] = delivery.attempt_log.all()
+    assert json.loads(attempt.request_body)["type"] == "webhook:test"
+    assert attempt.response_body == ""
