@@ -174,6 +174,7 @@ class NotificationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
     @extend_schema(request=NotificationIdsSerializer,
                    responses={200: MarkedSerializer, **errors(400, 401)},
                    summary="Mark these notifications unread (undo a read-all)",
+                   operation_id="v1_notifications_unread_among",
                    tags=["notifications"], filters=False,
                    description="Ids not in your feed are ignored.")
     @action(detail=False, methods=["post"], url_path="unread")
