@@ -49,6 +49,16 @@ def _run(request: HttpRequest, form: Form, back: str,
     return page(form)
 
 
+def _press(request: HttpRequest, back: str, act: Callable[[], str]) -> HttpResponse:
+    """A button with nothing typed: act and say what was done, or say why the rack
+    refused; either way back to the page it was on."""
+    try:
+        messages.success(request, act())
+    except RackError as refused:
+        messages.error(request, str(refused))
+    return redirect(back)
+
+
 def _rack_page(rack: Rack) -> str:
     return reverse("rack", kwargs={"rack_id": rack.pk})
 
@@ -75,9 +85,11 @@ def create_app(request: HttpRequest, rack_id: int) -> HttpResponse:
 def delete_app(request: HttpRequest, rack_id: int, name: str) -> HttpResponse:
     app, role = app_for(request.user, rack_id, name)
     require(role, app.rack.organization, doing="delete apps")
-    driver_for(app.rack).delete_app(app)
-    messages.success(request, f"Deleted the app {name}.")
-    return redirect(_rack_page(app.rack))
+
+    def act() -> str:
+        driver_for(app.rack).delete_app(app)
+        return f"Deleted the app {name}."
+    return _press(request, _rack_page(app.rack), act)
 
 
 @login_required
@@ -133,14 +145,11 @@ def promote(request: HttpRequest, rack_id: int, name: str, release_id: str) -> H
         raise Http404(f"There is no release {release_id} of {app.name}.")
 
     force = request.POST.get("force") == "true"  # the page asked for confirmation first
-    try:
+
+    def act() -> str:
         driver_for(app.rack).promote(release, force=force)
-    except RackError as refused:
-        messages.error(request, str(refused))  # a button, no input to keep
-    else:
-        messages.success(request,
-                         f"Promoting release {release.id}: the rolling deploy has started.")
-    return redirect(_app_page(app))
+        return f"Promoting release {release.id}: the rolling deploy has started."
+    return _press(request, _app_page(app), act)
 
 
 @login_required
@@ -178,9 +187,11 @@ def delete_resource(request: HttpRequest, rack_id: int, name: str) -> HttpRespon
     resource = rack.resources.filter(name=name).first()
     if resource is None:
         raise Http404(f"There is no resource named {name} on {rack.name}.")
-    driver_for(rack).delete_resource(resource)
-    messages.success(request, f"Deleted the resource {name}.")
-    return redirect(_rack_page(rack))
+
+    def act() -> str:
+        driver_for(rack).delete_resource(resource)
+        return f"Deleted the resource {name}."
+    return _press(request, _rack_page(rack), act)
 
 
 @login_required

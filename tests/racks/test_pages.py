@@ -127,3 +127,23 @@ def test_a_bad_signing_key_is_said_and_not_saved(web, fake, connected):
     assert "lower-case hex" in response.content.decode()
     connected.refresh_from_db()
     assert connected.webhook_signing_key == ""
+
+
+@pytest.mark.parametrize("button", ["delete-app", "delete-resource"])
+def test_a_rack_that_does_not_answer_a_button_is_said_not_a_server_error(
+        web, fake, connected, member, button):
+    from racks.driver import driver_for
+
+    if button == "delete-resource" and fake.generation == 3:
+        pytest.skip("v3 racks have no rack resources")
+    app = driver_for(connected).create_app(connected, "web")
+    if fake.generation == 2:
+        driver_for(connected).create_resource(connected, "db", "postgres")
+    fake.stop()
+    url = (f"/racks/{connected.pk}/apps/{app.name}/delete/" if button == "delete-app"
+           else f"/racks/{connected.pk}/resources/db/delete/")
+    response = web("member").post(url, follow=True)
+    assert response.status_code == 200
+    [(level, text)] = flashes(response)
+    assert level == "error" and text
+    assert App.objects.filter(pk=app.pk).exists()
