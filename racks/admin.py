@@ -3,10 +3,11 @@ emit their events like any other action in the console."""
 
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.http import HttpRequest
+from django.shortcuts import redirect
 
-from racks.driver import driver_for
+from racks.driver import RackError, driver_for
 from racks.models import (
     App,
     Build,
@@ -58,8 +59,31 @@ class RackAdmin(admin.ModelAdmin):
     exclude = ("password_encrypted",)
 
 
+class ThroughTheDriver(admin.ModelAdmin):
+    """Adds and deletes go through the rack's driver: a refusal (RackError) is said on the
+    page, not a server error, and a bulk delete deletes each one through the driver too."""
+
+    def changeform_view(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().changeform_view(request, *args, **kwargs)
+        except RackError as refused:
+            self.message_user(request, f"The rack refused: {refused}", messages.ERROR)
+            return redirect(request.path)
+
+    def delete_view(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().delete_view(request, *args, **kwargs)
+        except RackError as refused:
+            self.message_user(request, f"The rack refused: {refused}", messages.ERROR)
+            return redirect(request.path)
+
+    def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
+        for obj in queryset:
+            self.delete_model(request, obj)
+
+
 @admin.register(App)
-class AppAdmin(admin.ModelAdmin):
+class AppAdmin(ThroughTheDriver):
     list_display = ("name", "rack", "created_at")
     list_filter = ("rack",)
 
@@ -94,7 +118,7 @@ class FormationAdmin(admin.ModelAdmin):
 
 
 @admin.register(Resource)
-class ResourceAdmin(admin.ModelAdmin):
+class ResourceAdmin(ThroughTheDriver):
     list_display = ("name", "type", "rack")
 
     def get_readonly_fields(self, request: HttpRequest, obj: Resource | None = None) -> Any:
