@@ -485,7 +485,7 @@ async def run(args: argparse.Namespace, rack: object, keys: list[str]) -> list[d
             stored = [await send(-1000 - i) for i in range(args.events + args.burst + 3)]
 
             async def push(seq: int) -> tuple[float, int]:
-                from notifications.live import broadcast_notification
+                from notifications.live.push import broadcast_notification
 
                 nid = stored.pop()[1]
                 t0 = time.perf_counter()

@@ -4,6 +4,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import path
 from django.views.defaults import page_not_found
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+from rest_framework.routers import SimpleRouter
 
 from console.bounds import ID_MAX
 from console.converters import (
@@ -13,9 +14,10 @@ from console.converters import (
     TokenIdConverter,
     UsernameConverter,
 )
-from notifications.api import NotificationViewSet, RackHistoryView
+from notifications.api.delivery import PreferencesView, WebhookViewSet
+from notifications.api.feed import NotificationViewSet, RackHistoryView
 from racks.api import auth, invitations, organizations, racks
-from racks.ingest import ingest
+from racks.intake.view import ingest
 
 
 def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
@@ -34,10 +36,15 @@ feed_read_all = NotificationViewSet.as_view({"post": "read_all"})
 feed_unread_among = NotificationViewSet.as_view({"post": "unread_among"})
 feed_unread_count = NotificationViewSet.as_view({"get": "unread_count"})
 
+webhooks = SimpleRouter()
+webhooks.register("api/v1/webhooks", WebhookViewSet, basename="webhook")
+
 RACK = "api/v1/racks/<id:rack_id>/"
 APP = RACK + "apps/<name:app>/"
 
 urlpatterns = [
+    path("api/v1/preferences/", PreferencesView.as_view(), name="preferences"),
+    *webhooks.urls,
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # The split view serves its start-up script as a file: no inline script (CSP).
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"),

@@ -16,7 +16,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from console.body_limit import BodyLimit  # noqa: E402
-from notifications.routing import websocket_urlpatterns  # noqa: E402
+from notifications.live.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter({
     "http": BodyLimit(django_asgi_app),

@@ -7,7 +7,7 @@ not depend on which urls module Django reads first.
 from django.urls import register_converter
 
 from console.bounds import ID_PATTERN
-from racks.ingest import TOKEN_PATTERN
+from racks.intake.view import TOKEN_PATTERN
 
 
 class _Pattern:

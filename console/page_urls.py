@@ -3,7 +3,7 @@
 from django.urls import path
 
 from console import converters  # noqa: F401 - registers <id:...>
-from console.views import accounts, actions, members, pages, reading
+from console.views import accounts, actions, members, pages, reading, settings
 
 APP = "racks/<id:rack_id>/apps/<slug:name>/"
 
@@ -47,4 +47,11 @@ urlpatterns = [
     path(APP + "env/", actions.set_env, name="set-env"),
     path(APP + "scale/", actions.scale, name="scale"),
     path(APP + "releases/<str:release_id>/promote/", actions.promote, name="promote"),
+    path("settings/notifications/", settings.notification_settings,
+         name="settings-notifications"),
+    path("settings/webhooks/", settings.webhook_list, name="settings-webhooks"),
+    path("settings/webhooks/<id:endpoint_id>/", settings.webhook_detail,
+         name="settings-webhook"),
+    path("settings/webhooks/<id:endpoint_id>/deliveries/<id:delivery_id>/redeliver/",
+         settings.redeliver, name="settings-webhook-redeliver"),
 ]

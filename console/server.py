@@ -38,7 +38,7 @@ from twisted.internet.interfaces import IProtocol
 
 from console.body_limit import limit_for, too_large
 from console.tracing import redact
-from notifications.socket_limits import CLOSE_FLOODING
+from notifications.live.limits import CLOSE_FLOODING
 
 APPLICATION = "console.asgi:application"
 # The live feed's only client message is a resume of about 40 bytes; a few KiB leave room
@@ -136,7 +136,7 @@ class ConsoleWebSocketProtocol(WebSocketProtocol):
 
     autobahn takes only 1000 and 3000-4999 from an application, but RFC 6455 (7.4.1) lets
     a server close with 1008, policy violation, and the live feed closes a socket that
-    floods it so (notifications.socket_limits).
+    floods it so (notifications.live.limits).
     """
 
     def serverClose(self, code: int | None = None) -> None:  # noqa: N802 - daphne's name

@@ -220,11 +220,11 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             # Pub/sub: a group message is one PUBLISH, heard once by each web process
-            # (notifications.fanout hands it to the process' sockets). The list-based
+            # (notifications.live.fanout hands it to the process' sockets). The list-based
             # layer stores a copy per socket and drops what a busy process has not
             # popped within its expiry. Pub/sub keeps nothing for a process that is
             # not listening: those sockets catch up by `resume` (a Redis restart closes
-            # them so that they do; notifications.consumers).
+            # them so that they do; notifications.live.consumer).
             "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
             # Pub/sub channels ignore Redis' database number: two consoles sharing one
             # Redis would hear each other's organizations. The prefix keeps them apart.
@@ -328,7 +328,7 @@ RACK_SYNC_LIMIT = env.int("RACK_SYNC_LIMIT", default=10)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "racks.api.authentication.TokenAuthentication",  # knox's, one query a request
+        "console.rest.authentication.TokenAuthentication",  # knox's, one query a request
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -336,7 +336,7 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     # JSON only (the API contract), and JSON that PostgreSQL can store and Python can parse
     # without a RecursionError (a 500).
-    "DEFAULT_PARSER_CLASSES": ["racks.api.parsers.StrictJSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["console.rest.parsers.StrictJSONParser"],
     # Per client address (racks.throttling.client_address) unless named otherwise.
     "DEFAULT_THROTTLE_RATES": {"ingest": env("INGEST_RATE"), "register": "30/min",
                                "password_reset": "5/hour",
@@ -388,12 +388,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     # Preference rules and webhooks share one list of event types ("*" and the catalogue's).
-    "ENUM_NAME_OVERRIDES": {"EventTypeChoice": "notifications.delivery_api.EVENT_CHOICES"},
+    "ENUM_NAME_OVERRIDES": {"EventTypeChoice": "notifications.api.delivery.EVENT_CHOICES"},
     # The ingest URL is a plain Django view; this hook writes its operation into the schema.
     # <id:...> (console.converters) is an integer path parameter, as <int:...> was.
     "PATH_CONVERTER_OVERRIDES": {"id": int},
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums",
-                             "racks.ingest.document_ingest",
+                             "racks.intake.view.document_ingest",
                              "console.api_urls.describe_path_parameters"],
 }
 

@@ -14,7 +14,6 @@ urlpatterns = [
          name="password_reset"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("", include("console.api_urls")),  # /api/ (REST, schema) and /ingest/
-    path("", include("notifications.delivery_urls")),  # preferences, webhooks, settings page
     path("", include("console.page_urls")),  # the dashboard pages
 ]
 

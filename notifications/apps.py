@@ -5,6 +5,6 @@ class NotificationsConfig(AppConfig):
     name = "notifications"
 
     def ready(self) -> None:
-        from notifications import live
+        from notifications.live import push as live
 
         live.connect_signals()

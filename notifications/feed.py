@@ -12,8 +12,8 @@ from django.utils import timezone
 
 from notifications.catalogue import Channel
 from notifications.items import ITEM_COLUMNS, item_from_row
-from notifications.live import broadcast_unread_count
-from notifications.live import unread_count as unread_count  # the badge, counted in one place
+from notifications.live.push import broadcast_unread_count
+from notifications.live.push import unread_count as unread_count  # the badge, counted in one place
 from notifications.models import FeedEntry, Notification
 from notifications.preferences import channels_wanted_by
 

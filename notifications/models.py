@@ -28,7 +28,7 @@ class Notification(models.Model):
     message = models.TextField()
     source = models.CharField(max_length=10, choices=Source.choices, default=Source.RACK)
     dedupe_key = models.CharField(max_length=80)
-    # A signed request's identity (racks.signature.signed_identity), "" when unsigned: a
+    # A signed request's identity (racks.intake.signature.signed_identity), "" when unsigned: a
     # second dedupe key, so that a replay with a new Idempotency-Key is still this event.
     signature_key = models.CharField(max_length=80, blank=True, default="")
     occurred_at = models.DateTimeField()

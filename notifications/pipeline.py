@@ -56,11 +56,11 @@ def record_event(
 
     An event is a duplicate of a stored one with its dedupe key (the Idempotency-Key,
     else the content) or, for a signed request, its `signature_key`
-    (racks.signature.signed_identity): a replay is the same event whatever its
+    (racks.intake.signature.signed_identity): a replay is the same event whatever its
     Idempotency-Key says. Safe to call concurrently with the same event: exactly one call
     stores it and the others answer `duplicate=True` with the stored notification.
     """
-    from racks.state import apply_event
+    from racks.intake.state import apply_event
 
     received = timezone.now()
     key = dedupe_key(envelope, idempotency_key, received)
@@ -134,7 +134,7 @@ def notification_committed(notification_id: int, *, notification: Notification |
     nothing back; called with the id alone, they look it up.
     """
     from notifications.delivery.outbox import queue_deliveries
-    from notifications.live import broadcast_notification
+    from notifications.live.push import broadcast_notification
 
     broadcast_notification(notification_id, notification=notification,
                            users=addressed.readers if addressed else None)

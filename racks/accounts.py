@@ -3,7 +3,7 @@ tickets, and what a password change revokes.
 
 Every change goes through a function here. When credentials stop being valid (a token
 revoked, every credential of a user after a password change), `credentials_revoked` is
-sent after the commit; the live feed (notifications.live) closes the sockets opened with
+sent after the commit; the live feed (notifications.live.push) closes the sockets opened with
 them. racks does not reach into notifications for it.
 """
 
@@ -127,7 +127,7 @@ class RevokeCredentialsOnPasswordChange:
 def note_token_used(token: AuthToken) -> None:
     """Write the token's last_used_at, unless that was done within the last minute.
 
-    The caller read the details row with the token (racks.api.authentication), so a
+    The caller read the details row with the token (console.rest.authentication), so a
     token used within the minute costs no query; the UPDATE's condition keeps
     concurrent requests from writing it twice.
     """

@@ -3,7 +3,7 @@
 The caps are settings (MAX_RACKS_PER_ORGANIZATION, MAX_APPS_PER_RACK,
 MAX_RESOURCES_PER_RACK). Every path that adds one asks here: the API and the dashboard
 (through racks.membership and the rack's driver) call `check_room`, which refuses with a
-message naming the cap; the events a rack reports (racks.state) call `has_room`, and past
+message naming the cap; the events a rack reports (racks.intake.state) call `has_room`, and past
 the cap the notification is still stored but the app or resource is not modelled: it is
 noted as a `CapOverflow`, and the rack is shown as over its cap (`over_caps`).
 """

@@ -3,7 +3,7 @@
 Each operation asks the rack, then models what the rack accepted (an app, a build, a
 release) so the pages show it at once. It emits no notification: the rack's own webhook,
 registered when the rack was connected, reports what happened through the pipeline, and
-racks.state finds the change already made. Long operations (a build, a promote) are
+racks.intake.state finds the change already made. Long operations (a build, a promote) are
 followed by short tasks that reschedule themselves (racks.tasks), since a promote can
 take half an hour and a task at most two minutes.
 """
@@ -17,6 +17,7 @@ from django.db import IntegrityError, transaction
 from console.encryption import InvalidToken, decrypt
 from racks.driver import RackError, check_name, check_room_on
 from racks.env import check_env
+from racks.intake.state import make_release_active
 from racks.models import (
     App,
     Build,
@@ -30,7 +31,6 @@ from racks.models import (
     ResourceType,
 )
 from racks.rack_api import RackAPI
-from racks.state import make_release_active
 
 # Racks older than this have neither the objects upload nor releases with env.
 OLDEST_V2_VERSION = "20180708231844"

@@ -29,7 +29,7 @@ from django.utils import timezone
 
 from console import rate_limit
 from notifications.feed import give_history
-from notifications.live import disconnect_user
+from notifications.live.push import disconnect_user
 from racks.membership import MembershipError, check_may_grant
 from racks.models import Invitation, InvitationStatus, Membership, Organization, Role
 

@@ -10,11 +10,12 @@ from datetime import UTC, datetime
 from django.db import IntegrityError, transaction
 
 from notifications.envelope import Envelope
-from notifications.live import broadcast_build
+from notifications.live.push import broadcast_build
 from notifications.models import Source
 from notifications.pipeline import Recorded, record_event
 from racks.driver import RackError, check_name, check_room_on
 from racks.env import check_env
+from racks.intake.state import make_release_active
 from racks.models import (
     App,
     Build,
@@ -26,7 +27,6 @@ from racks.models import (
     ResourceType,
     new_object_id,
 )
-from racks.state import make_release_active
 from racks.text import without_bidi_controls
 
 VERSION_MAX = 40

@@ -8,7 +8,7 @@ roles live here. `MembershipForbidden` means the caller's role may not do it (40
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 
-from notifications.live import disconnect_user
+from notifications.live.push import disconnect_user
 from notifications.models import FeedEntry
 from racks.caps import CapReached, check_room
 from racks.models import MANAGING_ROLES, Capped, Membership, Organization, Rack, Role

@@ -385,7 +385,7 @@ class CapOverflow(models.Model):
     rack = models.ForeignKey(Rack, on_delete=models.CASCADE, related_name="cap_overflows",
                              db_index=False)
     kind = models.CharField(max_length=10, choices=Capped.choices)
-    # As the event gave it (racks.state only notes names that NAME_RE accepts).
+    # As the event gave it (racks.intake.state only notes names that NAME_RE accepts).
     name = models.CharField(max_length=63)
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -25,12 +25,13 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from notifications.envelope import Envelope
-from notifications.live import broadcast_build
+from notifications.live.push import broadcast_build
 from notifications.models import Source
 from notifications.pipeline import record_event
 from racks.caps import forget_over_cap, has_room, note_over_cap
 from racks.convox import api_for, parse_env
 from racks.driver import RackError
+from racks.intake.state import make_release_active
 from racks.models import (
     NAME_RE,
     RACK_ID_RE,
@@ -43,7 +44,6 @@ from racks.models import (
     Release,
     Resource,
 )
-from racks.state import make_release_active
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """Slow work: the local rack's builds and rolling deploys; a connected rack's sync, and
 following its builds and promotes with short tasks that reschedule themselves.
 
-A build tells the pages watching it how it goes (notifications.live.broadcast_build) each
+A build tells the pages watching it how it goes (notifications.live.push.broadcast_build) each
 time its logs grow or its status changes, after the change is stored.
 """
 
@@ -12,7 +12,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from notifications.live import broadcast_build
+from notifications.live.push import broadcast_build
 from racks import invitations, sync
 from racks.driver import RackError
 from racks.models import Build, BuildStatus, Release, new_object_id

@@ -163,7 +163,7 @@ class RateLimit(SimpleRateThrottle):
         return self.wait() or 1.0
 
     def get_cache_key(self, request: Any, view: Any) -> str:
-        # The key DRF's throttle of the same scope uses for this ident (racks.api.common):
+        # The key DRF's throttle of the same scope uses for this ident (console.rest.common):
         # a page and its API endpoint share one count per address.
         return self.cache_format % {"scope": self.scope, "ident": self._ident}
 

@@ -18,9 +18,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from console.rest.common import SettingsRateThrottle, errors
+from console.rest.pages import NewestFirst, paged, paged_schema
 from racks import accounts
-from racks.api.common import SettingsRateThrottle, errors
-from racks.api.pages import NewestFirst, paged, paged_schema
 from racks.serializers import (
     RegisterSerializer,
     TokenInfoSerializer,

@@ -7,9 +7,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from console.rest.common import errors, on_membership
+from console.rest.pages import NewestFirst, paged, paged_schema
 from racks import invitations
-from racks.api.common import errors, on_membership
-from racks.api.pages import NewestFirst, paged, paged_schema
 from racks.models import Invitation
 from racks.serializers import JoinedSerializer, ReceivedInvitationSerializer
 

@@ -10,9 +10,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from console.rest.common import CHANGE, READ, errors, on_membership
+from console.rest.pages import OldestFirst, paged, paged_schema
 from racks import invitations, membership
-from racks.api.common import CHANGE, READ, errors, on_membership
-from racks.api.pages import OldestFirst, paged, paged_schema
 from racks.models import MANAGING_ROLES, Membership, Organization, Role
 from racks.permissions import RoleAllowsChange, organization_for, require_managing
 from racks.serializers import (

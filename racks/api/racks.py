@@ -17,9 +17,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from console.rest.common import CHANGE, READ, Refused, errors, on_membership
+from console.rest.pages import ByName, NewestFirst, OldestFirst, Pages, paged, paged_schema
 from racks import membership
-from racks.api.common import CHANGE, READ, Refused, errors, on_membership
-from racks.api.pages import ByName, NewestFirst, OldestFirst, Pages, paged, paged_schema
 from racks.caps import with_over_caps
 from racks.connect import ConnectThrottled, connect_rack, disconnect_rack
 from racks.driver import RackError, driver_for

@@ -3,12 +3,12 @@
 
 import pytest
 
+from notifications.api.serializers import NotificationItemSerializer
 from notifications.envelope import Envelope
 from notifications.items import notification_item
-from notifications.live import user_group
+from notifications.live.push import user_group
 from notifications.models import FeedEntry, Notification
 from notifications.pipeline import record_event
-from notifications.serializers import NotificationItemSerializer
 from racks.local import LocalRack
 from tests.helpers import GroupListener
 

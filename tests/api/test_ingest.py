@@ -9,8 +9,8 @@ from django.core.cache import cache
 from notifications.catalogue import Channel
 from notifications.envelope import MAX_BODY_BYTES
 from notifications.models import Delivery, FeedEntry, Notification
+from racks.intake.signature import sign
 from racks.models import App
-from racks.signature import sign
 
 KEY_A = "a1" * 32
 KEY_B = "b2" * 40
@@ -136,7 +136,7 @@ def test_a_stale_or_future_signature_is_refused(client, signed_rack, age):
 @pytest.mark.parametrize("skew, accepted", [(300, True), (-300, True), (301, False),
                                              (-301, False)])
 def test_the_five_minute_window_is_exact(skew, accepted):
-    from racks.signature import SignatureError, check_signature
+    from racks.intake.signature import SignatureError, check_signature
 
     key, body, at = bytes.fromhex(KEY_A), b"{}", 1_700_000_000
     header = f"t={at},v1={sign(key, at, body)}"
@@ -307,7 +307,7 @@ def post_with_content_length(rack, body: bytes, content_length: str):
 
     from django.test import RequestFactory
 
-    from racks.ingest import ingest
+    from racks.intake.view import ingest
 
     request = RequestFactory().post(rack.ingest_path, b"", content_type="application/json")
     request.META["CONTENT_LENGTH"] = content_length

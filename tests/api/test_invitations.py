@@ -9,7 +9,7 @@ from django.core.cache import cache
 from django.utils import timezone
 
 from notifications import feed
-from notifications.live import user_group
+from notifications.live.push import user_group
 from notifications.models import FeedEntry, Notification, Preference
 from racks import invitations
 from racks.local import LocalRack

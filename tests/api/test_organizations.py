@@ -3,7 +3,7 @@
 
 import pytest
 
-from notifications.live import user_group
+from notifications.live.push import user_group
 from notifications.models import FeedEntry
 from racks.local import LocalRack
 from racks.models import Membership, Role

@@ -13,7 +13,8 @@ from django.utils import timezone
 from knox.models import AuthToken
 
 from console.asgi import application
-from notifications import consumers, live
+from notifications.live import consumer as consumers
+from notifications.live import push as live
 from notifications.models import FeedEntry
 from racks.local import LocalRack
 from racks.membership import remove_member
@@ -218,7 +219,7 @@ async def test_resume_resends_recent_entries_so_a_late_commit_is_not_lost(member
 
 
 async def test_a_resume_that_missed_too_much_asks_for_a_reload(member, rack, monkeypatch):
-    monkeypatch.setattr("notifications.consumers.RESUME_MAX", 2)
+    monkeypatch.setattr("notifications.live.consumer.RESUME_MAX", 2)
     for i in range(3):
         await create_app(rack, f"app-{i}")
     socket = await opened(member, unread=3)

@@ -3,8 +3,8 @@
 import asyncio
 import json
 
-from notifications import fanout as fanout_module
-from notifications.fanout import Fanout
+from notifications.live import fanout as fanout_module
+from notifications.live.fanout import Fanout
 
 
 class Socket:

@@ -1,13 +1,13 @@
 """Live build and app pages: a socket watches one build or app it may see, and hears how
-it goes (notifications.live.broadcast_build), within the socket's flood limits."""
+it goes (notifications.live.push.broadcast_build), within the socket's flood limits."""
 
 import asyncio
 
 import pytest
 from asgiref.sync import sync_to_async
 
-from notifications import live
-from notifications.socket_limits import MAX_WATCHED
+from notifications.live import push as live
+from notifications.live.limits import MAX_WATCHED
 from racks.local import LocalRack
 from racks.models import Build, new_object_id
 from racks.tasks import run_build
@@ -119,7 +119,7 @@ async def test_a_malformed_watch_is_refused_with_what_may_be_sent(member, bad):
 
 
 async def test_a_socket_watches_a_bounded_number_of_objects(member, rack, monkeypatch):
-    monkeypatch.setattr("notifications.socket_limits.MIN_INTERVAL_SECONDS", 0)
+    monkeypatch.setattr("notifications.live.limits.MIN_INTERVAL_SECONDS", 0)
     app = await sync_to_async(make_app)(rack)
     builds = [await sync_to_async(make_build)(app) for _ in range(MAX_WATCHED + 1)]
     socket = await opened(member, unread=1)

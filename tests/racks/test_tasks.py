@@ -1,12 +1,12 @@
 """The periodic sync and the followers of builds and promotes, run by a real Celery worker;
-the build page's live updates go out through notifications.live.broadcast_build."""
+the build page's live updates go out through notifications.live.push.broadcast_build."""
 
 from datetime import timedelta
 
 import pytest
 from django.utils import timezone
 
-from notifications import live
+from notifications.live import push as live
 from racks import sync
 from racks.connect import connect_rack
 from racks.driver import driver_for

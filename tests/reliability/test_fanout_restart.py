@@ -6,8 +6,8 @@ import pytest
 from django.conf import settings
 from django.utils.module_loading import import_string
 
-from notifications.fanout import Fanout
-from notifications.live import org_group
+from notifications.live.fanout import Fanout
+from notifications.live.push import org_group
 from tests.reliability.cluster import RedisServer
 
 pytestmark = pytest.mark.reliability

@@ -14,8 +14,8 @@ from django.contrib.auth import get_user_model
 
 from notifications.delivery.endpoints import create_endpoint
 from notifications.models import ANY_EVENT_TYPE, Delivery, Notification, Preference
+from racks.intake.signature import sign
 from racks.models import Membership, Rack, Role
-from racks.signature import sign
 from racks.simulator import encode, rack_events
 
 pytestmark = [pytest.mark.reliability, pytest.mark.django_db(transaction=True)]

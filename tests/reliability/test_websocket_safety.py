@@ -1,6 +1,6 @@
 """Cross-site websocket hijacking is refused before any group is joined, a member taken
 out of an organization stops hearing from it at once, and a socket cannot make its server
-work faster than the socket limits allow (notifications.socket_limits)."""
+work faster than the socket limits allow (notifications.live.limits)."""
 
 import asyncio
 import json
@@ -14,8 +14,8 @@ from django.db import connections
 from django.test import Client
 
 from console.asgi import application
+from notifications.live.limits import CLOSE_FLOODING, MAX_REFUSALS, SocketLimits
 from notifications.models import FeedEntry
-from notifications.socket_limits import CLOSE_FLOODING, MAX_REFUSALS, SocketLimits
 from racks.local import LocalRack
 from racks.membership import remove_member
 from racks.models import Membership, Role

@@ -4,8 +4,8 @@ who the socket is, else the session cookie does."""
 
 from django.urls import path
 
-from notifications.consumers import NotificationConsumer
-from notifications.ws_auth import SameOriginOnly, SessionAuthMiddleware, TokenAuthMiddleware
+from notifications.live.auth import SameOriginOnly, SessionAuthMiddleware, TokenAuthMiddleware
+from notifications.live.consumer import NotificationConsumer
 
 websocket_urlpatterns = [
     path("ws/notifications/",

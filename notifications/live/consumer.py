@@ -1,14 +1,14 @@
-"""The live feed: one websocket per open dashboard, fed by notifications.live.
+"""The live feed: one websocket per open dashboard, fed by notifications.live.push.
 
 The consumer joins its user group (unread counts, "reconnect") and registers with its
-process' fan-out for each of its user's organizations (notifications.fanout). A
+process' fan-out for each of its user's organizations (notifications.live.fanout). A
 notification message reaches every socket of the organization once; each socket forwards
 it only if its user's feed holds it (the message lists those users; see
-notifications.live). A page that shows one build or app sends `watch` and its socket
+notifications.live.push). A page that shows one build or app sends `watch` and its socket
 joins that object's group (live.build_group, live.app_group) once the user is found to
 see it. What a client may send it is bounded: messages of at most 4 KiB
 (console.server), one request at a time, at most one of each kind a second, at most
-`MAX_WATCHED` objects watched (notifications.socket_limits).
+`MAX_WATCHED` objects watched (notifications.live.limits).
 """
 
 import asyncio
@@ -25,11 +25,11 @@ from redis.exceptions import RedisError
 
 from console.bounds import is_db_int
 from console.metrics import WEBSOCKETS_OPEN
-from notifications import live
-from notifications.fanout import fanout
 from notifications.items import notification_item
+from notifications.live import push as live
+from notifications.live.fanout import fanout
+from notifications.live.limits import CLOSE_FLOODING, MAX_WATCHED, SocketLimits
 from notifications.models import FeedEntry
-from notifications.socket_limits import CLOSE_FLOODING, MAX_WATCHED, SocketLimits
 from racks import permissions
 from racks.accounts import token_id
 from racks.models import Build, Membership
@@ -154,7 +154,7 @@ class NotificationConsumer(AsyncJsonWebsocketConsumer):
     held: set[int] = frozenset()  # type: ignore[assignment]
     # Closes a socket opened with an API token when the token expires.
     expiry_timer: asyncio.TimerHandle | None = None
-    # What the client may ask of this socket (notifications.socket_limits); set on connect.
+    # What the client may ask of this socket (notifications.live.limits); set on connect.
     limits: SocketLimits
     flooding = False  # closed for flooding: what it still sends is dropped
 

@@ -23,8 +23,8 @@ from django.http.cookie import parse_cookie
 from django.utils.module_loading import import_string
 from rest_framework.exceptions import AuthenticationFailed
 
+from console.rest.authentication import TokenAuthentication
 from racks.accounts import take_ws_ticket
-from racks.api.authentication import TokenAuthentication
 
 Scope = dict[str, Any]
 

@@ -20,7 +20,7 @@ from channels.layers import get_channel_layer
 
 from console import tracing
 from console.metrics import PUSH_LATENCY
-from notifications.live import org_group
+from notifications.live.push import org_group
 
 log = logging.getLogger(__name__)
 

@@ -21,6 +21,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from console.bounds import DB_INT_MAX, ID_PATTERN
+from console.rest.common import CursorPages, StrictJSONParser, errors
 from notifications.catalogue import EVENT_TYPES, Channel
 from notifications.delivery import endpoints as endpoint_actions
 from notifications.delivery import outbox
@@ -41,7 +42,6 @@ from notifications.preferences import (
     replace_preferences,
     set_email_digest,
 )
-from racks.api.common import CursorPages, StrictJSONParser, errors
 from racks.permissions import visible_racks
 
 # A delivery's attempts, oldest first, fetched for a whole page of deliveries at once.

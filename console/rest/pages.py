@@ -21,7 +21,7 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from racks.api.common import CursorPages
+from console.rest.common import CursorPages
 
 __all__ = ["Pages", "NewestFirst", "ByName", "OldestFirst", "page_of", "paged",
            "paged_schema", "PAGE_PARAMETERS"]

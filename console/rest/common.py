@@ -21,8 +21,8 @@ from rest_framework.request import Request
 from rest_framework.throttling import ScopedRateThrottle
 
 from console.bounds import in_utc
+from console.rest.parsers import StrictJSONParser
 from racks import invitations, membership
-from racks.api.parsers import StrictJSONParser
 from racks.serializers import DetailSerializer
 from racks.throttling import client_address
 

@@ -15,11 +15,10 @@ from rest_framework.response import Response
 
 from console import metrics
 from console.bounds import DB_INT_MAX
+from console.rest.common import StrictJSONParser, errors
+from console.rest.pages import Pages
 from notifications import feed
-from notifications.catalogue import EVENT_TYPES
-from notifications.history import HISTORY_COLUMNS, history, history_item
-from notifications.models import FeedEntry, Notification
-from notifications.serializers import (
+from notifications.api.serializers import (
     HistoryItemSerializer,
     MarkedAmongSerializer,
     MarkedSerializer,
@@ -27,8 +26,9 @@ from notifications.serializers import (
     NotificationItemSerializer,
     UnreadCountSerializer,
 )
-from racks.api.common import StrictJSONParser, errors
-from racks.api.pages import Pages
+from notifications.catalogue import EVENT_TYPES
+from notifications.history import HISTORY_COLUMNS, history, history_item
+from notifications.models import FeedEntry, Notification
 from racks.permissions import rack_for
 
 # The feed's filters speak of the catalogue's event types, as the settings page does.

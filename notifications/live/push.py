@@ -1,7 +1,7 @@
 """The one helper that pushes committed notifications to browsers.
 
 Nobody else calls the channel layer. Each organization has a group, which each web process
-joins once while it has a socket of that organization open (notifications.fanout); one
+joins once while it has a socket of that organization open (notifications.live.fanout); one
 message per notification carries the item and the users whose feed holds it, and each
 process hands it to those users' sockets.
 

@@ -13,8 +13,8 @@ from django.views.decorators.csrf import csrf_exempt
 from console import metrics, rate_limit
 from notifications.envelope import MAX_BODY_BYTES, EnvelopeError, parse_envelope
 from notifications.pipeline import record_event
+from racks.intake.signature import SignatureError, check_signature
 from racks.models import Rack
-from racks.signature import SignatureError, check_signature
 
 MAX_IDEMPOTENCY_KEY_LENGTH = 200
 TOKEN_PATTERN = r"[A-Za-z0-9_-]{1,64}"

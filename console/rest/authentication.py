@@ -52,4 +52,4 @@ class TokenScheme(KnoxTokenScheme):
     """The schema documents it as knox's token scheme (drf-spectacular matches classes
     exactly, not subclasses)."""
 
-    target_class = "racks.api.authentication.TokenAuthentication"
+    target_class = "console.rest.authentication.TokenAuthentication"

@@ -1,0 +1,2 @@
+"""What every REST API of the console shares: error answers, strict JSON parsing, paging
+and token authentication."""

@@ -1,0 +1,1 @@
+"""The REST API of the feed, preferences and webhooks, and the serializers they share."""
