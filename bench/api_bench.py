@@ -107,7 +107,10 @@ if __name__ != "__main__":  # imported by the benchmark's servers as their setti
         return patterns
 
 
-BASE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# The console under test: this checkout, or the one bench/ab.py names, so that one
+# copy of the bench can measure two checkouts.
+BASE = (os.environ.get("BENCH_CHECKOUT")
+        or os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BENCH_DB = os.environ.get("BENCH_DATABASE_URL",
                           "postgres://postgres@127.0.0.1:5432/rack_console_api_bench")
 BENCH_REDIS = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/1")
@@ -194,7 +197,9 @@ def start_servers(processes: int = 2, pool: bool = False) -> tuple[list, str]:
     port = listener.getsockname()[1]
     env = {**os.environ, **SERVER_ENV, "DJANGO_SETTINGS_MODULE": "api_bench",
            "BENCH_DB_POOL": "1" if pool else "0",
-           "PYTHONPATH": os.pathsep.join([os.path.join(BASE, "bench"), BASE])}
+           # This file, as the servers' settings and URLconf, then the console.
+           "PYTHONPATH": os.pathsep.join([os.path.dirname(os.path.abspath(__file__)),
+                                          BASE])}
     servers = [subprocess.Popen(
         [sys.executable, "-m", "console.server", "--fd", str(listener.fileno()), "-v", "0"],
         cwd=BASE, env=env, pass_fds=[listener.fileno()]) for _ in range(processes)]
