@@ -48,11 +48,11 @@ FIGURES: dict[str, list[tuple[str, list[str]]]] = {
         (r"^console: broadcast -> socket .* ([\d.]+)$", ["console CPU us/msg, broadcast"]),
     ],
     "delivery_bench": [
-        (r"median ratio console/bare, tasks queued beforehand\s*: ([\d.]+)",
+        (r"median ratio console/bare, tasks queued beforehand\s*:\s*([\d.]+)",
          ["webhooks console/bare, queued beforehand"]),
-        (r"median ratio console/bare, queued by one thread\s*: ([\d.]+)",
+        (r"median ratio console/bare, queued by one thread\s*:\s*([\d.]+)",
          ["webhooks console/bare, queued by one thread"]),
-        (r"^  ratio console/bare\s+: ([\d.]+)", ["email console/bare"]),
+        (r"^  ratio console/bare\s+:\s*([\d.]+)", ["email console/bare"]),
     ],
 }
 

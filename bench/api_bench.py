@@ -75,9 +75,9 @@ if __name__ != "__main__":  # imported by the benchmark's servers as their setti
             with connection.cursor() as cursor:
                 cursor.execute(
                     "INSERT INTO notifications_notification (rack_id, app, action, status, "
-                    "event_type, severity, data, message, source, dedupe_key, occurred_at, "
-                    "created_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
-                    "RETURNING id",
+                    "event_type, severity, data, message, source, dedupe_key, "
+                    "signature_key, occurred_at, created_at) "
+                    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, '', %s, %s) RETURNING id",
                     [rack_id, event["data"]["app"], event["action"], "success",
                      "release:scale", "info", json.dumps(event["data"]),
                      "[bench] Scaled release", "rack", "raw:" + uuid.uuid4().hex, now, now])
@@ -319,12 +319,12 @@ def load_feed() -> tuple[object, object]:
                            [rack.pk])
             cursor.execute(
                 "INSERT INTO notifications_notification (rack_id, app, action, status, "
-                "event_type, severity, data, message, source, dedupe_key, occurred_at, "
-                "created_at) "
+                "event_type, severity, data, message, source, dedupe_key, signature_key, "
+                "occurred_at, created_at) "
                 "SELECT %s, 'app' || (g %% 50), 'release:scale', 'success', 'release:scale', "
                 "'info', jsonb_build_object('rack', 'feedbench', 'app', 'app' || (g %% 50), "
                 "'id', 'RAAAAAAAAAA'), '[feedbench] Scaled release RAAAAAAAAAA for app app' "
-                "|| (g %% 50), 'rack', 'bench:' || g, "
+                "|| (g %% 50), 'rack', 'bench:' || g, '', "
                 "now() - (%s - g) * interval '1 second', now() - (%s - g) * interval "
                 "'1 second' FROM generate_series(1, %s) AS g",
                 [rack.pk, FEED_SIZE, FEED_SIZE, FEED_SIZE])
