@@ -16,7 +16,8 @@ BENCH_REDIS_URL) go to both sides.
 Before each run the machine's load average is noted; each run's output goes to a log file
 of its own (`--logs`, by default var/ab/<bench>-<time>/ under the bench's checkout). At the
 end it prints, per figure, each run's value on each side and the sides' medians: the
-figures the bench states a goal for, read from its summary lines.
+bench's key figures (FIGURES: those it states a goal for, and a few that explain them), as
+its summary lines print them.
 """
 
 import argparse
