@@ -75,9 +75,9 @@ if __name__ != "__main__":  # imported by the benchmark's servers as their setti
             with connection.cursor() as cursor:
                 cursor.execute(
                     "INSERT INTO notifications_notification (rack_id, app, action, status, "
-                    "event_type, severity, data, message, source, dedupe_key, occurred_at, "
-                    "created_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
-                    "RETURNING id",
+                    "event_type, severity, data, message, source, dedupe_key, "
+                    "signature_key, occurred_at, created_at) "
+                    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, '', %s, %s) RETURNING id",
                     [rack_id, event["data"]["app"], event["action"], "success",
                      "release:scale", "info", json.dumps(event["data"]),
                      "[bench] Scaled release", "rack", "raw:" + uuid.uuid4().hex, now, now])
@@ -107,7 +107,10 @@ if __name__ != "__main__":  # imported by the benchmark's servers as their setti
         return patterns
 
 
-BASE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# The console under test: this checkout, or the one bench/ab.py names, so that one
+# copy of the bench can measure two checkouts.
+BASE = (os.environ.get("BENCH_CHECKOUT")
+        or os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BENCH_DB = os.environ.get("BENCH_DATABASE_URL",
                           "postgres://postgres@127.0.0.1:5432/rack_console_api_bench")
 BENCH_REDIS = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/1")
@@ -194,7 +197,9 @@ def start_servers(processes: int = 2, pool: bool = False) -> tuple[list, str]:
     port = listener.getsockname()[1]
     env = {**os.environ, **SERVER_ENV, "DJANGO_SETTINGS_MODULE": "api_bench",
            "BENCH_DB_POOL": "1" if pool else "0",
-           "PYTHONPATH": os.pathsep.join([os.path.join(BASE, "bench"), BASE])}
+           # This file, as the servers' settings and URLconf, then the console.
+           "PYTHONPATH": os.pathsep.join([os.path.dirname(os.path.abspath(__file__)),
+                                          BASE])}
     servers = [subprocess.Popen(
         [sys.executable, "-m", "console.server", "--fd", str(listener.fileno()), "-v", "0"],
         cwd=BASE, env=env, pass_fds=[listener.fileno()]) for _ in range(processes)]
@@ -314,12 +319,12 @@ def load_feed() -> tuple[object, object]:
                            [rack.pk])
             cursor.execute(
                 "INSERT INTO notifications_notification (rack_id, app, action, status, "
-                "event_type, severity, data, message, source, dedupe_key, occurred_at, "
-                "created_at) "
+                "event_type, severity, data, message, source, dedupe_key, signature_key, "
+                "occurred_at, created_at) "
                 "SELECT %s, 'app' || (g %% 50), 'release:scale', 'success', 'release:scale', "
                 "'info', jsonb_build_object('rack', 'feedbench', 'app', 'app' || (g %% 50), "
                 "'id', 'RAAAAAAAAAA'), '[feedbench] Scaled release RAAAAAAAAAA for app app' "
-                "|| (g %% 50), 'rack', 'bench:' || g, "
+                "|| (g %% 50), 'rack', 'bench:' || g, '', "
                 "now() - (%s - g) * interval '1 second', now() - (%s - g) * interval "
                 "'1 second' FROM generate_series(1, %s) AS g",
                 [rack.pk, FEED_SIZE, FEED_SIZE, FEED_SIZE])

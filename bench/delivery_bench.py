@@ -34,7 +34,9 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-BASE_DIR = Path(__file__).resolve().parents[1]
+# The console under test: this checkout, or the one bench/ab.py names, so that one
+# copy of the bench can measure two checkouts.
+BASE_DIR = Path(os.environ.get("BENCH_CHECKOUT") or Path(__file__).resolve().parents[1])
 sys.path.insert(0, str(BASE_DIR))
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/delivery_bench")
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/7")

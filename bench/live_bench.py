@@ -11,9 +11,9 @@ server that relays every Redis PUBLISH to all its sockets, fed a notification of
 size, measured with the same clients in the same run. Memory per idle connection is the
 server's RSS growth over N connections, from a server that has answered its first request
 and whose processes' memory holds still.
-The clients read frames straight off their sockets (FrameReader); `--client websockets`
-reads through the websockets library as the first three sessions did, which made the
-client, not the server, the slowest part. `--web N` runs N console processes;
+The clients are websockets' sans-I/O protocol on the event loop's own transports (Client);
+`--client asyncio` reads through websockets' asyncio client instead, whose own cost per
+frame makes the client, not the server, the slowest part. `--web N` runs N console processes;
 `--server uvicorn` runs the same console under uvicorn instead of daphne.
 "CPU us/msg" is the server process' CPU time during the burst per message delivered: the
 cost of the rate, whatever else the machine is doing.
@@ -21,7 +21,6 @@ cost of the rate, whatever else the machine is doing.
 
 import argparse
 import asyncio
-import base64
 import json
 import os
 import re
@@ -33,9 +32,16 @@ import sys
 import time
 from collections import defaultdict
 from pathlib import Path
-from urllib.parse import urlsplit
 
-BASE_DIR = Path(__file__).resolve().parents[1]
+import websockets
+from websockets.client import ClientProtocol
+from websockets.frames import CloseCode, Frame, Opcode
+from websockets.typing import Origin
+from websockets.uri import parse_uri
+
+# The console under test: this checkout, or the one bench/ab.py names, so that one
+# copy of the bench can measure two checkouts.
+BASE_DIR = Path(os.environ.get("BENCH_CHECKOUT") or Path(__file__).resolve().parents[1])
 sys.path.insert(0, str(BASE_DIR))
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/live_bench")
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/3")
@@ -77,139 +83,114 @@ async def bare_server(port: int) -> None:
 NOTIFICATION_ID = re.compile(rb'\{"type": ?"notification", ?"notification": ?\{"id": ?(\d+)')
 
 
-def client_frame(opcode: int, payload: bytes) -> bytes:
-    """A client's control frame (pong, close): a client masks its frames (RFC 6455 5.3)."""
-    mask = os.urandom(4)
-    return bytes([0x80 | opcode, 0x80 | len(payload)]) + mask + bytes(
-        b ^ mask[i % 4] for i, b in enumerate(payload))
-
-
-CLOSE_NORMAL = b"\x03\xe8"  # code 1000
-
-
-class FrameReader(asyncio.Protocol):
-    """One client socket, read straight off its bytes.
+class Client(asyncio.Protocol):
+    """One dashboard's socket: websockets' sans-I/O client, fed by an asyncio transport.
 
     1,000 browsers each read one frame on their own machine; here one process reads all
-    of them. Through a full client library that costs ~30-60 us per frame in this
-    process, which then shares the 2 CPUs with the server under test and serializes
-    what 1,000 browsers would do at once: the client, not the server, set the tail.
-    This reader does the opening handshake, then takes the id out of each text frame
-    and notes when the bytes arrived (one timestamp per read: frames read together
-    arrived together). It answers pings, so the server keeps the socket.
+    of them, on the 2 CPUs the server under test also uses. websockets' asyncio client
+    costs ~40-70 us a frame here (a task, a queue and futures per socket) and made the
+    client, not the server, set the tail. Its sans-I/O protocol, called straight from
+    the transport's callback, costs ~3.5 us a frame: the handshake, pings, the close
+    and the framing are the library's; this class only notes when each notification's
+    bytes arrived (one timestamp per read: frames read together arrived together).
     """
 
-    def __init__(self, request: bytes, arrivals: dict[int, list[float]]) -> None:
-        self.request = request
+    def __init__(self, url: str, headers: dict[str, str], origin: str,
+                 arrivals: dict[int, list[float]]) -> None:
+        self.protocol = ClientProtocol(parse_uri(url), origin=Origin(origin))
+        request = self.protocol.connect()
+        for name, value in headers.items():
+            request.headers[name] = value
+        self.protocol.send_request(request)
         self.arrivals = arrivals
-        self.buffer = bytearray()
         self.opened: asyncio.Future = asyncio.get_running_loop().create_future()
         self.transport: asyncio.Transport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
-        self.transport.write(self.request)
+        self.flush()
+
+    def data_received(self, data: bytes) -> None:
+        now = time.perf_counter()
+        protocol = self.protocol
+        protocol.receive_data(data)
+        for event in protocol.events_received():
+            if isinstance(event, Frame):
+                if event.opcode is Opcode.TEXT:
+                    found = NOTIFICATION_ID.match(event.data)
+                    if found:
+                        self.arrivals[int(found[1])].append(now)
+            elif protocol.handshake_exc is not None:
+                # A ConnectionError, so that _open retries as a browser would.
+                self.opened.set_exception(ConnectionError(str(protocol.handshake_exc)))
+            else:
+                self.opened.set_result(None)
+        self.flush()
+
+    def eof_received(self) -> None:
+        self.protocol.receive_eof()
+        self.flush()
 
     def connection_lost(self, exc: Exception | None) -> None:
         if not self.opened.done():
             self.opened.set_exception(exc or ConnectionError("closed during the handshake"))
 
-    def data_received(self, data: bytes) -> None:
-        now = time.perf_counter()
-        if self.transport.is_closing():
-            return
-        buffer = self.buffer
-        buffer += data
-        if not self.opened.done():
-            end = buffer.find(b"\r\n\r\n")
-            if end < 0:
-                return
-            status = bytes(buffer[:buffer.find(b"\r\n")])
-            del buffer[:end + 4]
-            if b" 101 " not in status:
-                self.opened.set_exception(ConnectionError(status.decode(errors="replace")))
-                self.transport.close()
-                return
-            self.opened.set_result(None)
-        position, size = 0, len(buffer)
-        while size - position >= 2:
-            if buffer[position] & 0x80 == 0 or buffer[position] & 0x0F == 0 \
-                    or buffer[position + 1] & 0x80:
-                # Fragmented or masked: no server here sends those, and this reader
-                # would time them wrongly; say so rather than measure them.
-                raise SystemExit("a server sent a fragmented or masked frame: "
-                                 "FrameReader does not read those")
-            opcode, length, header = buffer[position] & 0x0F, buffer[position + 1] & 0x7F, 2
-            if length == 126:
-                if size - position < 4:
-                    break
-                length, header = int.from_bytes(buffer[position + 2:position + 4], "big"), 4
-            elif length == 127:
-                if size - position < 10:
-                    break
-                length, header = int.from_bytes(buffer[position + 2:position + 10], "big"), 10
-            if size - position < header + length:
-                break
-            payload = bytes(buffer[position + header:position + header + length])
-            position += header + length
-            if opcode == 0x1:
-                found = NOTIFICATION_ID.match(payload)
-                if found:
-                    self.arrivals[int(found[1])].append(now)
-            elif opcode == 0x9:  # ping
-                self.transport.write(client_frame(0xA, payload))
-            elif opcode == 0x8:  # the server closes: answer with a close, then hang up
-                self.transport.write(client_frame(0x8, CLOSE_NORMAL))
-                self.transport.close()
-                break
-        del buffer[:position]
+    def close(self) -> None:
+        if not self.transport.is_closing():
+            self.protocol.send_close(CloseCode.NORMAL_CLOSURE)
+            self.flush()
+
+    def flush(self) -> None:
+        """Write what the protocol has to send (pongs, the close); hang up when it is done.
+
+        A client should wait for the server to close TCP after the close frames; the
+        bench does not need to, so it closes (after the buffered bytes are written)."""
+        for data in self.protocol.data_to_send():
+            if data:
+                self.transport.write(data)
+            elif self.transport.can_write_eof():
+                self.transport.write_eof()
+        if self.protocol.close_expected():
+            self.transport.close()
 
 
 class Fleet:
     """N websocket clients that note when each notification reaches each of them.
 
-    `library=True` reads with the `websockets` client instead (the earlier sessions'
-    client), to show what the client's own cost does to the figures.
+    `asyncio_client=True` reads through websockets' asyncio client instead, to show what
+    the client's own cost does to the figures.
     """
 
-    def __init__(self, library: bool = False) -> None:
+    def __init__(self, asyncio_client: bool = False) -> None:
         self.arrivals: dict[int, list[float]] = defaultdict(list)
-        self.library = library
+        self.asyncio_client = asyncio_client
         self.sockets: list = []
         self.tasks: list[asyncio.Task] = []
 
     async def connect(self, url: str, headers: list[dict[str, str]], origin: str) -> None:
-        one = self._open_library if self.library else self._open
+        one = self._open_asyncio if self.asyncio_client else self._open
         for start in range(0, len(headers), 50):
             await asyncio.gather(*(one(url, h, origin) for h in headers[start:start + 50]))
 
     async def _open(self, url: str, extra: dict[str, str], origin: str) -> None:
-        address = urlsplit(url)
-        lines = [f"GET {address.path or '/'} HTTP/1.1", f"Host: {address.netloc}",
-                 "Upgrade: websocket", "Connection: Upgrade",
-                 f"Sec-WebSocket-Key: {base64.b64encode(os.urandom(16)).decode()}",
-                 "Sec-WebSocket-Version: 13", f"Origin: {origin}",
-                 *(f"{name}: {value}" for name, value in extra.items())]
-        request = ("\r\n".join(lines) + "\r\n\r\n").encode()
+        address = parse_uri(url)
         loop = asyncio.get_running_loop()
         for attempt in range(5):  # as a browser does, with backoff
-            reader = FrameReader(request, self.arrivals)
+            client = Client(url, extra, origin, self.arrivals)
             try:
-                await loop.create_connection(lambda reader=reader: reader, address.hostname,
+                await loop.create_connection(lambda client=client: client, address.host,
                                              address.port)
-                await asyncio.wait_for(reader.opened, 60)
+                await asyncio.wait_for(client.opened, 60)
                 break
             except (TimeoutError, OSError):
-                if reader.transport is not None:
-                    reader.transport.close()
+                if client.transport is not None:
+                    client.transport.close()
                 await asyncio.sleep(0.5 * 2 ** attempt)
         else:
             raise RuntimeError("a client could not connect")
-        self.sockets.append(reader)
+        self.sockets.append(client)
 
-    async def _open_library(self, url: str, extra: dict[str, str], origin: str) -> None:
-        import websockets
-
+    async def _open_asyncio(self, url: str, extra: dict[str, str], origin: str) -> None:
         for attempt in range(5):  # as a browser does, with backoff
             try:
                 ws = await websockets.connect(url, origin=origin, additional_headers=extra,
@@ -244,14 +225,12 @@ class Fleet:
     async def close(self) -> None:
         for task in self.tasks:
             task.cancel()
-        if self.library:
+        if self.asyncio_client:
             await asyncio.gather(*(ws.close() for ws in self.sockets),
                                  return_exceptions=True)
             return
-        for reader in self.sockets:
-            if not reader.transport.is_closing():
-                reader.transport.write(client_frame(0x8, CLOSE_NORMAL))
-                reader.transport.close()
+        for client in self.sockets:
+            client.close()
 
 
 def cpu_seconds(pids: list[int]) -> float:
@@ -332,10 +311,10 @@ def percentile(values: list[float], p: float) -> float:
 
 async def measure(name: str, pids: list[int], fleet_url: str, origin: str,
                   headers: list[dict[str, str]], send, events: int, burst: int,
-                  measure_memory: bool = True, library_client: bool = False) -> dict:
+                  measure_memory: bool = True, asyncio_client: bool = False) -> dict:
     """`send(seq)` starts one event and returns (t0, notification id)."""
     n = len(headers)
-    fleet = Fleet(library=library_client)
+    fleet = Fleet(asyncio_client=asyncio_client)
     await asyncio.sleep(1)
     before = rss_kib(pids)
     t = time.perf_counter()
@@ -481,7 +460,7 @@ async def run(args: argparse.Namespace, rack: object, keys: list[str]) -> list[d
             ws_url = f"ws://127.0.0.1:{port}/ws/notifications/"
             results.append(await measure(
                 "console: ingest POST -> socket", pids, ws_url, base, sockets, send,
-                args.events, args.burst, library_client=args.client == "websockets"))
+                args.events, args.burst, asyncio_client=args.client == "asyncio"))
             stored = [await send(-1000 - i) for i in range(args.events + args.burst + 3)]
 
             async def push(seq: int) -> tuple[float, int]:
@@ -494,7 +473,7 @@ async def run(args: argparse.Namespace, rack: object, keys: list[str]) -> list[d
             results.append(await measure(
                 "console: broadcast -> socket", pids, ws_url, base, sockets, push,
                 args.events, args.burst, measure_memory=False,
-                library_client=args.client == "websockets"))
+                asyncio_client=args.client == "asyncio"))
     finally:
         for web in webs:
             stop(web)
@@ -526,7 +505,7 @@ async def run(args: argparse.Namespace, rack: object, keys: list[str]) -> list[d
         results.append(await measure(
             "bare websockets + Redis PUBLISH", [process.pid], f"ws://127.0.0.1:{port}/",
             f"http://127.0.0.1:{port}", [{} for _ in keys], publish, args.events, args.burst,
-            library_client=args.client == "websockets"))
+            asyncio_client=args.client == "asyncio"))
         await publisher.aclose()
     finally:
         stop(process)
@@ -568,9 +547,9 @@ def main() -> None:
     parser.add_argument("--server", choices=["daphne", "uvicorn"], default="daphne",
                         help="the console's ASGI server (uvicorn: to compare; needs the "
                              "bench extra)")
-    parser.add_argument("--client", choices=["frames", "websockets"], default="frames",
-                        help="how the 1,000 clients read: straight off the bytes (default) "
-                             "or through the websockets library (earlier sessions)")
+    parser.add_argument("--client", choices=["sansio", "asyncio"], default="sansio",
+                        help="how the clients read: websockets' sans-I/O protocol on the "
+                             "event loop's transports (default) or its asyncio client")
     parser.add_argument("--bare-server", type=int, metavar="PORT", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.bare_server:
