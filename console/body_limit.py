@@ -14,7 +14,7 @@ from typing import Any
 
 from django.conf import settings
 
-from notifications.envelope import MAX_BODY_BYTES
+from racks.intake.envelope import MAX_BODY_BYTES
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]

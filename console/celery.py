@@ -6,6 +6,7 @@ import time
 
 from celery import Celery
 from celery.signals import task_prerun
+from django.db import close_old_connections
 from django.db.backends.signals import connection_created
 from django.dispatch import receiver
 
@@ -27,8 +28,6 @@ _worker_thread = threading.local()
 @task_prerun.connect
 def _refresh_database_connections(**kwargs: object) -> None:
     """Drop this thread's connection if it broke or passed its age (see below)."""
-    from django.db import close_old_connections
-
     _worker_thread.runs_tasks = True
     close_old_connections()
 

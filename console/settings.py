@@ -9,6 +9,7 @@ with any number of web and worker processes.
 import ipaddress
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import environ
 from cryptography.fernet import Fernet
@@ -207,8 +208,6 @@ REDIS_URL = env("REDIS_URL")
 
 
 def redis_database(url: str) -> int:
-    from urllib.parse import parse_qs, urlsplit
-
     parts = urlsplit(url)
     path = parts.path.strip("/")
     if path.isdigit():

@@ -3,7 +3,6 @@ events per day by severity, with deploys and failures counted apart."""
 
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import TYPE_CHECKING
 
 from django.db.models import Count
 from django.db.models.functions import TruncDate
@@ -11,9 +10,7 @@ from django.utils import timezone
 
 from notifications.catalogue import Severity
 from notifications.models import Notification
-
-if TYPE_CHECKING:  # racks imports notifications (record_event); a hint needs no import
-    from racks.models import Rack
+from racks.models import Rack
 
 DAYS = 30
 DEPLOYED = "release:deployed"
@@ -60,7 +57,7 @@ class Activity:
         return sum(d.total for d in self.days)
 
 
-def activity(rack: "Rack", app: str | None = None) -> Activity:
+def activity(rack: Rack, app: str | None = None) -> Activity:
     """The last DAYS days (UTC) of the rack's notifications, or of one app's."""
     today = timezone.now().date()
     first = today - timedelta(days=DAYS - 1)

@@ -8,22 +8,20 @@ who joined later, or who turned an event type off, has no entry for it. The rack
 pages read this history instead, so they show what happened whoever looks.
 """
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import OuterRef, QuerySet, Subquery
 
 from notifications.items import ITEM_COLUMNS, item_from_row
 from notifications.models import FeedEntry, Notification
-
-if TYPE_CHECKING:  # racks imports notifications (record_event); a hint needs no import
-    from racks.models import Rack
+from racks.models import Rack
 
 # Rows of `history(...).values(*HISTORY_COLUMNS)` make items with `history_item`.
 HISTORY_COLUMNS = (*ITEM_COLUMNS, "read_state")
 
 
-def history(rack: "Rack", user: AbstractBaseUser, app: str | None = None) -> QuerySet[Notification]:
+def history(rack: Rack, user: AbstractBaseUser, app: str | None = None) -> QuerySet[Notification]:
     """The rack's notifications (only the app's, when named), each annotated with
     `read_state`: the user's read flag, or None when it is not in their feed.
 

@@ -17,9 +17,12 @@ from django.utils import timezone
 from console import tracing
 from console.metrics import NOTIFICATIONS_STORED
 from notifications.catalogue import event_type_for, render_message
+from notifications.delivery.outbox import queue_deliveries
 from notifications.envelope import Envelope
+from notifications.live.push import broadcast_notification
 from notifications.models import Notification, Source
 from notifications.recipients import Addressed, address_notification
+from racks.models import Rack
 
 log = logging.getLogger(__name__)
 
@@ -45,14 +48,14 @@ def dedupe_key(envelope: Envelope, idempotency_key: str | None, received: dateti
 
 
 def record_event(
-    rack: "Rack",  # noqa: F821 - racks imports this module
+    rack: Rack,
     envelope: Envelope,
     *,
     idempotency_key: str | None = None,
     signature_key: str = "",
     source: Source = Source.RACK,
 ) -> Recorded:
-    """Store the event once, update the modelled rack, and address it to its readers.
+    """Store the event once and address it to its readers.
 
     An event is a duplicate of a stored one with its dedupe key (the Idempotency-Key,
     else the content) or, for a signed request, its `signature_key`
@@ -60,8 +63,6 @@ def record_event(
     Idempotency-Key says. Safe to call concurrently with the same event: exactly one call
     stores it and the others answer `duplicate=True` with the stored notification.
     """
-    from racks.intake.state import apply_event
-
     received = timezone.now()
     key = dedupe_key(envelope, idempotency_key, received)
     data = dict(envelope.data)
@@ -77,7 +78,6 @@ def record_event(
     with transaction.atomic():
         if not store_once(notification):
             return Recorded(_stored_as(rack, key, signature_key), duplicate=True)
-        apply_event(rack, envelope)
         addressed = address_notification(notification)
         transaction.on_commit(lambda: notification_committed(
             notification.pk, notification=notification, addressed=addressed))
@@ -88,7 +88,7 @@ def record_event(
     return Recorded(notification, duplicate=False)
 
 
-def _stored_as(rack: "Rack", key: str, signature_key: str) -> Notification:  # noqa: F821
+def _stored_as(rack: Rack, key: str, signature_key: str) -> Notification:
     """The stored notification an event duplicates: the one with its signature first (a
     replay's Idempotency-Key may name another event), else the one with its dedupe key."""
     if signature_key:
@@ -133,9 +133,6 @@ def notification_committed(notification_id: int, *, notification: Notification |
     The pipeline hands over what it already holds, so the live push and the outbox read
     nothing back; called with the id alone, they look it up.
     """
-    from notifications.delivery.outbox import queue_deliveries
-    from notifications.live.push import broadcast_notification
-
     broadcast_notification(notification_id, notification=notification,
                            users=addressed.readers if addressed else None)
     queue_deliveries(notification_id, delivery_ids=addressed.pending if addressed else None)

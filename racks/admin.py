@@ -7,7 +7,8 @@ from django.contrib import admin, messages
 from django.http import HttpRequest
 from django.shortcuts import redirect
 
-from racks.driver import RackError, driver_for
+from racks.driver import RackError
+from racks.drivers import driver_for
 from racks.models import (
     App,
     Build,

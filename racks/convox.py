@@ -11,13 +11,13 @@ take half an hour and a task at most two minutes.
 import json
 import secrets
 
+from celery import current_app
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from console.encryption import InvalidToken, decrypt
 from racks.driver import RackError, check_name, check_room_on
 from racks.env import check_env
-from racks.intake.state import make_release_active
 from racks.models import (
     App,
     Build,
@@ -31,9 +31,14 @@ from racks.models import (
     ResourceType,
 )
 from racks.rack_api import RackAPI
+from racks.releases import make_release_active
 
 # Racks older than this have neither the objects upload nor releases with env.
 OLDEST_V2_VERSION = "20180708231844"
+# Queued by name: racks.tasks imports racks.sync, which imports this module.
+FOLLOW_BUILD = "racks.tasks.follow_build"
+FOLLOW_PROMOTE = "racks.tasks.follow_promote"
+
 SCALE_COUNT_MAX = 1000
 SIZE_MAX = 1_000_000  # cpu units or millicores, memory MB or MiB: far past any instance
 
@@ -86,8 +91,6 @@ class ConvoxRack:
 
     def start_build(self, app: App, *, description: str = "", fail: bool = False,
                     source: bytes | None = None) -> Build:
-        from racks.tasks import follow_build
-
         if fail:
             raise RackError("A real rack builds what its source says: it cannot be asked for "
                             "a build that fails.")
@@ -115,7 +118,7 @@ class ConvoxRack:
             build, _ = Build.objects.update_or_create(
                 id=build_id, defaults={"app": app, "description": description[:200],
                                        "status": _build_status(made.get("status"))})
-            transaction.on_commit(lambda: follow_build.delay(build.id))
+            transaction.on_commit(lambda: current_app.send_task(FOLLOW_BUILD, [build.id]))
         return build
 
     def set_env(self, app: App, env: dict[str, str]) -> Release:
@@ -133,8 +136,6 @@ class ConvoxRack:
         return release
 
     def promote(self, release: Release, *, force: bool = False) -> None:
-        from racks.tasks import follow_promote
-
         if release.active and not force:
             raise RackError(f"Release {release.id} is already the live release.")
         app = release.app
@@ -150,7 +151,7 @@ class ConvoxRack:
             raise
         with transaction.atomic():
             make_release_active(release)
-            transaction.on_commit(lambda: follow_promote.delay(release.id))
+            transaction.on_commit(lambda: current_app.send_task(FOLLOW_PROMOTE, [release.id]))
 
     def scale(self, app: App, process: str, count: int, *, cpu: int | None = None,
               memory: int | None = None) -> None:

@@ -47,11 +47,3 @@ def check_room_on(rack: Rack, kind: Capped) -> None:
         check_room(rack, kind)
     except CapReached as refused:
         raise RackError(str(refused)) from None
-
-
-def driver_for(rack: Rack) -> RackDriver:
-    from racks.convox import ConvoxRack
-    from racks.local import LocalRack
-
-    drivers: dict[str, type] = {"local": LocalRack, "convox": ConvoxRack}
-    return drivers.get(rack.driver, LocalRack)()

@@ -13,6 +13,8 @@ one so that a person can connect a rack by hand. It holds its state in memory an
 a rack: nothing runs.
 """
 
+import hashlib
+import ipaddress
 import itertools
 import json
 import queue
@@ -28,6 +30,11 @@ from datetime import UTC, datetime, timedelta
 from http.server import ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import unquote
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from racks.fake_rack_api import V2_RESOURCE_KINDS, Handler, Refusal, Seen, now
 from racks.simulator import signature_header
@@ -56,13 +63,6 @@ def _id(prefix: str) -> str:
 
 def self_signed_certificate(host: str, directory: Path) -> tuple[Path, Path]:
     """A certificate for `host` (and 127.0.0.1) made now, and its key, as PEM files."""
-    import ipaddress
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)])
     now = datetime.now(UTC)
@@ -199,8 +199,6 @@ class FakeRack:
 
     @property
     def fingerprint(self) -> str:
-        import hashlib
-
         return "sha256:" + hashlib.sha256(self.certificate_der).hexdigest()
 
     def later(self, work: Callable[[], None], delay: float | None = None) -> None:

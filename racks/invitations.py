@@ -28,8 +28,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from console import rate_limit
-from notifications.feed import give_history
-from notifications.live.push import disconnect_user
+from notifications.members import member_joined
 from racks.membership import MembershipError, check_may_grant
 from racks.models import Invitation, InvitationStatus, Membership, Organization, Role
 
@@ -168,8 +167,7 @@ def accept(invitation: Invitation, user: AbstractBaseUser) -> Membership:
             raise MembershipError("You are already a member of this organization.") from None
         locked.status, locked.responded_at = InvitationStatus.ACCEPTED, timezone.now()
         locked.save(update_fields=["status", "responded_at"])
-        give_history(user.pk, locked.organization_id)
-        transaction.on_commit(lambda: disconnect_user(user.pk))
+        member_joined(user.pk, locked.organization_id)
     return joined
 
 

@@ -4,18 +4,12 @@ Each operation changes the modelled rack and emits the same envelope a real rack
 through the same pipeline. Slow parts (a build, a rolling deploy) run as Celery tasks.
 """
 
-import uuid
-from datetime import UTC, datetime
 
 from django.db import IntegrityError, transaction
 
-from notifications.envelope import Envelope
-from notifications.live.push import broadcast_build
-from notifications.models import Source
-from notifications.pipeline import Recorded, record_event
 from racks.driver import RackError, check_name, check_room_on
 from racks.env import check_env
-from racks.intake.state import make_release_active
+from racks.events import build_progressed, emit
 from racks.models import (
     App,
     Build,
@@ -27,22 +21,12 @@ from racks.models import (
     ResourceType,
     new_object_id,
 )
+from racks.releases import make_release_active
+from racks.tasks import finish_rolling_deploy, run_build
 from racks.text import without_bidi_controls
 
 VERSION_MAX = 40
 INSTANCE_COUNT_MAX = 1000
-
-
-def emit(rack: Rack, action: str, data: dict[str, str], status: str = "success",
-         *, once_as: str | None = None) -> Recorded:
-    """Send an event of the local rack through the pipeline, as the rack's webhook would.
-
-    `once_as` names an event that must be stored once even if its task runs twice.
-    """
-    envelope = Envelope(action=action, status=status, data={"rack": rack.name, **data},
-                        timestamp=datetime.now(UTC))
-    return record_event(rack, envelope, idempotency_key=f"console:{once_as or uuid.uuid4()}",
-                        source=Source.CONSOLE)
 
 
 class LocalRack:
@@ -66,8 +50,6 @@ class LocalRack:
 
     def start_build(self, app: App, *, description: str = "", fail: bool = False,
                     source: bytes | None = None) -> Build:
-        from racks.tasks import run_build
-
         description = without_bidi_controls(description)
         if len(description) > 200:
             raise RackError("A build description is at most 200 characters.")
@@ -75,7 +57,7 @@ class LocalRack:
             build = Build.objects.create(id=new_object_id("B"), app=app,
                                          description=description, should_fail=fail)
             # The app's open pages list it before it starts.
-            transaction.on_commit(lambda: broadcast_build(build))
+            transaction.on_commit(lambda: build_progressed(build))
             transaction.on_commit(lambda: run_build.delay(build.id))
         return build
 
@@ -94,8 +76,6 @@ class LocalRack:
         return release
 
     def promote(self, release: Release, *, force: bool = False) -> None:
-        from racks.tasks import finish_rolling_deploy
-
         if release.active:
             raise RackError(f"Release {release.id} is already the live release.")
         app = release.app

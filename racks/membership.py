@@ -8,8 +8,7 @@ roles live here. `MembershipForbidden` means the caller's role may not do it (40
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 
-from notifications.live.push import disconnect_user
-from notifications.models import FeedEntry
+from notifications.members import member_left
 from racks.caps import CapReached, check_room
 from racks.models import MANAGING_ROLES, Capped, Membership, Organization, Rack, Role
 from racks.text import without_bidi_controls
@@ -93,9 +92,7 @@ def _leave(membership: Membership) -> None:
             raise MembershipError(f"{membership.user.get_username()} is the last owner of "
                                   f"{organization.name}: make someone else an owner first.")
         membership.delete()
-        FeedEntry.objects.filter(user_id=user_id,
-                                 notification__rack__organization=organization).delete()
-        transaction.on_commit(lambda: disconnect_user(user_id))
+        member_left(user_id, organization.pk)
 
 
 def create_rack(organization: Organization, name: str) -> Rack:

@@ -24,14 +24,10 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from notifications.envelope import Envelope
-from notifications.live.push import broadcast_build
-from notifications.models import Source
-from notifications.pipeline import record_event
 from racks.caps import forget_over_cap, has_room, note_over_cap
 from racks.convox import api_for, parse_env
 from racks.driver import RackError
-from racks.intake.state import make_release_active
+from racks.events import build_progressed, emit
 from racks.models import (
     NAME_RE,
     RACK_ID_RE,
@@ -44,6 +40,7 @@ from racks.models import (
     Release,
     Resource,
 )
+from racks.releases import make_release_active
 
 log = logging.getLogger(__name__)
 
@@ -201,13 +198,6 @@ def _apply_resources(rack: Rack, resources: list[dict[str, Any]]) -> None:
 # Reachability and the schedule
 
 
-def _console_event(rack: Rack, action: str, status: str, data: dict[str, str],
-                   once_as: str) -> None:
-    envelope = Envelope(action=action, status=status, data={"rack": rack.name, **data},
-                        timestamp=timezone.now())
-    record_event(rack, envelope, idempotency_key=f"console:{once_as}", source=Source.CONSOLE)
-
-
 def backoff_seconds(failures: int) -> float:
     if failures == 0:
         return settings.RACK_SYNC_INTERVAL_SECONDS
@@ -238,8 +228,8 @@ def sync_succeeded(rack: Rack) -> None:
             synced_at=now, sync_failures=0, unreachable_since=None, unreachable_error="",
             unreachable_notified=False, next_sync_at=now + timedelta(seconds=backoff_seconds(0)))
         if was_unreachable:
-            _console_event(rack, "rack:reachable", "success", {},
-                           once_as=f"reachable:{rack.pk}:{since.isoformat() if since else ''}")
+            emit(rack, "rack:reachable", {}, "success",
+                 once_as=f"reachable:{rack.pk}:{since.isoformat() if since else ''}")
 
 
 def sync_failed(rack: Rack, error: str) -> None:
@@ -253,8 +243,8 @@ def sync_failed(rack: Rack, error: str) -> None:
             unreachable_notified=rack.unreachable_notified or notify,
             next_sync_at=now + timedelta(seconds=backoff_seconds(failures)))
         if notify:
-            _console_event(rack, "rack:unreachable", "error", {"message": error[:300]},
-                           once_as=f"unreachable:{rack.pk}:{since.isoformat()}")
+            emit(rack, "rack:unreachable", {"message": error[:300]}, "error",
+                 once_as=f"unreachable:{rack.pk}:{since.isoformat()}")
     log.warning("sync of rack %s failed (%d in a row): %s", rack.pk, failures, error)
 
 
@@ -312,7 +302,7 @@ def follow_build_step(build_id: str) -> float | None:
             Release.objects.get_or_create(id=release_id, defaults={
                 "app": app, "build": build, "env": previous.env if previous else {}})
         if (build.status, build.logs) != before:
-            transaction.on_commit(lambda: broadcast_build(build, appended))
+            transaction.on_commit(lambda: build_progressed(build, appended))
     if ended or followed_long_enough(build):
         return None
     return BUILD_POLL_SECONDS

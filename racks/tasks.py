@@ -12,9 +12,9 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from notifications.live.push import broadcast_build
 from racks import invitations, sync
 from racks.driver import RackError
+from racks.events import build_progressed, emit
 from racks.models import Build, BuildStatus, Release, new_object_id
 
 BUILD_STEPS = (
@@ -28,22 +28,20 @@ BUILD_STEPS = (
 
 @shared_task(acks_late=True)
 def run_build(build_id: str) -> None:
-    from racks.local import emit
-
     build = Build.objects.select_related("app__rack").filter(pk=build_id).first()
     if build is None or build.status != BuildStatus.CREATED:
         return
     build.status, build.started_at = BuildStatus.RUNNING, timezone.now()
     build.logs = f"Build {build.id} started\n"
     build.save(update_fields=["status", "started_at", "logs"])
-    broadcast_build(build, build.logs)
+    build_progressed(build, build.logs)
     pause = settings.LOCAL_RACK_BUILD_SECONDS / len(BUILD_STEPS)
     steps = BUILD_STEPS[:-1] if build.should_fail else BUILD_STEPS
     for step in steps:
         time.sleep(pause)
         build.logs += f"{step}\n"
         Build.objects.filter(pk=build.pk).update(logs=build.logs)
-        broadcast_build(build, f"{step}\n")
+        build_progressed(build, f"{step}\n")
     app, rack = build.app, build.app.rack
     with transaction.atomic():
         build.ended_at = timezone.now()
@@ -52,7 +50,7 @@ def run_build(build_id: str) -> None:
             ending = "ERROR: tests failed: exit status 1\n"
             build.logs += ending
             build.save(update_fields=["status", "ended_at", "logs"])
-            transaction.on_commit(lambda: broadcast_build(build, ending))
+            transaction.on_commit(lambda: build_progressed(build, ending))
             emit(rack, "build:create", {"id": build.id, "app": app.name,
                                         "message": "tests failed: exit status 1"},
                  status="error")
@@ -64,7 +62,7 @@ def run_build(build_id: str) -> None:
         ending = f"Build complete: release {release.id}\n"
         build.logs += ending
         build.save(update_fields=["status", "ended_at", "logs"])
-        transaction.on_commit(lambda: broadcast_build(build, ending))
+        transaction.on_commit(lambda: build_progressed(build, ending))
         emit(rack, "build:create", {"id": build.id, "app": app.name, "release_id": release.id},
              once_as=f"built:{build.id}")
         emit(rack, "release:create", {"id": release.id, "app": app.name})
@@ -73,8 +71,6 @@ def run_build(build_id: str) -> None:
 @shared_task(acks_late=True)
 def finish_rolling_deploy(release_id: str) -> None:
     """The rolling deploy of a promoted release completes a few seconds later."""
-    from racks.local import emit
-
     time.sleep(settings.LOCAL_RACK_DEPLOY_SECONDS)
     release = Release.objects.select_related("app__rack").filter(pk=release_id).first()
     if release is None or not release.active:

@@ -30,7 +30,8 @@ from console.views.access import app_for, rack_for, require
 from console.views.pages import app_page, organization_page, rack_page
 from racks import membership, permissions
 from racks.connect import connect_rack, disconnect_rack
-from racks.driver import RackError, driver_for
+from racks.driver import RackError
+from racks.drivers import driver_for
 from racks.models import App, Rack
 
 

@@ -20,6 +20,7 @@ import time
 from collections import defaultdict
 from datetime import datetime, timedelta
 
+from celery import current_app
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import connection, transaction
@@ -43,6 +44,9 @@ from notifications.models import (
 )
 
 log = logging.getLogger(__name__)
+
+# Queued by name: the task module imports this one.
+DELIVER_TASK = "notifications.delivery.tasks.deliver_batch"
 
 # Seconds before each attempt: immediately, then 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h.
 DEFAULT_RETRY_SCHEDULE = (0, 5, 300, 1800, 7200, 18000, 36000, 36000)
@@ -100,11 +104,9 @@ def _batches(ids: list[int]) -> list[list[int]]:
 
 def enqueue(delivery_ids: list[int], countdown: float = 0) -> None:
     """Ask a worker to attempt the deliveries; a lost message is the sweeper's to find."""
-    from notifications.delivery.tasks import deliver_batch
-
     for ids in _batches(list(delivery_ids)):
         try:
-            deliver_batch.apply_async(args=[ids], countdown=countdown or None)
+            current_app.send_task(DELIVER_TASK, args=[ids], countdown=countdown or None)
         except Exception:
             log.exception("queueing deliveries %s failed; the sweeper will re-queue them",
                           ids)

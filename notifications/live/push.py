@@ -28,7 +28,7 @@ import os
 import re
 import threading
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
@@ -41,9 +41,8 @@ from console import tracing
 from notifications.items import notification_item
 from notifications.models import FeedEntry, Notification
 from racks.accounts import credentials_revoked
-
-if TYPE_CHECKING:
-    from racks.models import Build
+from racks.models import Build
+from racks.signals import build_changed
 
 log = logging.getLogger(__name__)
 
@@ -209,7 +208,7 @@ def broadcast_notification(notification_id: int, *, notification: Notification |
         log.exception("live push of notification %s failed", notification_id)
 
 
-def build_summary(build: "Build") -> dict[str, Any]:
+def build_summary(build: Build) -> dict[str, Any]:
     """What a watching page is told of a build besides its logs."""
     return {
         "id": build.id,
@@ -220,7 +219,7 @@ def build_summary(build: "Build") -> dict[str, Any]:
     }
 
 
-def broadcast_build(build: "Build", appended_logs: str = "") -> None:
+def broadcast_build(build: Build, appended_logs: str = "") -> None:
     """Tell the pages watching a build (and its app) its status and the logs it gained.
 
     Every rack driver calls this as a build's logs grow and its status changes, after the
@@ -281,6 +280,11 @@ def _credentials_revoked(sender: object, user_id: int, token_ids: list[str] | No
             disconnect_token(token_id)
 
 
+def _build_changed(sender: object, build: Build, appended_logs: str, **kwargs: object) -> None:
+    broadcast_build(build, appended_logs)
+
+
 def connect_signals() -> None:
+    build_changed.connect(_build_changed, dispatch_uid="live-build-changed")
     user_logged_out.connect(_user_logged_out, dispatch_uid="live-close-on-logout")
     credentials_revoked.connect(_credentials_revoked, dispatch_uid="live-close-on-revoke")

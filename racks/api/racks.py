@@ -22,7 +22,8 @@ from console.rest.pages import ByName, NewestFirst, OldestFirst, Pages, paged, p
 from racks import membership
 from racks.caps import with_over_caps
 from racks.connect import ConnectThrottled, connect_rack, disconnect_rack
-from racks.driver import RackError, driver_for
+from racks.driver import RackError
+from racks.drivers import driver_for
 from racks.models import (
     ACTING_ROLES,
     MANAGING_ROLES,

@@ -10,7 +10,6 @@ its cap until the rack reports it deleted.
 
 from collections.abc import Callable
 
-from django.db import transaction
 from django.utils import timezone
 
 from notifications.envelope import Envelope
@@ -26,6 +25,7 @@ from racks.models import (
     Release,
     Resource,
 )
+from racks.releases import make_release_active
 
 
 def _app_for(rack: Rack, envelope: Envelope) -> App | None:
@@ -77,17 +77,6 @@ def _release_promoted(rack: Rack, envelope: Envelope) -> None:
     release = _release(rack, envelope)
     if release is not None and not release.active:
         make_release_active(release)
-
-
-def make_release_active(release: Release) -> None:
-    """The app's live release becomes this one."""
-    with transaction.atomic():
-        # Two promotes of one app at once would both find no other live release.
-        App.objects.select_for_update().filter(pk=release.app_id).first()
-        Release.objects.filter(app_id=release.app_id, active=True).exclude(
-            pk=release.pk).update(active=False)
-        release.active, release.promoted_at = True, timezone.now()
-        release.save(update_fields=["active", "promoted_at"])
 
 
 def _resource_created(rack: Rack, envelope: Envelope) -> None:

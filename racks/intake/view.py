@@ -11,8 +11,8 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from console import metrics, rate_limit
-from notifications.envelope import MAX_BODY_BYTES, EnvelopeError, parse_envelope
-from notifications.pipeline import record_event
+from racks.intake.envelope import MAX_BODY_BYTES, EnvelopeError, parse_envelope
+from racks.intake.receive import receive_event
 from racks.intake.signature import SignatureError, check_signature
 from racks.models import Rack
 
@@ -99,8 +99,8 @@ def _ingest(request: HttpRequest, token: str) -> JsonResponse:
         envelope = parse_envelope(body)
     except EnvelopeError as exc:
         return _error(400, str(exc))
-    recorded = record_event(rack, envelope, idempotency_key=idempotency_key,
-                            signature_key=signature_key)
+    recorded = receive_event(rack, envelope, idempotency_key=idempotency_key,
+                             signature_key=signature_key)
     return JsonResponse({"notification": recorded.notification.pk,
                          "duplicate": recorded.duplicate}, status=202)
 

@@ -7,8 +7,8 @@ import pytest
 from django.core.cache import cache
 
 from notifications.catalogue import Channel
-from notifications.envelope import MAX_BODY_BYTES
 from notifications.models import Delivery, FeedEntry, Notification
+from racks.intake.envelope import MAX_BODY_BYTES
 from racks.intake.signature import sign
 from racks.models import App
 

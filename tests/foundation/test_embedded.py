@@ -20,7 +20,7 @@ assert settings.DATABASES["default"]["ENGINE"].endswith("sqlite3")
 from console.demo import ensure_demo
 from console.embedded import start_worker_threads
 from notifications.models import Notification
-from racks.driver import driver_for
+from racks.drivers import driver_for
 from racks.models import Rack
 assert ensure_demo()
 start_worker_threads()

@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from notifications.envelope import EnvelopeError, parse_envelope, parse_timestamp
+from racks.intake.envelope import EnvelopeError, parse_envelope, parse_timestamp
 
 
 def body(obj) -> bytes:

@@ -3,7 +3,8 @@
 import pytest
 
 from notifications.models import FeedEntry, Notification, Source
-from racks.driver import RackError, driver_for
+from racks.driver import RackError
+from racks.drivers import driver_for
 from racks.models import App, Build, BuildStatus, Formation, Release, Resource
 from tests.helpers import wait_for
 

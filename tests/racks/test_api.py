@@ -104,7 +104,7 @@ def test_a_build_from_an_uploaded_tarball(member, client_for, fake, connected, v
 
 def test_promote_with_force_and_scale_with_sizes(member, client_for, fake, connected):
     from racks import sync
-    from racks.driver import driver_for
+    from racks.drivers import driver_for
 
     app = driver_for(connected).create_app(connected, "web")
     wait_for(lambda: fake.apps["web"]["status"] == "running")

@@ -9,7 +9,8 @@ import pytest
 
 from notifications.models import Notification
 from racks import sync
-from racks.driver import RackError, driver_for
+from racks.driver import RackError
+from racks.drivers import driver_for
 from racks.models import App, Build, BuildStatus, Formation, Release, Resource
 from tests.helpers import wait_for
 from tests.racks.conftest import sent

@@ -132,7 +132,7 @@ def test_a_bad_signing_key_is_said_and_not_saved(web, fake, connected):
 @pytest.mark.parametrize("button", ["delete-app", "delete-resource"])
 def test_a_rack_that_does_not_answer_a_button_is_said_not_a_server_error(
         web, fake, connected, member, button):
-    from racks.driver import driver_for
+    from racks.drivers import driver_for
 
     if button == "delete-resource" and fake.generation == 3:
         pytest.skip("v3 racks have no rack resources")

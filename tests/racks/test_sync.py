@@ -10,7 +10,7 @@ from django.utils import timezone
 from notifications.models import Delivery, FeedEntry, Notification, Source
 from racks import sync
 from racks.connect import connect_rack
-from racks.driver import driver_for
+from racks.drivers import driver_for
 from racks.models import App, Build, Formation, Rack, Release, Resource
 from tests.helpers import wait_for
 from tests.racks.test_convox_driver import tarball

@@ -9,7 +9,7 @@ from django.utils import timezone
 from notifications.live import push as live
 from racks import sync
 from racks.connect import connect_rack
-from racks.driver import driver_for
+from racks.drivers import driver_for
 from racks.models import Rack, Release
 from racks.tasks import sync_due_racks
 from tests.helpers import wait_for

@@ -15,7 +15,7 @@ from notifications.delivery.endpoints import create_endpoint
 from notifications.envelope import Envelope
 from notifications.models import Notification
 from notifications.pipeline import record_event
-from racks.driver import driver_for
+from racks.drivers import driver_for
 from racks.models import Membership, Organization, Rack, Role
 
 pytestmark = [pytest.mark.reliability, pytest.mark.django_db]

@@ -6,6 +6,7 @@ from django.core.management.base import BaseCommand, CommandParser
 
 from console import server
 from console.demo import DEMO_PASSWORD, DEMO_USERNAME, ensure_demo
+from console.embedded import start_worker_threads
 
 
 class Command(BaseCommand):
@@ -27,8 +28,6 @@ class Command(BaseCommand):
         if (settings.DEBUG or demo) and ensure_demo():
             self.stdout.write("Created the demo organization, user and rack.")
         if not no_worker and settings.CELERY_BROKER_URL.startswith("memory://"):
-            from console.embedded import start_worker_threads
-
             start_worker_threads()
         self.stdout.write(f"\nRack Console is running: open http://{host}:{port}/\n")
         if settings.DEBUG or demo:
