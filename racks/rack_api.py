@@ -20,8 +20,8 @@ from urllib.parse import quote, urlencode, urlsplit
 
 from django.conf import settings
 
+from console.outbound.safety import UnsafeURL, parse_target
 from notifications.delivery import http
-from notifications.delivery.safety import UnsafeURL, parse_target
 from racks.driver import RackError
 
 USER_AGENT = "RackConsole/1.0"

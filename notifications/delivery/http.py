@@ -34,7 +34,7 @@ import h11
 import httpx
 from django.conf import settings
 
-from notifications.delivery.safety import (
+from console.outbound.safety import (
     IPAddress,
     Target,
     UnsafeURL,

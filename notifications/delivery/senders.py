@@ -16,10 +16,10 @@ from typing import Any
 
 from django.utils import timezone
 
+from console.outbound.safety import UnsafeURL
 from notifications.catalogue import BY_KEY, Severity
 from notifications.delivery import http
 from notifications.delivery.emails import mail_connection, notification_email, notification_link
-from notifications.delivery.safety import UnsafeURL
 from notifications.delivery.signing import Signer
 from notifications.items import notification_item
 from notifications.models import Delivery, WebhookFormat

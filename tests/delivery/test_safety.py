@@ -9,7 +9,8 @@ import socket
 
 import pytest
 
-from notifications.delivery import http, safety
+from console.outbound import safety
+from notifications.delivery import http
 from notifications.delivery.endpoints import create_endpoint
 from notifications.delivery.outbox import attempt_deliveries
 from notifications.models import Delivery, DeliveryStatus
