@@ -60,10 +60,11 @@ def _tls_context() -> ssl.SSLContext:
     return httpx.create_ssl_context()  # certifi's CA bundle
 
 
+@functools.cache
 def _pinning_context() -> ssl.SSLContext:
     """A context that accepts any certificate: only for a connection whose certificate is
     then checked against its pin (_PinCheck), never on its own."""
-    context = ssl.create_default_context()
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # no CA bundle: it would go unused
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
     return context
