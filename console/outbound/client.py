@@ -18,8 +18,7 @@ only: the certificate the server showed is hashed and compared as soon as the ha
 ends, before a byte of the request, and so its Authorization header, is sent.
 
 Each request has a client and a connection of its own: httpx's pool matches connections
-by address alone (one verified for one name must not carry another's request), and its
-bookkeeping costs more than a webhook's whole exchange when a batch has 50 in flight.
+by address alone, and a connection verified for one name must not carry another's request.
 """
 
 import asyncio
@@ -97,7 +96,7 @@ class _PinCheck:
         raise TLSError(f"The server's certificate ({seen}) is not the pinned one ({self.pin}).")
 
 
-def _certificate_refusal(error: BaseException) -> ssl.SSLCertVerificationError | None:
+def _certificate_refusal(error: BaseException | None) -> ssl.SSLCertVerificationError | None:
     """The certificate error behind a failed connect, if that is what it was."""
     while error is not None:
         if isinstance(error, ssl.SSLCertVerificationError):
