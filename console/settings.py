@@ -293,9 +293,11 @@ INVITATION_DAYS = env.int("INVITATION_DAYS", default=7)
 # environment's WEBHOOK_ALLOWED_NETWORKS is the older name of the same list, still read.
 OUTBOUND_ALLOWED_NETWORKS = [*env("OUTBOUND_ALLOWED_NETWORKS"),
                              *env("WEBHOOK_ALLOWED_NETWORKS")]
-# Outgoing deliveries (notifications/delivery): a whole attempt's deadline, how long past
-# it a worker's claim lasts, and how long a due delivery waits before the sweeper re-queues it.
+# Outgoing deliveries (notifications/delivery): a whole attempt's deadline, the most of a
+# receiver's answer read, how long past the deadline a worker's claim lasts, and how long a
+# due delivery waits before the sweeper re-queues it.
 WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=15.0)
+WEBHOOK_MAX_RESPONSE_BYTES = env.int("WEBHOOK_MAX_RESPONSE_BYTES", default=64 * 1024)
 DELIVERY_LEASE_MARGIN_SECONDS = env.float("DELIVERY_LEASE_MARGIN_SECONDS", default=30.0)
 DELIVERY_SWEEP_GRACE_SECONDS = env.float("DELIVERY_SWEEP_GRACE_SECONDS", default=120.0)
 # How many deliveries one task claims and sends at once (webhooks concurrently).

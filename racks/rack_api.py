@@ -1,6 +1,6 @@
 """Speaking a Convox rack's HTTP API, through the console's one outbound path.
 
-Every call goes through notifications.delivery.http (public addresses only unless
+Every call goes through console.outbound.client (public addresses only unless
 OUTBOUND_ALLOWED_NETWORKS allows, the port rule, the address checked at connect time, a
 deadline, a cap on the answer). Requests are form-encoded, as the rack reads them; the
 password goes as Basic auth `convox:<password>`, as the CLI sends it; TLS is verified,
@@ -20,8 +20,8 @@ from urllib.parse import quote, urlencode, urlsplit
 
 from django.conf import settings
 
-from notifications.delivery import http
-from notifications.delivery.safety import UnsafeURL, parse_target
+from console.outbound.client import Client, Reply, TLSError, Unreachable
+from console.outbound.safety import UnsafeURL, parse_target
 from racks.driver import RackError
 
 USER_AGENT = "RackConsole/1.0"
@@ -92,50 +92,50 @@ class RackAPI:
         return headers
 
     @staticmethod
-    def _session(timeout: float | None = None) -> http.Session:
-        return http.Session(timeout=timeout or settings.RACK_TIMEOUT_SECONDS,
-                            limit=settings.RACK_MAX_RESPONSE_BYTES)
+    def _client(timeout: float | None = None) -> Client:
+        return Client(timeout=timeout or settings.RACK_TIMEOUT_SECONDS,
+                      limit=settings.RACK_MAX_RESPONSE_BYTES)
 
     def call(self, method: str, path: str, *, form: dict[str, str] | None = None,
              query: dict[str, str] | None = None, body: bytes = b"",
-             content_type: str = "", timeout: float | None = None) -> http.Reply:
+             content_type: str = "", timeout: float | None = None) -> Reply:
         """One request; a RackError (RackUnreachable, WrongPassword) unless it is 2xx."""
-        return asyncio.run(self._send(self._session(timeout), method, path, form=form,
+        return asyncio.run(self._send(self._client(timeout), method, path, form=form,
                                       query=query, body=body, content_type=content_type))
 
     def read_many(self, reads: list[tuple[str, dict[str, str] | None]]) -> list[Any]:
         """GET several JSON answers at once (a few at a time, one host lookup): a sync
         reads three lists per app, which one after the other would outlast its task."""
         async def all_of() -> list[Any]:
-            session, gate = self._session(), asyncio.Semaphore(READ_CONCURRENCY)
+            client, gate = self._client(), asyncio.Semaphore(READ_CONCURRENCY)
 
             async def one(path: str, query: dict[str, str] | None) -> Any:
                 async with gate:
-                    return parse_json(await self._send(session, "GET", path, query=query),
+                    return parse_json(await self._send(client, "GET", path, query=query),
                                       path)
             return await asyncio.gather(*(one(path, query) for path, query in reads))
         return asyncio.run(all_of()) if reads else []
 
-    async def _send(self, session: http.Session, method: str, path: str, *,
+    async def _send(self, client: Client, method: str, path: str, *,
                     form: dict[str, str] | None = None, query: dict[str, str] | None = None,
-                    body: bytes = b"", content_type: str = "") -> http.Reply:
+                    body: bytes = b"", content_type: str = "") -> Reply:
         url = self.host + quote(path, safe="/")
         if query:
             url += "?" + urlencode(query)
         if form is not None:
             body, content_type = urlencode(form).encode(), "application/x-www-form-urlencoded"
         try:
-            reply = await session.request(method, url, body, self._headers(content_type),
-                                          pin=self.fingerprint)
+            reply = await client.send(method, url, body, self._headers(content_type),
+                                      pin=self.fingerprint)
         except UnsafeURL as refused:
             raise RackError(f"The console may not connect to {self.host}: {refused}") from None
-        except http.TLSError as refused:
+        except TLSError as refused:
             hint = "" if self.fingerprint else (
                 " A rack with a self-signed certificate can be trusted by pinning its "
                 "certificate's SHA-256 fingerprint.")
             raise RackUnreachable(f"TLS error talking to {self.host}: {refused}{hint}") \
                 from None
-        except http.Unreachable as failed:
+        except Unreachable as failed:
             raise RackUnreachable(f"The rack at {self.host} could not be reached: {failed}") \
                 from None
         if reply.truncated:
@@ -162,7 +162,7 @@ class RackAPI:
         self.call(method, path, form=form)
 
 
-def error_text(reply: http.Reply) -> str:
+def error_text(reply: Reply) -> str:
     """The rack's message: the JSON `error`, else the trimmed text, else the status."""
     text = reply.body.decode(errors="replace").strip()
     try:
@@ -174,7 +174,7 @@ def error_text(reply: http.Reply) -> str:
     return text[:300] or f"response status {reply.status_code}"
 
 
-def parse_json(reply: http.Reply, path: str) -> Any:
+def parse_json(reply: Reply, path: str) -> Any:
     try:
         return json.loads(reply.body)
     except ValueError:

@@ -18,11 +18,11 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from console.bounds import DB_INT_MAX, in_utc
+from console.outbound.safety import UnsafeURL, check_url
 from notifications.api.delivery import ATTEMPTS_IN_ORDER, endpoint_limit_reached
 from notifications.catalogue import BY_KEY, EVENT_TYPES, OBJECTS, Channel, EventType
 from notifications.delivery import endpoints as endpoint_actions
 from notifications.delivery import outbox
-from notifications.delivery.safety import UnsafeURL, check_url
 from notifications.models import (
     ANY_EVENT_TYPE,
     Delivery,

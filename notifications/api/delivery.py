@@ -21,11 +21,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from console.bounds import DB_INT_MAX, ID_PATTERN
+from console.outbound.safety import UnsafeURL, check_url
 from console.rest.common import CursorPages, StrictJSONParser, errors
 from notifications.catalogue import EVENT_TYPES, Channel
 from notifications.delivery import endpoints as endpoint_actions
 from notifications.delivery import outbox
-from notifications.delivery.safety import UnsafeURL, check_url
 from notifications.models import (
     ANY_EVENT_TYPE,
     Delivery,

@@ -1,7 +1,7 @@
 """Sending a claimed batch of deliveries at once, each with its own outcome.
 
-Webhooks go out concurrently on one event loop through one http.Session (a host name
-resolved once per batch, each request on its own connection to a checked address), each
+Webhooks go out concurrently on one event loop through one outbound Client (a host
+name resolved once per batch, each request on its own connection to a checked address), each
 endpoint's secrets decrypted once. Emails go over one mail connection per
 EMAILS_PER_CONNECTION messages, those connections side by side in threads. One failing
 receiver changes nothing for the others: every delivery gets its own Outcome.
@@ -16,8 +16,8 @@ from datetime import datetime
 
 from django.utils import timezone
 
+from console.outbound.client import Client
 from notifications.catalogue import Channel
-from notifications.delivery import http
 from notifications.delivery.senders import (
     WEBHOOK_SENDERS,
     DeliveryError,
@@ -85,13 +85,13 @@ async def _send_side_by_side(webhooks: list[Delivery],
 
 
 async def send_webhooks(deliveries: list[Delivery]) -> list[Outcome]:
-    session = http.Session()
+    client = Client()
     signers: dict[int, Signer] = {}
     return list(await asyncio.gather(
-        *(_send_webhook(delivery, session, signers) for delivery in deliveries)))
+        *(_send_webhook(delivery, client, signers) for delivery in deliveries)))
 
 
-async def _send_webhook(delivery: Delivery, session: http.Session,
+async def _send_webhook(delivery: Delivery, client: Client,
                         signers: dict[int, Signer]) -> Outcome:
     clock = _Clock()
     endpoint = delivery.endpoint
@@ -103,7 +103,7 @@ async def _send_webhook(delivery: Delivery, session: http.Session,
         if endpoint.pk not in signers:
             signers[endpoint.pk] = signer_for(endpoint)
         sender = WEBHOOK_SENDERS[endpoint.format]()
-        status_code = await sender.send(delivery, session, signers[endpoint.pk], exchange)
+        status_code = await sender.send(delivery, client, signers[endpoint.pk], exchange)
     except DeliveryError as error:
         return clock.outcome(delivery, error=error, exchange=exchange)
     except Exception as error:

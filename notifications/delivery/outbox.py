@@ -30,7 +30,6 @@ from django.utils import timezone
 from console import rate_limit
 from console.metrics import DELIVERIES
 from notifications.catalogue import Channel
-from notifications.delivery import http
 from notifications.delivery.batch import EMAILS_PER_CONNECTION, Outcome, send_batch
 from notifications.delivery.emails import email_timeout, send_digest_email
 from notifications.delivery.endpoints import note_endpoint_failure, note_endpoint_success
@@ -66,7 +65,8 @@ def sweep_grace() -> timedelta:
 
 
 def lease_length() -> timedelta:
-    return timedelta(seconds=http.timeout_seconds() + settings.DELIVERY_LEASE_MARGIN_SECONDS)
+    return timedelta(seconds=settings.WEBHOOK_TIMEOUT_SECONDS
+                     + settings.DELIVERY_LEASE_MARGIN_SECONDS)
 
 
 def email_lease() -> timedelta:

@@ -1,6 +1,6 @@
 """One small sender per kind of delivery.
 
-A webhook sender's `send` posts one delivery through a batch's http.Session, notes the
+A webhook sender's `send` posts one delivery through a batch's outbound Client, notes the
 bodies sent and received in an Exchange for the delivery log, and returns the receiver's
 status code; the email sender's `send` passes one delivery to an open
 mail connection. Both raise DeliveryError, which says whether trying again could help.
@@ -16,10 +16,10 @@ from typing import Any
 
 from django.utils import timezone
 
+from console.outbound.client import Client, Reply, Unreachable
+from console.outbound.safety import UnsafeURL
 from notifications.catalogue import BY_KEY, Severity
-from notifications.delivery import http
 from notifications.delivery.emails import mail_connection, notification_email, notification_link
-from notifications.delivery.safety import UnsafeURL
 from notifications.delivery.signing import Signer
 from notifications.items import notification_item
 from notifications.models import Delivery, WebhookFormat
@@ -104,7 +104,7 @@ class WebhookSender:
     def body(self, delivery: Delivery, item: dict[str, Any]) -> dict[str, Any]:
         raise NotImplementedError
 
-    async def send(self, delivery: Delivery, session: http.Session, signer: Signer,
+    async def send(self, delivery: Delivery, client: Client, signer: Signer,
                    exchange: Exchange) -> int:
         endpoint = delivery.endpoint
         item = delivery_item(delivery)
@@ -114,16 +114,16 @@ class WebhookSender:
                    **signer.headers(delivery.webhook_id, timezone.now(), text)}
         exchange.request_body = body_for_log(text.encode(), signer)
         try:
-            reply = await session.post(endpoint.url, text.encode(), headers)
+            reply = await client.send("POST", endpoint.url, text.encode(), headers)
         except UnsafeURL as error:
             raise DeliveryError(str(error), permanent=True) from None
-        except http.Unreachable as error:
+        except Unreachable as error:
             raise DeliveryError(str(error), permanent=False) from None
         exchange.response_body = body_for_log(reply.body, signer)
         return judge_reply(reply, exchange.response_body)
 
 
-def judge_reply(reply: http.Reply, body: str) -> int:
+def judge_reply(reply: Reply, body: str) -> int:
     """The status code of an answer that means delivered; else why not, as DeliveryError,
     quoting the start of `body` (the answer as the log keeps it: no secret, no NUL)."""
     code = reply.status_code

@@ -21,6 +21,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from console.outbound.client import Client, Unreachable
 from racks.local import LocalRack
 from racks.models import Membership, Role
 
@@ -44,11 +45,9 @@ def keep_test_connection():
 def no_rack_connections(monkeypatch):
     """Connecting a Convox rack probes the host a request names: the fuzz's hosts must
     not be contacted, so every outgoing request answers as an unreachable host."""
-    from notifications.delivery import http
-
     async def unreachable(*args: object, **kwargs: object) -> None:
-        raise http.Unreachable("the fuzz connects to no rack")
-    monkeypatch.setattr(http.Session, "request", unreachable)
+        raise Unreachable("the fuzz connects to no rack")
+    monkeypatch.setattr(Client, "send", unreachable)
 
 
 @pytest.fixture

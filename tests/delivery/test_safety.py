@@ -4,12 +4,17 @@ No test here sends a packet anywhere but 127.0.0.1: refusals happen before any c
 and host names are answered by a patched resolver (system DNS is made to fail loudly).
 """
 
+import asyncio
 import ipaddress
+import os
 import socket
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
-from notifications.delivery import http, safety
+from console.outbound import client, safety
 from notifications.delivery.endpoints import create_endpoint
 from notifications.delivery.outbox import attempt_deliveries
 from notifications.models import Delivery, DeliveryStatus
@@ -38,6 +43,11 @@ def _no_system_dns(monkeypatch) -> None:
         return real(host, *args, **kwargs)
 
     monkeypatch.setattr(socket, "getaddrinfo", guarded)
+
+
+def post(url: str, headers: dict[str, str] | None = None) -> client.Reply:
+    """What a webhook does: one POST through the outbound client's one entry point."""
+    return asyncio.run(client.Client().send("POST", url, b"{}", headers or {}))
 
 
 def _resolver(monkeypatch, answers: dict[str, list[str]]) -> list[str]:
@@ -109,10 +119,15 @@ def test_the_refusal_names_the_setting_that_allows_a_private_network(settings):
         safety.check_url("http://10.1.2.3/hook")
 
 
-def test_the_older_setting_name_is_still_read(settings):
-    settings.OUTBOUND_ALLOWED_NETWORKS = []
-    settings.WEBHOOK_ALLOWED_NETWORKS = ["10.1.0.0/16"]
-    assert safety.is_allowed_address(ipaddress.ip_address("10.1.2.3"))
+def test_the_older_setting_name_is_joined_to_the_allowed_networks():
+    """An operator's environment with WEBHOOK_ALLOWED_NETWORKS still opens its network."""
+    shown = subprocess.run(
+        [sys.executable, "-c",
+         "from console import settings; print(settings.OUTBOUND_ALLOWED_NETWORKS)"],
+        env={**os.environ, "DEBUG": "true", "OUTBOUND_ALLOWED_NETWORKS": "10.2.0.0/16",
+             "WEBHOOK_ALLOWED_NETWORKS": "10.1.0.0/16"},
+        cwd=Path(__file__).resolve().parents[2], capture_output=True, text=True, timeout=60)
+    assert shown.stdout.strip() == "['10.2.0.0/16', '10.1.0.0/16']", shown.stderr
 
 
 # Ports: 80, 443 and 1024-65535 minus internal services', at save and at connect.
@@ -170,11 +185,37 @@ def test_a_name_of_an_allowed_address_on_a_denied_port_is_refused_at_connect(
 
 def test_the_request_goes_to_the_checked_address_with_the_original_host(monkeypatch, receiver):
     asked = _resolver(monkeypatch, {"hooks.example.test": ["127.0.0.1"]})
-    reply = http.post(f"http://hooks.example.test:{receiver.port}/hook", b"{}",
-                      {"Content-Type": "application/json"})
+    reply = post(f"http://hooks.example.test:{receiver.port}/hook",
+                 {"Content-Type": "application/json"})
     assert reply.status_code == 200
     assert asked == ["hooks.example.test"]  # resolved once, by the checked resolver
     assert receiver.requests[0].headers["host"] == f"hooks.example.test:{receiver.port}"
+
+
+def test_a_name_that_resolves_to_a_private_address_when_sent_is_refused(monkeypatch,
+                                                                        settings, receiver):
+    """The client resolves and checks at each attempt, then connects to what it checked."""
+    answers = {"rebind.example.test": ["127.0.0.1"]}
+    asked = _resolver(monkeypatch, answers)
+    url = f"http://rebind.example.test:{receiver.port}/hook"
+    safety.check_url(url)  # passes at save time
+    answers["rebind.example.test"] = ["10.0.0.1"]
+    with pytest.raises(safety.UnsafeURL, match="resolves to 10.0.0.1"):
+        post(url)
+    assert asked == ["rebind.example.test"] * 2 and receiver.requests == []
+
+
+def test_the_next_address_of_a_host_is_tried_when_one_refuses(monkeypatch, receiver):
+    # Nothing listens on 127.0.0.2 at the receiver's port (it is bound to 127.0.0.1).
+    _resolver(monkeypatch, {"hooks.example.test": ["127.0.0.2", "127.0.0.1"]})
+    reply = post(f"http://hooks.example.test:{receiver.port}/hook")
+    assert reply.status_code == 200 and len(receiver.requests) == 1
+
+
+def test_a_host_whose_every_address_refuses_is_unreachable(monkeypatch, receiver):
+    _resolver(monkeypatch, {"hooks.example.test": ["127.0.0.2"]})
+    with pytest.raises(client.Unreachable, match="Could not connect to hooks.example.test"):
+        post(f"http://hooks.example.test:{receiver.port}/hook")
 
 
 def test_dns_rebinding_at_connect_time_is_refused(monkeypatch, settings, db, member, rack,
@@ -211,7 +252,7 @@ def test_redirects_are_not_followed(monkeypatch, receiver):
     from tests.delivery.conftest import Answer
 
     receiver.answer(Answer(status=307, headers={"Location": "http://10.0.0.1/"}))
-    reply = http.post(receiver.url, b"{}", {})
+    reply = post(receiver.url)
     assert reply.status_code == 307 and len(receiver.requests) == 1
 
 
@@ -221,16 +262,6 @@ def test_the_api_refuses_a_private_url_with_a_message(client_for, member, settin
         "url": "http://[::ffff:169.254.169.254]/latest", "events": ["*"]}, format="json")
     assert answer.status_code == 400
     assert "private or reserved" in answer.json()["url"][0]
-
-
-def test_a_connection_to_an_unchecked_address_is_refused():
-    """Unit: the peer the socket reached must be one of the checked addresses."""
-    checked = [ipaddress.ip_address("127.0.0.1")]
-    http._check_peer(("127.0.0.1", 443), checked)
-    with pytest.raises(safety.UnsafeURL, match="not an address that was checked"):
-        http._check_peer(("127.0.0.2", 443), checked)
-    with pytest.raises(safety.UnsafeURL, match="not an address that was checked"):
-        http._check_peer(None, checked)
 
 
 def _self_signed(host: str, tmp_path) -> tuple[str, str]:
@@ -269,7 +300,7 @@ def tls_receiver(receiver, tmp_path, monkeypatch):
     server_side.load_cert_chain(cert, key)
     receiver._server.socket = server_side.wrap_socket(receiver._server.socket, server_side=True)
     client_side = ssl.create_default_context(cafile=cert)
-    monkeypatch.setattr(http, "_tls_context", lambda: client_side)
+    monkeypatch.setattr(client, "_tls_context", lambda: client_side)
     return receiver
 
 
@@ -277,20 +308,20 @@ def test_https_to_the_pinned_address_checks_the_certificate_of_the_host_name(
         monkeypatch, tls_receiver):
     _resolver(monkeypatch, {"hooks.example.test": ["127.0.0.1"],
                             "other.example.test": ["127.0.0.1"]})
-    reply = http.post(f"https://hooks.example.test:{tls_receiver.port}/hook", b"{}", {})
+    reply = post(f"https://hooks.example.test:{tls_receiver.port}/hook")
     assert reply.status_code == 200
     assert tls_receiver.requests[0].headers["host"] == f"hooks.example.test:{tls_receiver.port}"
     # The same address under another name: the certificate does not match, so no request.
-    with pytest.raises(http.Unreachable, match="certificate"):
-        http.post(f"https://other.example.test:{tls_receiver.port}/hook", b"{}", {})
+    with pytest.raises(client.TLSError, match="certificate of other.example.test is not trusted"):
+        post(f"https://other.example.test:{tls_receiver.port}/hook")
     assert len(tls_receiver.requests) == 1
 
 
 def test_the_url_path_query_and_credentials_reach_the_receiver(receiver):
     import base64
 
-    reply = http.post(f"http://hook:s%20cret@127.0.0.1:{receiver.port}/in/caf\u00e9 au lait?to=ops",
-                      b"{}", {"Content-Type": "application/json"})
+    reply = post(f"http://hook:s%20cret@127.0.0.1:{receiver.port}/in/caf\u00e9 au lait?to=ops",
+                 {"Content-Type": "application/json"})
     assert reply.status_code == 200 and reply.body == b"ok"
     [request] = receiver.requests
     assert request.path == "/in/caf%C3%A9%20au%20lait?to=ops"

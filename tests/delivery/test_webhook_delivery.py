@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from notifications.delivery.endpoints import create_endpoint, rotate_secret
 from notifications.delivery.outbox import redeliver, send_test_event
-from notifications.models import Delivery, DeliveryAttempt, DeliveryStatus, WebhookFormat
+from notifications.models import Delivery, DeliveryAttempt, DeliveryStatus
 from tests.delivery.conftest import Answer
 from tests.helpers import wait_for
 
@@ -52,43 +52,6 @@ def test_an_endpoint_gets_only_the_event_types_it_lists(celery_worker, member, r
     assert json.loads(receiver.requests[0].body)["type"] == "app:create"
     assert Delivery.objects.filter(endpoint=endpoint).count() == 1
     assert delivery.status == DeliveryStatus.DELIVERED
-
-
-def test_slack_body_has_text_and_blocks(celery_worker, member, rack, receiver, emit):
-    endpoint, _ = create_endpoint(member, url=receiver.url, events=["*"],
-                                  format=WebhookFormat.SLACK)
-    emit("app:create", app="web<>&", name="web<>&")
-    _settled(endpoint)
-    body = json.loads(receiver.requests[0].body)
-    assert set(body) == {"text", "blocks"}
-    escaped = "[production] Created app web&lt;&gt;&amp;"
-    assert body["text"] == escaped
-    section, context = body["blocks"]
-    assert section == {"type": "section", "text": {"type": "mrkdwn", "text": escaped}}
-    assert context["type"] == "context"
-    [element] = context["elements"]
-    assert element["type"] == "mrkdwn"
-    assert "is ready to accept deployments" in element["text"]
-    # No page of the console can hold that app name: the link is its rack's page.
-    assert f"/racks/{rack.pk}/|Open in Rack Console>" in element["text"]
-
-
-def test_discord_body_has_content_and_an_embed(celery_worker, member, rack, receiver, emit):
-    endpoint, _ = create_endpoint(member, url=receiver.url, events=["*"],
-                                  format=WebhookFormat.DISCORD)
-    emit("release:promote", "error", id="RABCDEFGHIJ", app="web", message="@everyone boom")
-    _settled(endpoint)
-    body = json.loads(receiver.requests[0].body)
-    assert body["content"] == ("[production] Promoting release RABCDEFGHIJ failed for app web: "
-                               "@everyone boom")
-    assert body["allowed_mentions"] == {"parse": []}
-    [embed] = body["embeds"]
-    assert embed["title"] == "Promotion failed"
-    assert embed["description"].startswith("A release could not be promoted")
-    assert embed["url"].endswith(f"/racks/{rack.pk}/apps/web/#release-RABCDEFGHIJ")
-    assert isinstance(embed["color"], int)
-    assert embed["fields"] == [{"name": "App", "value": "web", "inline": True}]
-    assert len(body["content"]) <= 2000 and len(embed["title"]) <= 256
 
 
 def test_a_receiver_that_is_down_gets_the_delivery_once_it_is_up(celery_worker, member, rack,

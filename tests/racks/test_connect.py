@@ -6,7 +6,7 @@ import ipaddress
 import pytest
 
 from console.encryption import decrypt
-from notifications.delivery import safety
+from console.outbound import safety
 from racks.connect import connect_rack, disconnect_rack
 from racks.driver import RackError
 from racks.models import Rack

@@ -36,7 +36,7 @@ def _fresh_throttles():
 
 
 def test_api_tokens_and_webhook_secrets_are_not_stored_in_plain_text(owner, settings):
-    settings.WEBHOOK_ALLOWED_NETWORKS = ["127.0.0.0/8"]
+    settings.OUTBOUND_ALLOWED_NETWORKS = ["127.0.0.0/8"]
     client = APIClient()
     token = client.post("/api/v1/auth/token/", {"username": owner.username,
                                                 "password": PASSWORD}, format="json")

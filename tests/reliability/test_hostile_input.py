@@ -99,7 +99,7 @@ def fill(route: str, world: dict) -> str:
 
 @pytest.fixture
 def world(owner, member, rack, settings) -> dict:
-    settings.WEBHOOK_ALLOWED_NETWORKS = ["127.0.0.0/8"]
+    settings.OUTBOUND_ALLOWED_NETWORKS = ["127.0.0.0/8"]
     local = LocalRack()
     app = local.create_app(rack, "demo")
     build = local.start_build(app)

@@ -4,13 +4,14 @@ A webhook URL is a request the console makes on a user's behalf; without these c
 it would reach the console's own network (metadata services, databases, admin ports),
 or let anyone with an account scan the ports of a public host. A URL is checked when it
 is saved, and the port and the addresses are checked again at every attempt, where
-http.py connects only to an address checked here (so DNS rebinding gets nothing).
+client.py connects only to an address checked here (so DNS rebinding gets nothing).
 
 One setting governs every outbound connection: settings.OUTBOUND_ALLOWED_NETWORKS lists
 private networks allowed anyway (e.g. an internal chat server, or 127.0.0.0/8 for the
-tests' receivers); WEBHOOK_ALLOWED_NETWORKS, its older name, is still read. Ports are
-80, 443 and 1024-65535, minus the well-known ports of internal services in
-DENIED_PORTS: whichever networks are allowed, a webhook never speaks to a database.
+tests' receivers; the environment's WEBHOOK_ALLOWED_NETWORKS, its older name, is joined to
+it in the settings). Ports are 80, 443 and 1024-65535, minus the well-known ports of
+internal services in DENIED_PORTS: whichever networks are allowed, a webhook never
+speaks to a database.
 """
 
 import ipaddress
@@ -57,10 +58,8 @@ FIRST_HIGH_PORT = 1024
 
 
 def allowed_networks() -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
-    """OUTBOUND_ALLOWED_NETWORKS, and WEBHOOK_ALLOWED_NETWORKS under its older name."""
-    names = [*settings.OUTBOUND_ALLOWED_NETWORKS,
-             *getattr(settings, "WEBHOOK_ALLOWED_NETWORKS", [])]
-    return [ipaddress.ip_network(n.strip(), strict=False) for n in names if n.strip()]
+    return [ipaddress.ip_network(n.strip(), strict=False)
+            for n in settings.OUTBOUND_ALLOWED_NETWORKS if n.strip()]
 
 
 def check_port(port: int) -> None:
@@ -112,7 +111,7 @@ def is_allowed_address(ip: IPAddress) -> bool:
 
 def parse_target(url: str) -> Target:
     """The URL's scheme, host and port, or UnsafeURL; every connection starts here, at
-    save time (check_url) and at each attempt (http.Session), so the port rule holds at
+    save time (check_url) and at each attempt (client.Client), so the port rule holds at
     both."""
     try:
         parts = urlsplit(url)
