@@ -138,7 +138,9 @@ class LocalRack:
             changed["type"] = instance_type
         if not changed:
             return
+        fields = {"version": "version", "count": "instance_count", "type": "instance_type"}
         with transaction.atomic():
-            # The pipeline's state step applies the change, as for a real rack's event.
+            for key, value in changed.items():
+                setattr(rack, fields[key], int(value) if key == "count" else value)
+            rack.save(update_fields=[fields[key] for key in changed])
             emit(rack, "rack:update", changed)
-            rack.refresh_from_db()

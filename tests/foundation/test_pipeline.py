@@ -8,6 +8,7 @@ from django.db import connection
 from notifications.envelope import Envelope
 from notifications.models import FeedEntry, Notification, Source
 from notifications.pipeline import record_event
+from racks.intake.receive import receive_event
 from racks.models import App, Release
 from tests.helpers import all_at_once
 
@@ -31,20 +32,20 @@ def test_a_rack_event_becomes_a_notification_in_every_members_feed(
     assert readers == {owner.username, member.username, viewer.username}
 
 
-def test_the_event_updates_the_modelled_rack(rack, owner):
-    record_event(rack, event("app:create", app="web"))
+def test_a_racks_event_received_updates_the_modelled_rack(rack, owner):
+    receive_event(rack, event("app:create", app="web"))
     assert App.objects.filter(rack=rack, name="web").exists()
-    record_event(rack, event("release:create", id="RABCDEFGHIJ", app="web"))
-    record_event(rack, event("release:promote", "start", id="RABCDEFGHIJ", app="web"))
+    receive_event(rack, event("release:create", id="RABCDEFGHIJ", app="web"))
+    receive_event(rack, event("release:promote", "start", id="RABCDEFGHIJ", app="web"))
     assert Release.objects.get(pk="RABCDEFGHIJ").active
-    record_event(rack, event("rack:update", version="3.25.0", count="5", type="t3.large"))
+    receive_event(rack, event("rack:update", version="3.25.0", count="5", type="t3.large"))
     rack.refresh_from_db()
     assert (rack.version, rack.instance_count, rack.instance_type) == ("3.25.0", 5, "t3.large")
-    record_event(rack, event("resource:create", name="pg1", type="postgres"))
+    receive_event(rack, event("resource:create", name="pg1", type="postgres"))
     assert rack.resources.filter(name="pg1", type="postgres").exists()
-    record_event(rack, event("resource:delete", name="pg1", type="postgres"))
+    receive_event(rack, event("resource:delete", name="pg1", type="postgres"))
     assert not rack.resources.exists()
-    record_event(rack, event("app:delete", name="web"))
+    receive_event(rack, event("app:delete", name="web"))
     assert not App.objects.filter(rack=rack).exists()
 
 
@@ -143,13 +144,13 @@ def test_after_the_commit_its_pending_deliveries_are_queued_without_reading_them
         rack, org, owner, monkeypatch, django_capture_on_commit_callbacks):
     from django.test.utils import CaptureQueriesContext
 
-    from notifications.delivery import outbox
+    from notifications import pipeline
     from notifications.models import Delivery, DeliveryStatus, EmailDigest
 
     crew = _organization_of(org, 5)
     EmailDigest.objects.create(user=crew[0], window_minutes=60)  # theirs waits for a digest
     queued: list[tuple[int, list[int]]] = []
-    monkeypatch.setattr(outbox, "queue_deliveries", lambda notification_id, delivery_ids:
+    monkeypatch.setattr(pipeline, "queue_deliveries", lambda notification_id, delivery_ids:
                         queued.append((notification_id, delivery_ids)))
     with django_capture_on_commit_callbacks() as after_commit:
         n = record_event(rack, event("build:create", "error", app="web",

@@ -8,7 +8,7 @@ from django.test import Client
 
 from notifications.envelope import Envelope
 from notifications.models import FeedEntry, Notification
-from notifications.pipeline import record_event
+from racks.intake.receive import receive_event
 from racks.models import Membership, Role
 
 ROLES = ["owner", "admin", "member", "viewer"]
@@ -17,7 +17,7 @@ BUILDS = [f"B{letter * 10}" for letter in "ABCDEFGHJ"]
 
 
 def rack_event(rack, action: str, status: str = "success", **data: str) -> Notification:
-    return record_event(rack, Envelope(action=action, status=status, data=data)).notification
+    return receive_event(rack, Envelope(action=action, status=status, data=data)).notification
 
 
 @pytest.fixture
