@@ -2,13 +2,14 @@
 query, never reaches the consumer and never joins a group; a token, when given, decides
 who the socket is, else the session cookie does."""
 
+from channels.auth import AuthMiddlewareStack
 from django.urls import path
 
 from notifications.consumers import NotificationConsumer
-from notifications.ws_auth import SameOriginOnly, SessionAuthMiddleware, TokenAuthMiddleware
+from notifications.ws_auth import SameOriginOnly, TokenAuthMiddleware
 
 websocket_urlpatterns = [
     path("ws/notifications/",
-         SameOriginOnly(TokenAuthMiddleware(SessionAuthMiddleware(
+         SameOriginOnly(AuthMiddlewareStack(TokenAuthMiddleware(
              NotificationConsumer.as_asgi())))),
 ]
