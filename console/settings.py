@@ -284,6 +284,8 @@ RETENTION_PRUNE_SECONDS = env.float("RETENTION_PRUNE_SECONDS", default=50.0)
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Rack Console <console@localhost>")
+# Seconds: a mail server that never answers must not hold a delivery past its lease.
+EMAIL_TIMEOUT = 15
 
 REGISTRATION_OPEN = env("REGISTRATION_OPEN")
 # How long an invitation waits for its answer (racks.invitations); the rates at which
@@ -302,8 +304,14 @@ DELIVERY_LEASE_MARGIN_SECONDS = env.float("DELIVERY_LEASE_MARGIN_SECONDS", defau
 DELIVERY_SWEEP_GRACE_SECONDS = env.float("DELIVERY_SWEEP_GRACE_SECONDS", default=120.0)
 # How many deliveries one task claims and sends at once (webhooks concurrently).
 DELIVERY_BATCH_SIZE = env.int("DELIVERY_BATCH_SIZE", default=50)
-if env("DELIVERY_RETRY_SCHEDULE", default=""):  # seconds before each attempt, e.g. "0,1,2"
-    DELIVERY_RETRY_SCHEDULE = env.list("DELIVERY_RETRY_SCHEDULE", cast=float)
+# Seconds before each attempt ("0,1,2" in the environment): by default immediately, then
+# 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h; after the last, the delivery has failed.
+DELIVERY_RETRY_SCHEDULE = env.list("DELIVERY_RETRY_SCHEDULE", cast=float,
+                                   default=[0, 5, 300, 1800, 7200, 18000, 36000, 36000])
+# A rotated webhook secret still signs beside the new one this long; an endpoint that has
+# failed for this long with no success between is disabled (notifications.delivery.endpoints).
+WEBHOOK_SECRET_OVERLAP = timedelta(hours=24)
+WEBHOOK_DISABLE_AFTER = timedelta(days=5)
 # Caps (racks.caps): past one, adding answers a 4xx naming it; a rack's events past one
 # are still stored as notifications, but the app or resource is not modelled.
 MAX_RACKS_PER_ORGANIZATION = env.int("MAX_RACKS_PER_ORGANIZATION", default=50)

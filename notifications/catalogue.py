@@ -199,7 +199,6 @@ EVENT_TYPES: tuple[EventType, ...] = (
 
 BY_KEY: dict[str, EventType] = {t.key: t for t in EVENT_TYPES}
 _BY_PAIR: dict[tuple[str, str], EventType] = {p: t for t in EVENT_TYPES for p in t.pairs}
-EVENT_TYPE_KEYS: tuple[str, ...] = tuple(BY_KEY)
 OBJECTS: tuple[str, ...] = tuple(dict.fromkeys(t.object for t in EVENT_TYPES))
 
 _STATUS_WORDS = {"success": "succeeded", "start": "started", "error": "failed",

@@ -47,25 +47,16 @@ def _rank(event_type: str, rack_id: int | None, app: str) -> int:
     return scope * 2 + (event_type != ANY_EVENT_TYPE)
 
 
-def channels_wanted(
-    users: Sequence[AbstractBaseUser], notification: Notification
-) -> dict[int, frozenset[str]]:
-    """For each user, the channels the notification goes to. One query for everyone."""
-    wanted = [user.pk for user in users]
-    if not wanted:
-        return {}
-    return _choose(wanted, _rules(notification, Q(user_id__in=wanted)), notification)
-
-
 def channels_wanted_by(user_id: int, notification: Notification) -> frozenset[str]:
-    """channels_wanted for one user known by id."""
+    """The channels the notification goes to for one user known by id."""
     return _choose([user_id], _rules(notification, Q(user_id=user_id)), notification)[user_id]
 
 
 def members_channels_wanted(
     organization_id: int, user_ids: Sequence[int], notification: Notification
 ) -> dict[int, frozenset[str]]:
-    """channels_wanted for members of an organization known by id (the pipeline's way).
+    """For each of these members of an organization, the channels the notification goes
+    to (the pipeline's way). One query for everyone.
 
     Their rules are found through the membership table rather than by a list of every
     member's id: Django compiles and sends `IN (...)` with 1,000 ids in several ms.

@@ -38,7 +38,11 @@ class CapReached(Exception):
 
 def cap_of(kind: Capped) -> int:
     """The cap, read when asked, so a deployment's (or a test's) setting applies."""
-    return int(getattr(settings, CAPS[kind].setting))
+    return {
+        Capped.RACKS: settings.MAX_RACKS_PER_ORGANIZATION,
+        Capped.APPS: settings.MAX_APPS_PER_RACK,
+        Capped.RESOURCES: settings.MAX_RESOURCES_PER_RACK,
+    }[kind]
 
 
 def _holder(kind: Capped, holder: Organization | Rack) -> tuple[type[Model], QuerySet]:

@@ -1,17 +1,15 @@
 """API token authentication: knox's, with the token's details read in the same query.
 
-knox, before it checks a token, sweeps every other token of the user for expired ones
-(one extra query per request, then a delete per expired token). Here only the presented
-token is looked at: an expired one is refused (401) and deleted, as knox does. The user
-and the token's details (racks.models.TokenDetails) come with the token in one query, so
-noting when it was last used costs nothing more unless a minute has passed.
+The user and the token's details (racks.models.TokenDetails) come with the token in one
+query, so noting when it was last used costs nothing more unless a minute has passed.
+As knox does, an expired token is refused (401) and deleted, and so are the user's other
+expired tokens.
 """
 
 import binascii
 from hmac import compare_digest
 from typing import Any
 
-from django.utils import timezone
 from drf_spectacular.contrib.knox_auth_token import KnoxTokenScheme
 from knox.auth import TokenAuthentication as KnoxTokenAuthentication
 from knox.crypto import hash_token
@@ -39,13 +37,6 @@ class TokenAuthentication(KnoxTokenAuthentication):
                 note_token_used(auth_token)
                 return user, auth_token
         raise AuthenticationFailed("Invalid token.")
-
-    def _cleanup_token(self, auth_token: Any) -> bool:
-        """True (skip this token) when it has expired; only this token is looked at."""
-        if auth_token.expiry is not None and auth_token.expiry < timezone.now():
-            auth_token.delete()
-            return True
-        return False
 
 
 class TokenScheme(KnoxTokenScheme):

@@ -12,7 +12,6 @@ from notifications.links import notification_page
 from notifications.models import Delivery, Notification, WebhookEndpoint
 
 SUBJECT_MAX = 150
-DEFAULT_EMAIL_TIMEOUT_SECONDS = 15
 
 
 def notification_link(notification: Notification | None) -> str:
@@ -23,14 +22,10 @@ def notification_link(notification: Notification | None) -> str:
     return settings.CONSOLE_URL + notification_page(notification)
 
 
-def email_timeout() -> float:
-    return float(getattr(settings, "EMAIL_TIMEOUT", None) or DEFAULT_EMAIL_TIMEOUT_SECONDS)
-
-
 def mail_connection() -> BaseEmailBackend:
     """A connection to the mail server; one can carry many messages."""
     # A mail server that never answers must not hold a delivery past its lease.
-    return get_connection(timeout=email_timeout())
+    return get_connection(timeout=settings.EMAIL_TIMEOUT)
 
 
 def _message(to: str, subject: str, template: str, context: dict) -> EmailMultiAlternatives:

@@ -2,7 +2,6 @@
 
 import logging
 from collections.abc import Sequence
-from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
@@ -15,18 +14,6 @@ from notifications.delivery.signing import encrypt_secret, new_secret
 from notifications.models import WebhookEndpoint, WebhookFormat
 
 log = logging.getLogger(__name__)
-
-DEFAULT_SECRET_OVERLAP = timedelta(hours=24)
-DEFAULT_DISABLE_AFTER = timedelta(days=5)
-
-
-def secret_overlap() -> timedelta:
-    return getattr(settings, "WEBHOOK_SECRET_OVERLAP", DEFAULT_SECRET_OVERLAP)
-
-
-def disable_after() -> timedelta:
-    return getattr(settings, "WEBHOOK_DISABLE_AFTER", DEFAULT_DISABLE_AFTER)
-
 
 def create_endpoint(user: AbstractBaseUser, *, url: str, events: Sequence[str],
                     format: str = WebhookFormat.STANDARD,
@@ -47,7 +34,7 @@ def rotate_secret(endpoint: WebhookEndpoint) -> str:
     """Give the endpoint a new secret; the old one keeps signing too for the overlap."""
     secret = new_secret()
     endpoint.previous_secret_encrypted = endpoint.secret_encrypted
-    endpoint.previous_secret_until = timezone.now() + secret_overlap()
+    endpoint.previous_secret_until = timezone.now() + settings.WEBHOOK_SECRET_OVERLAP
     endpoint.secret_encrypted = encrypt_secret(secret)
     endpoint.save(update_fields=["previous_secret_encrypted", "previous_secret_until",
                                  "secret_encrypted"])
@@ -102,6 +89,6 @@ def note_endpoint_failure(endpoint: WebhookEndpoint, *, gone: bool) -> None:
         WebhookEndpoint.objects.filter(pk=endpoint.pk, failing_since__isnull=True).update(
             failing_since=now)
         return
-    if endpoint.failing_since <= now - disable_after():
-        days = disable_after().total_seconds() / 86400
+    if endpoint.failing_since <= now - settings.WEBHOOK_DISABLE_AFTER:
+        days = settings.WEBHOOK_DISABLE_AFTER.total_seconds() / 86400
         disable_endpoint(endpoint, f"Every delivery to it failed for {days:g} days.")

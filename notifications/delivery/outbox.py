@@ -31,7 +31,7 @@ from console import rate_limit
 from console.metrics import DELIVERIES
 from notifications.catalogue import Channel
 from notifications.delivery.batch import EMAILS_PER_CONNECTION, Outcome, send_batch
-from notifications.delivery.emails import email_timeout, send_digest_email
+from notifications.delivery.emails import send_digest_email
 from notifications.delivery.endpoints import note_endpoint_failure, note_endpoint_success
 from notifications.delivery.senders import DeliveryError, mail_error
 from notifications.models import (
@@ -47,17 +47,11 @@ log = logging.getLogger(__name__)
 # Queued by name: the task module imports this one.
 DELIVER_TASK = "notifications.delivery.tasks.deliver_batch"
 
-# Seconds before each attempt: immediately, then 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h.
-DEFAULT_RETRY_SCHEDULE = (0, 5, 300, 1800, 7200, 18000, 36000, 36000)
 JITTER = 0.1
 # A task may arrive a little before the row is due (clocks, countdown rounding).
 EARLY_TOLERANCE = timedelta(seconds=1)
 SWEEP_BATCH = 1000
 ERROR_MAX = 2000
-
-
-def retry_schedule() -> tuple[float, ...]:
-    return tuple(getattr(settings, "DELIVERY_RETRY_SCHEDULE", DEFAULT_RETRY_SCHEDULE))
 
 
 def sweep_grace() -> timedelta:
@@ -71,13 +65,13 @@ def lease_length() -> timedelta:
 
 def email_lease() -> timedelta:
     """An email batch's connection carries its messages one after the other."""
-    return timedelta(seconds=email_timeout() * EMAILS_PER_CONNECTION
+    return timedelta(seconds=settings.EMAIL_TIMEOUT * EMAILS_PER_CONNECTION
                      + settings.DELIVERY_LEASE_MARGIN_SECONDS)
 
 
 def backoff_seconds(attempts_done: int, retry_after: float | None = None) -> float:
     """The wait before the next attempt, with jitter; a receiver's Retry-After counts."""
-    schedule = retry_schedule()
+    schedule = settings.DELIVERY_RETRY_SCHEDULE
     delay = schedule[attempts_done] * random.uniform(1 - JITTER, 1 + JITTER)
     if retry_after is not None:
         delay = max(delay, min(retry_after, max(schedule)))
@@ -87,7 +81,7 @@ def backoff_seconds(attempts_done: int, retry_after: float | None = None) -> flo
 def next_try(attempts_done: int, error: DeliveryError) -> float | None:
     """Seconds to wait before trying a failed delivery again; None: it has failed for good
     (refused for good, or as many attempts made as the schedule has entries)."""
-    if error.permanent or attempts_done >= len(retry_schedule()):
+    if error.permanent or attempts_done >= len(settings.DELIVERY_RETRY_SCHEDULE):
         return None
     return backoff_seconds(attempts_done, error.retry_after)
 

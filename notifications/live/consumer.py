@@ -198,15 +198,6 @@ class NotificationConsumer(AsyncJsonWebsocketConsumer):
         self.unread, self.held = count, set(held)
         await self.send_json({"type": "unread_count", "count": count})
 
-    async def dispatch(self, message: dict[str, Any]) -> None:
-        # Channels closes stale database connections in a worker thread before every
-        # handler. The feed.* handlers touch no database: no thread hop for them.
-        if message["type"].startswith("feed."):
-            handler = getattr(self, message["type"].replace(".", "_"))
-            await handler(message)
-            return
-        await super().dispatch(message)
-
     async def disconnect(self, code: int) -> None:
         if self in _open_sockets:
             _open_sockets.discard(self)

@@ -54,14 +54,26 @@ def test_an_expired_token_is_refused_and_forgotten(member):
     assert not AuthToken.objects.filter(user=member).exists()
 
 
-def test_a_token_costs_one_query_to_check(member, django_assert_num_queries):
+def test_using_a_token_forgets_the_users_other_expired_ones(member):
+    from datetime import timedelta
+
+    AuthToken.objects.create(member, expiry=timedelta(seconds=-1))
+    live, token = AuthToken.objects.create(member)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    assert client.get("/api/v1/racks/").status_code == 200
+    assert list(AuthToken.objects.filter(user=member)) == [live]
+
+
+def test_a_token_costs_two_queries_to_check(member, django_assert_num_queries):
     _, token = AuthToken.objects.create(member)
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    # The token with its user and details, then knox's look for the user's expired tokens.
     # The first use notes when the token was last used; within the minute after, nothing.
-    with django_assert_num_queries(3):  # the token (user, details), last_used_at, count
+    with django_assert_num_queries(4):  # the token, expired ones, last_used_at, the count
         assert client.get("/api/v1/notifications/unread-count/").json() == {"count": 0}
-    with django_assert_num_queries(2):  # the token (with its user and details), the count
+    with django_assert_num_queries(3):  # the token, expired ones, the count
         assert client.get("/api/v1/notifications/unread-count/").json() == {"count": 0}
 
 

@@ -5,7 +5,7 @@ import pytest
 from notifications.catalogue import BY_KEY, EVENT_TYPES, Channel
 from notifications.delivery.endpoints import create_endpoint
 from notifications.models import Delivery, DeliveryStatus, EmailDigest, FeedEntry, Preference
-from notifications.preferences import channels_wanted, default_channels, set_preference
+from notifications.preferences import default_channels, members_channels_wanted, set_preference
 from racks.models import Rack
 
 IN_APP, EMAIL, WEBHOOK = Channel.IN_APP.value, Channel.EMAIL.value, Channel.WEBHOOK.value
@@ -78,7 +78,7 @@ def test_only_failures_of_the_production_rack_by_email(member, rack, emit):
         IN_APP}
 
 
-def test_precedence_app_over_rack_over_everywhere_then_type_over_star(member, rack, emit):
+def test_precedence_app_over_rack_over_everywhere_then_type_over_star(org, member, rack, emit):
     set_preference(member, event_type="build:failed", channels=[EMAIL])
     set_preference(member, event_type="*", channels=[WEBHOOK], rack_id=rack.pk)
     set_preference(member, event_type="build:failed", channels=[IN_APP], rack_id=rack.pk)
@@ -86,12 +86,15 @@ def test_precedence_app_over_rack_over_everywhere_then_type_over_star(member, ra
     web = emit("build:create", "error", id="BAAAAAAAAAA", app="web")
     api = emit("build:create", "error", id="BCCCCCCCCCC", app="api")
     api_created = emit("app:create", app="api", name="api")
-    assert channels_wanted([member], web)[member.pk] == {IN_APP, EMAIL}  # app rule
-    assert channels_wanted([member], api)[member.pk] == {IN_APP}  # rack rule for the type
-    assert channels_wanted([member], api_created)[member.pk] == {WEBHOOK}  # rack "*" rule
+    def wanted(notification):
+        return members_channels_wanted(org.pk, [member.pk], notification)[member.pk]
+
+    assert wanted(web) == {IN_APP, EMAIL}  # app rule
+    assert wanted(api) == {IN_APP}  # rack rule for the type
+    assert wanted(api_created) == {WEBHOOK}  # rack "*" rule
 
 
-def test_channels_wanted_is_one_query_for_the_whole_organization(
+def test_the_channels_wanted_are_one_query_for_the_whole_organization(
         org, rack, make_user, emit, django_assert_num_queries):
     from racks.models import Membership
     users = []
@@ -102,7 +105,7 @@ def test_channels_wanted_is_one_query_for_the_whole_organization(
         users.append(user)
     notification = emit("app:create", app="web", name="web")
     with django_assert_num_queries(1):
-        wanted = channels_wanted(users, notification)
+        wanted = members_channels_wanted(org.pk, [user.pk for user in users], notification)
     assert set(wanted.values()) == {frozenset({IN_APP})}
 
 
