@@ -14,6 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 import environ
 from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -240,6 +241,15 @@ else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     CELERY_BROKER_URL = "memory://"
 
+# Deliveries and rack work (syncs, following builds and promotes, which wait on a rack)
+# have queues of their own, so a slow rack never holds up a webhook. A worker started
+# without -Q consumes every queue listed here; the Procfile runs one kind of worker each.
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_QUEUES = (Queue("celery"), Queue("deliveries"), Queue("racks"))
+CELERY_TASK_ROUTES = {
+    "notifications.delivery.tasks.*": {"queue": "deliveries"},
+    "racks.tasks.*": {"queue": "racks"},
+}
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
