@@ -3,8 +3,12 @@
 from django.conf import settings
 from django.db import migrations, models
 
+from console.migration_operations import AddIndexOnline
+
 
 class Migration(migrations.Migration):
+    # The indexes are built without blocking writes to tables that may be large by now.
+    atomic = False
 
     dependencies = [
         ('notifications', '0005_feed_rack_by_notification'),
@@ -13,11 +17,11 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.AddIndex(
+        AddIndexOnline(
             model_name='delivery',
             index=models.Index(condition=models.Q(('status__in', ['delivered', 'failed'])), fields=['created_at'], name='delivery_finished_age_idx'),
         ),
-        migrations.AddIndex(
+        AddIndexOnline(
             model_name='notification',
             index=models.Index(fields=['created_at'], name='notification_age_idx'),
         ),
