@@ -129,9 +129,16 @@ def celery_worker(transactional_db) -> Iterator[object]:
 
     if not app.conf.broker_url.startswith("memory"):
         app.control.purge()
-    with start_worker(app, pool="threads", concurrency=2, perform_ping_check=False,
-                      shutdown_timeout=30) as worker:
-        yield worker
+    # The worker stops once its wait on the Redis queue returns: a second by default, a
+    # second at the end of each of these tests.
+    options = app.conf.broker_transport_options
+    app.conf.broker_transport_options = {**options, "polling_interval": 0.1}
+    try:
+        with start_worker(app, pool="threads", concurrency=2, perform_ping_check=False,
+                          shutdown_timeout=30) as worker:
+            yield worker
+    finally:
+        app.conf.broker_transport_options = options
     close_idle_sessions()
 
 
