@@ -1,5 +1,6 @@
 """Small helpers the tests share."""
 
+import asyncio
 import socket
 import time
 from collections.abc import Callable
@@ -16,6 +17,19 @@ def wait_for(condition: Callable[[], object], timeout: float = 10.0,
         if time.monotonic() > deadline:
             raise AssertionError(f"{what} within {timeout:g} s")
         time.sleep(interval)
+
+
+async def wait_for_async(condition: Callable[[], object], timeout: float = 10.0,
+                         interval: float = 0.05, what: str = "condition not met") -> object:
+    """`wait_for` for async tests: the event loop keeps running while it polls."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} within {timeout:g} s")
+        await asyncio.sleep(interval)
 
 
 def all_at_once(count: int, work: Callable[[], object]) -> None:

@@ -1,4 +1,4 @@
-"""Fixtures of the API tests: a client for each role, tokens, and a clean rate limit."""
+"""Fixtures of the API tests: the organization's people, tokens, and a clean rate limit."""
 
 from collections.abc import Callable
 
@@ -6,8 +6,6 @@ import pytest
 from django.core.cache import cache
 from knox.models import AuthToken
 from rest_framework.test import APIClient
-
-ROLES = ("owner", "admin", "member", "viewer", "outsider", "anonymous")
 
 
 @pytest.fixture(autouse=True)
@@ -18,14 +16,9 @@ def _fresh_rate_limits() -> None:
 
 @pytest.fixture
 def people(owner, admin, member, viewer, outsider) -> dict[str, object]:
+    """The whole organization, one user of each role, and an outsider, by role."""
     return {"owner": owner, "admin": admin, "member": member, "viewer": viewer,
             "outsider": outsider, "anonymous": None}
-
-
-@pytest.fixture
-def as_role(people, client_for) -> Callable[[str], APIClient]:
-    """as_role("viewer") is an API client logged in as the organization's viewer."""
-    return lambda role: client_for(people[role])
 
 
 @pytest.fixture
@@ -41,5 +34,6 @@ def token_client() -> Callable[[object], APIClient]:
 
 @pytest.fixture(autouse=True)
 def _fast_password_hashing(settings) -> None:
-    """Every test makes five users; a slow hasher would make these tests slow, not safer."""
+    """Logins, tokens and throttles check passwords by the dozen: a slow hasher would make
+    these tests slow, not safer."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -29,9 +29,9 @@ def ingest(rack: Rack, action: str, **data: str):
 
 @pytest.mark.parametrize("role", ["owner", "admin"])
 def test_adding_a_rack_past_the_organizations_cap_is_refused_by_name(
-        people, as_role, org, rack, settings, role):
+        people, client_for, org, rack, settings, role):
     settings.MAX_RACKS_PER_ORGANIZATION = 2
-    client = as_role(role)
+    client = client_for(role)
     assert client.post("/api/v1/racks/", {"organization": "acme", "name": "staging"},
                        format="json").status_code == 201
     response = client.post("/api/v1/racks/", {"organization": "acme", "name": "qa"},
@@ -59,10 +59,10 @@ def test_the_rack_cap_counts_each_organization_on_its_own(owner, outsider, rack,
 
 
 @pytest.mark.parametrize("role", ["owner", "admin", "member"])
-def test_creating_an_app_past_the_racks_cap_is_refused_by_name(people, as_role, rack,
+def test_creating_an_app_past_the_racks_cap_is_refused_by_name(people, client_for, rack,
                                                                settings, role):
     settings.MAX_APPS_PER_RACK = 2
-    client = as_role(role)
+    client = client_for(role)
     for name in ("web", "worker"):
         assert client.post(f"/api/v1/racks/{rack.pk}/apps/", {"name": name},
                            format="json").status_code == 201

@@ -29,8 +29,8 @@ def expected_env(role: str) -> dict[str, str | None]:
 
 @pytest.mark.parametrize("role", ROLES)
 def test_a_release_shows_its_values_to_members_and_up_and_its_names_to_viewers(
-        people, as_role, rack, release, role):
-    response = as_role(role).get(f"/api/v1/racks/{rack.pk}/apps/web/releases/{release.id}/")
+        people, client_for, rack, release, role):
+    response = client_for(role).get(f"/api/v1/racks/{rack.pk}/apps/web/releases/{release.id}/")
     if role == "outsider":
         assert response.status_code == 404
     elif role == "anonymous":
@@ -43,8 +43,8 @@ def test_a_release_shows_its_values_to_members_and_up_and_its_names_to_viewers(
 
 
 @pytest.mark.parametrize("role", ["owner", "admin", "member", "viewer"])
-def test_the_release_list_follows_the_same_rule(people, as_role, rack, release, role):
-    body = as_role(role).get(f"/api/v1/racks/{rack.pk}/apps/web/releases/").json()
+def test_the_release_list_follows_the_same_rule(people, client_for, rack, release, role):
+    body = client_for(role).get(f"/api/v1/racks/{rack.pk}/apps/web/releases/").json()
     (listed,) = body["results"]
     assert listed["env"] == expected_env(role)
 

@@ -29,9 +29,9 @@ def some(people, rack):
 
 
 @pytest.mark.parametrize("role", ROLES)
-def test_each_user_reads_their_own_feed(people, as_role, some, other_rack, role):
+def test_each_user_reads_their_own_feed(people, client_for, some, other_rack, role):
     theirs = rack_event(other_rack, app="globex-app")
-    response = as_role(role).get("/api/v1/notifications/")
+    response = client_for(role).get("/api/v1/notifications/")
     if role == "anonymous":
         assert response.status_code == 401
         return
@@ -66,16 +66,16 @@ def test_a_feed_page_shows_each_item_exactly_as_the_shared_shape(owner, some, cl
 
 
 @pytest.mark.parametrize("role", ROLES)
-def test_notification_detail_by_role(people, as_role, some, role):
-    response = as_role(role).get(f"/api/v1/notifications/{some[0].pk}/")
+def test_notification_detail_by_role(people, client_for, some, role):
+    response = client_for(role).get(f"/api/v1/notifications/{some[0].pk}/")
     assert response.status_code == READERS[role]
     if response.status_code == 200:
         assert response.json()["id"] == some[0].pk
 
 
 @pytest.mark.parametrize("role", ROLES)
-def test_marking_read_and_unread_by_role(people, as_role, some, role):
-    client = as_role(role)
+def test_marking_read_and_unread_by_role(people, client_for, some, role):
+    client = client_for(role)
     read = client.post(f"/api/v1/notifications/{some[0].pk}/read/")
     assert read.status_code == READERS[role]
     if read.status_code != 200:
@@ -93,8 +93,8 @@ def test_marking_read_and_unread_by_role(people, as_role, some, role):
 
 
 @pytest.mark.parametrize("role", ROLES)
-def test_unread_count_and_read_all_by_role(people, as_role, some, role):
-    client = as_role(role)
+def test_unread_count_and_read_all_by_role(people, client_for, some, role):
+    client = client_for(role)
     count = client.get("/api/v1/notifications/unread-count/")
     if role == "anonymous":
         assert count.status_code == 401

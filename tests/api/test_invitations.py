@@ -32,8 +32,8 @@ def invite(client, **body):
 
 
 @pytest.mark.parametrize("role", ROLES)
-def test_inviting_by_role(people, as_role, newbie, role):
-    response = invite(as_role(role), username="newbie")
+def test_inviting_by_role(people, client_for, newbie, role):
+    response = invite(client_for(role), username="newbie")
     assert response.status_code == MANAGERS[role]
     assert Invitation.objects.exists() == (response.status_code == 201)
     # Consent: an invitation makes nobody a member.
@@ -99,13 +99,13 @@ def test_declining_leaves_no_membership(owner, newbie, client_for):
 
 
 @pytest.mark.parametrize("who", ["owner", "admin", "member", "outsider"])
-def test_only_the_invitee_can_answer(people, as_role, newbie, client_for, who):
-    invite(client_for(people["owner"]), username="newbie")
+def test_only_the_invitee_can_answer(people, newbie, client_for, who):
+    invite(client_for("owner"), username="newbie")
     invitation = Invitation.objects.get()
     for verb in ("accept", "decline"):
-        response = as_role(who).post(f"/api/v1/invitations/{invitation.pk}/{verb}/")
+        response = client_for(who).post(f"/api/v1/invitations/{invitation.pk}/{verb}/")
         assert response.status_code == 404
-    assert not as_role(who).get("/api/v1/invitations/").json()["results"]
+    assert not client_for(who).get("/api/v1/invitations/").json()["results"]
     invitation.refresh_from_db()
     assert invitation.status == InvitationStatus.PENDING
 
@@ -137,14 +137,14 @@ def test_invitations_expire_after_seven_days(owner, newbie, client_for):
 
 
 @pytest.mark.parametrize("role", ROLES)
-def test_listing_and_revoking_the_organizations_invitations_by_role(people, as_role,
-                                                                     client_for, newbie, role):
-    invite(client_for(people["owner"]), username="newbie")
+def test_listing_and_revoking_the_organizations_invitations_by_role(people, client_for, newbie,
+                                                                     role):
+    invite(client_for("owner"), username="newbie")
     invitation = Invitation.objects.get()
-    listed = as_role(role).get(INVITE)
+    listed = client_for(role).get(INVITE)
     expected = {201: 200}.get(MANAGERS[role], MANAGERS[role])
     assert listed.status_code == expected
-    revoked = as_role(role).delete(f"{INVITE}{invitation.pk}/")
+    revoked = client_for(role).delete(f"{INVITE}{invitation.pk}/")
     assert revoked.status_code == {201: 204}.get(MANAGERS[role], MANAGERS[role])
     invitation.refresh_from_db()
     assert (invitation.status == InvitationStatus.REVOKED) == (revoked.status_code == 204)
@@ -241,9 +241,9 @@ def test_an_unknown_username_gets_no_email(owner, client_for, mailoutbox):
 
 
 @pytest.mark.parametrize("role", ["owner", "admin", "member", "viewer"])
-def test_only_owners_and_admins_see_members_emails(people, as_role, role):
-    rows = as_role(role).get("/api/v1/organizations/acme/members/").json()["results"]
-    one = as_role(role).get("/api/v1/organizations/acme/members/mia/").json()
+def test_only_owners_and_admins_see_members_emails(people, client_for, role):
+    rows = client_for(role).get("/api/v1/organizations/acme/members/").json()["results"]
+    one = client_for(role).get("/api/v1/organizations/acme/members/mia/").json()
     if role in ("owner", "admin"):
         assert {r["email"] for r in rows} >= {"mia@example.com"}
         assert one["email"] == "mia@example.com"
@@ -253,9 +253,9 @@ def test_only_owners_and_admins_see_members_emails(people, as_role, role):
 
 
 @pytest.mark.parametrize("role", ["admin", "member", "viewer"])
-def test_a_member_can_leave(people, as_role, role):
+def test_a_member_can_leave(people, client_for, role):
     user = people[role]
-    response = as_role(role).delete(
+    response = client_for(role).delete(
         f"/api/v1/organizations/acme/members/{user.get_username()}/")
     assert response.status_code == 204
     assert not Membership.objects.filter(user=user).exists()

@@ -39,8 +39,8 @@ def test_racks_come_in_pages_of_the_asked_size_without_repeats(owner, org, rack,
 
 
 @pytest.mark.parametrize("role", ["owner", "admin", "member", "viewer"])
-def test_apps_come_by_name_in_pages_for_every_member(people, as_role, rack, many_apps, role):
-    names = [a["name"] for a in walk(as_role(role), f"/api/v1/racks/{rack.pk}/apps/?limit=3")]
+def test_apps_come_by_name_in_pages_for_every_member(people, client_for, rack, many_apps, role):
+    names = [a["name"] for a in walk(client_for(role), f"/api/v1/racks/{rack.pk}/apps/?limit=3")]
     assert names == many_apps
 
 

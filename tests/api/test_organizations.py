@@ -34,13 +34,13 @@ def test_an_organization_needs_a_sensible_name(member, client_for, name):
 
 
 def test_anonymous_cannot_create_an_organization(db, client_for):
-    assert client_for(None).post("/api/v1/organizations/", {"name": "X"},
+    assert client_for("anonymous").post("/api/v1/organizations/", {"name": "X"},
                                  format="json").status_code == 401
 
 
 @pytest.mark.parametrize("role", ROLES)
-def test_each_user_lists_only_their_organizations(people, as_role, role):
-    response = as_role(role).get("/api/v1/organizations/")
+def test_each_user_lists_only_their_organizations(people, client_for, role):
+    response = client_for(role).get("/api/v1/organizations/")
     if role == "anonymous":
         assert response.status_code == 401
         return
@@ -50,16 +50,16 @@ def test_each_user_lists_only_their_organizations(people, as_role, role):
 
 
 @pytest.mark.parametrize("role", ROLES)
-def test_organization_detail_by_role(people, as_role, role):
-    response = as_role(role).get("/api/v1/organizations/acme/")
+def test_organization_detail_by_role(people, client_for, role):
+    response = client_for(role).get("/api/v1/organizations/acme/")
     assert response.status_code == READERS[role]
     if response.status_code == 200:
         assert response.json()["role"] == role
 
 
 @pytest.mark.parametrize("role", ROLES)
-def test_members_list_by_role(people, as_role, role):
-    response = as_role(role).get("/api/v1/organizations/acme/members/")
+def test_members_list_by_role(people, client_for, role):
+    response = client_for(role).get("/api/v1/organizations/acme/members/")
     assert response.status_code == READERS[role]
     if response.status_code == 200:
         assert {m["username"]: m["role"] for m in response.json()["results"]} == {
@@ -67,8 +67,8 @@ def test_members_list_by_role(people, as_role, role):
 
 
 @pytest.mark.parametrize("role", ROLES)
-def test_member_detail_by_role(people, as_role, role):
-    response = as_role(role).get("/api/v1/organizations/acme/members/mia/")
+def test_member_detail_by_role(people, client_for, role):
+    response = client_for(role).get("/api/v1/organizations/acme/members/mia/")
     assert response.status_code == READERS[role]
 
 
@@ -78,8 +78,8 @@ def test_a_missing_member_is_404(owner, client_for):
 
 
 @pytest.mark.parametrize("role", ROLES)
-def test_changing_a_role_by_role(people, as_role, role):
-    response = as_role(role).patch("/api/v1/organizations/acme/members/mia/",
+def test_changing_a_role_by_role(people, client_for, role):
+    response = client_for(role).patch("/api/v1/organizations/acme/members/mia/",
                                    {"role": "viewer"}, format="json")
     assert response.status_code == (MANAGERS[role] or 200)
     assert (Membership.objects.get(user=people["member"]).role == "viewer") == \
@@ -87,10 +87,10 @@ def test_changing_a_role_by_role(people, as_role, role):
 
 
 @pytest.mark.parametrize("role", ROLES)
-def test_removing_a_member_by_role(people, as_role, make_user, org, role):
+def test_removing_a_member_by_role(people, client_for, make_user, org, role):
     extra = make_user("extra")
     Membership.objects.create(organization=org, user=extra, role=Role.MEMBER)
-    response = as_role(role).delete("/api/v1/organizations/acme/members/extra/")
+    response = client_for(role).delete("/api/v1/organizations/acme/members/extra/")
     assert response.status_code == (MANAGERS[role] or 204)
     assert Membership.objects.filter(user=extra).exists() == (response.status_code != 204)
 

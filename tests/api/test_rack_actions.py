@@ -37,16 +37,16 @@ def live_app(app, release) -> App:
 
 
 @pytest.mark.parametrize("role", ROLES)
-def test_listing_apps_by_role(people, as_role, rack, app, role):
-    response = as_role(role).get(f"/api/v1/racks/{rack.pk}/apps/")
+def test_listing_apps_by_role(people, client_for, rack, app, role):
+    response = client_for(role).get(f"/api/v1/racks/{rack.pk}/apps/")
     assert response.status_code == READERS[role]
     if response.status_code == 200:
         assert [a["name"] for a in response.json()["results"]] == ["demo"]
 
 
 @pytest.mark.parametrize("role", ROLES)
-def test_creating_an_app_by_role(people, as_role, rack, role):
-    response = as_role(role).post(f"/api/v1/racks/{rack.pk}/apps/", {"name": "shop"},
+def test_creating_an_app_by_role(people, client_for, rack, role):
+    response = client_for(role).post(f"/api/v1/racks/{rack.pk}/apps/", {"name": "shop"},
                                   format="json")
     assert response.status_code == acting(201)[role]
     created = response.status_code == 201
@@ -56,16 +56,16 @@ def test_creating_an_app_by_role(people, as_role, rack, role):
 
 
 @pytest.mark.parametrize("role", ROLES)
-def test_app_detail_by_role(people, as_role, rack, live_app, release, role):
-    response = as_role(role).get(f"/api/v1/racks/{rack.pk}/apps/demo/")
+def test_app_detail_by_role(people, client_for, rack, live_app, release, role):
+    response = client_for(role).get(f"/api/v1/racks/{rack.pk}/apps/demo/")
     assert response.status_code == READERS[role]
     if response.status_code == 200:
         assert response.json()["release"] == release.pk
 
 
 @pytest.mark.parametrize("role", ROLES)
-def test_deleting_an_app_by_role(people, as_role, rack, app, role):
-    response = as_role(role).delete(f"/api/v1/racks/{rack.pk}/apps/demo/")
+def test_deleting_an_app_by_role(people, client_for, rack, app, role):
+    response = client_for(role).delete(f"/api/v1/racks/{rack.pk}/apps/demo/")
     assert response.status_code == acting(204)[role]
     assert App.objects.filter(pk=app.pk).exists() == (response.status_code != 204)
 
@@ -96,8 +96,8 @@ def test_a_missing_app_is_404(owner, rack, client_for):
 
 
 @pytest.mark.parametrize("role", ROLES)
-def test_starting_a_build_by_role(people, as_role, rack, app, role):
-    response = as_role(role).post(f"/api/v1/racks/{rack.pk}/apps/demo/builds/",
+def test_starting_a_build_by_role(people, client_for, rack, app, role):
+    response = client_for(role).post(f"/api/v1/racks/{rack.pk}/apps/demo/builds/",
                                   {"description": "v2"}, format="json")
     assert response.status_code == acting(201)[role]
     assert Build.objects.filter(app=app).exists() == (response.status_code == 201)
@@ -106,9 +106,9 @@ def test_starting_a_build_by_role(people, as_role, rack, app, role):
 
 
 @pytest.mark.parametrize("role", ROLES)
-def test_listing_builds_by_role(people, as_role, rack, app, role):
+def test_listing_builds_by_role(people, client_for, rack, app, role):
     LocalRack().start_build(app, description="first")
-    response = as_role(role).get(f"/api/v1/racks/{rack.pk}/apps/demo/builds/")
+    response = client_for(role).get(f"/api/v1/racks/{rack.pk}/apps/demo/builds/")
     assert response.status_code == READERS[role]
     if response.status_code == 200:
         (build,) = response.json()["results"]
@@ -144,8 +144,8 @@ def test_build_detail_and_bad_build_input(owner, viewer, outsider, rack, app, cl
 
 
 @pytest.mark.parametrize("role", ROLES)
-def test_listing_releases_by_role(people, as_role, rack, release, role):
-    response = as_role(role).get(f"/api/v1/racks/{rack.pk}/apps/demo/releases/")
+def test_listing_releases_by_role(people, client_for, rack, release, role):
+    response = client_for(role).get(f"/api/v1/racks/{rack.pk}/apps/demo/releases/")
     assert response.status_code == READERS[role]
     if response.status_code == 200:
         (listed,) = response.json()["results"]
@@ -154,8 +154,8 @@ def test_listing_releases_by_role(people, as_role, rack, release, role):
 
 
 @pytest.mark.parametrize("role", ROLES)
-def test_changing_the_environment_by_role(people, as_role, rack, app, role):
-    response = as_role(role).post(f"/api/v1/racks/{rack.pk}/apps/demo/releases/",
+def test_changing_the_environment_by_role(people, client_for, rack, app, role):
+    response = client_for(role).post(f"/api/v1/racks/{rack.pk}/apps/demo/releases/",
                                   {"env": {"MODE": "fast"}}, format="json")
     assert response.status_code == acting(201)[role]
     if response.status_code == 201:
@@ -184,8 +184,8 @@ def test_a_bad_environment_is_refused(owner, rack, app, client_for, env, reason)
 
 
 @pytest.mark.parametrize("role", ROLES)
-def test_promoting_a_release_by_role(people, as_role, rack, release, role):
-    response = as_role(role).post(
+def test_promoting_a_release_by_role(people, client_for, rack, release, role):
+    response = client_for(role).post(
         f"/api/v1/racks/{rack.pk}/apps/demo/releases/{release.pk}/promote/")
     assert response.status_code == acting(200)[role]
     release.refresh_from_db()
@@ -210,8 +210,8 @@ def test_release_detail(viewer, outsider, rack, release, client_for):
 
 
 @pytest.mark.parametrize("role", ROLES)
-def test_scaling_by_role(people, as_role, rack, live_app, role):
-    response = as_role(role).post(f"/api/v1/racks/{rack.pk}/apps/demo/scale/",
+def test_scaling_by_role(people, client_for, rack, live_app, role):
+    response = client_for(role).post(f"/api/v1/racks/{rack.pk}/apps/demo/scale/",
                                   {"process": "web", "count": 4}, format="json")
     assert response.status_code == acting(200)[role]
     scaled = Formation.objects.filter(app=live_app, process="web", count=4).exists()
@@ -221,9 +221,9 @@ def test_scaling_by_role(people, as_role, rack, live_app, role):
 
 
 @pytest.mark.parametrize("role", ROLES)
-def test_reading_the_formation_by_role(people, as_role, rack, live_app, role):
+def test_reading_the_formation_by_role(people, client_for, rack, live_app, role):
     Formation.objects.create(app=live_app, process="web", count=2)
-    response = as_role(role).get(f"/api/v1/racks/{rack.pk}/apps/demo/scale/")
+    response = client_for(role).get(f"/api/v1/racks/{rack.pk}/apps/demo/scale/")
     assert response.status_code == READERS[role]
 
 
@@ -248,33 +248,33 @@ def test_bad_scale_input_is_refused(owner, rack, live_app, client_for, body):
 
 
 @pytest.mark.parametrize("role", ROLES)
-def test_listing_resources_by_role(people, as_role, rack, role):
+def test_listing_resources_by_role(people, client_for, rack, role):
     LocalRack().create_resource(rack, "db", "postgres")
-    response = as_role(role).get(f"/api/v1/racks/{rack.pk}/resources/")
+    response = client_for(role).get(f"/api/v1/racks/{rack.pk}/resources/")
     assert response.status_code == READERS[role]
     if response.status_code == 200:
         assert [(r["name"], r["type"]) for r in response.json()["results"]] == [("db", "postgres")]
 
 
 @pytest.mark.parametrize("role", ROLES)
-def test_creating_a_resource_by_role(people, as_role, rack, role):
-    response = as_role(role).post(f"/api/v1/racks/{rack.pk}/resources/",
+def test_creating_a_resource_by_role(people, client_for, rack, role):
+    response = client_for(role).post(f"/api/v1/racks/{rack.pk}/resources/",
                                   {"name": "cache", "type": "redis"}, format="json")
     assert response.status_code == acting(201)[role]
     assert Resource.objects.filter(rack=rack).exists() == (response.status_code == 201)
 
 
 @pytest.mark.parametrize("role", ROLES)
-def test_resource_detail_by_role(people, as_role, rack, role):
+def test_resource_detail_by_role(people, client_for, rack, role):
     LocalRack().create_resource(rack, "db", "postgres")
-    response = as_role(role).get(f"/api/v1/racks/{rack.pk}/resources/db/")
+    response = client_for(role).get(f"/api/v1/racks/{rack.pk}/resources/db/")
     assert response.status_code == READERS[role]
 
 
 @pytest.mark.parametrize("role", ROLES)
-def test_deleting_a_resource_by_role(people, as_role, rack, role):
+def test_deleting_a_resource_by_role(people, client_for, rack, role):
     LocalRack().create_resource(rack, "db", "postgres")
-    response = as_role(role).delete(f"/api/v1/racks/{rack.pk}/resources/db/")
+    response = client_for(role).delete(f"/api/v1/racks/{rack.pk}/resources/db/")
     assert response.status_code == acting(204)[role]
     assert Resource.objects.filter(rack=rack).exists() == (response.status_code != 204)
     if response.status_code == 204:

@@ -91,7 +91,7 @@ def test_a_member_removed_from_the_organization_reads_no_more(happened, late, ra
 def test_outsiders_get_404_and_anonymous_visitors_401(happened, outsider, rack, client_for):
     response = client_for(outsider).get(history_url(rack))
     assert response.status_code == 404 and b"production" not in response.content
-    assert client_for(None).get(history_url(rack)).status_code == 401
+    assert client_for("anonymous").get(history_url(rack)).status_code == 401
 
 
 def test_the_history_is_read_only(happened, owner, rack, client_for):

@@ -140,16 +140,11 @@ def test_a_revoked_token_answers_401_at_once(member):
 # A password change revokes every token, whichever way the password changed.
 
 
-def logged_in_browser(user) -> Client:
-    browser = Client()
-    browser.force_login(user)
-    assert browser.get("/").status_code == 200
-    return browser
-
-
-def test_changing_the_password_on_the_dashboard_revokes_tokens_and_other_sessions(member):
+def test_changing_the_password_on_the_dashboard_revokes_tokens_and_other_sessions(member,
+                                                                                 client_for):
     keys = [get_token()["token"], get_token(name="second")["token"]]
-    here, elsewhere = logged_in_browser(member), logged_in_browser(member)
+    here, elsewhere = client_for(member), client_for(member)
+    assert elsewhere.get("/").status_code == 200
     response = here.post("/accounts/password_change/", {
         "old_password": PASSWORD, "new_password1": NEW_PASSWORD,
         "new_password2": NEW_PASSWORD})
@@ -160,9 +155,10 @@ def test_changing_the_password_on_the_dashboard_revokes_tokens_and_other_session
     assert elsewhere.get("/").status_code == 302  # every other one is logged out
 
 
-def test_resetting_the_password_by_email_revokes_tokens(member):
+def test_resetting_the_password_by_email_revokes_tokens(member, client_for):
     key = get_token()["token"]
-    elsewhere = logged_in_browser(member)
+    elsewhere = client_for(member)
+    assert elsewhere.get("/").status_code == 200
     browser = Client()
     assert browser.post("/accounts/password_reset/",
                         {"email": member.email}).status_code == 302
@@ -178,10 +174,10 @@ def test_resetting_the_password_by_email_revokes_tokens(member):
     assert elsewhere.get("/").status_code == 302
 
 
-def test_an_administrator_setting_the_password_in_the_admin_revokes_tokens(member, make_user):
+def test_an_administrator_setting_the_password_in_the_admin_revokes_tokens(member, make_user,
+                                                                          client_for):
     key = get_token()["token"]
-    boss = make_user("boss", is_staff=True, is_superuser=True)
-    admin = logged_in_browser(boss)
+    admin = client_for(make_user("boss", is_staff=True, is_superuser=True))
     response = admin.post(f"/admin/auth/user/{member.pk}/password/", {
         "password1": NEW_PASSWORD, "password2": NEW_PASSWORD, "usable_password": "true"})
     assert response.status_code == 302, response.content

@@ -88,6 +88,8 @@ def test_a_rack_event_reaches_the_member_live_and_never_another_organization(
               for i in range(4)]
     missed.append(ingest(there, rack, "build:create", "error", id="BQQQQQQQQQQ", app="web",
                          message="tests failed"))
+    # Time for their pushes to go out to no socket of this page: only the resume below
+    # can bring them.
     time.sleep(0.5)
     expect(item(page, missed[0])).to_have_count(0)
     page.context.set_offline(False)

@@ -36,8 +36,6 @@ def _delivery_settings(settings) -> None:
     settings.DELIVERY_LEASE_MARGIN_SECONDS = 1.0
     settings.DELIVERY_SWEEP_GRACE_SECONDS = 0.5
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-    # Many users per test: their passwords need not be expensive to hash.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @dataclass
@@ -190,15 +188,6 @@ def smtp(settings) -> Iterator[Mailbox]:
     settings.EMAIL_TIMEOUT = 5
     yield mailbox
     controller.stop()
-
-
-@pytest.fixture
-def signed_in(request, client_for) -> Callable[[str], tuple[object, object]]:
-    """signed_in("viewer") is the organization's viewer and a client logged in as them."""
-    def make(role: str) -> tuple[object, object]:
-        user = request.getfixturevalue(role)
-        return user, client_for(user)
-    return make
 
 
 @pytest.fixture

@@ -20,8 +20,8 @@ from tests.delivery.conftest import ROLES
 # -- Preferences ----------------------------------------------------------------------------
 
 @pytest.mark.parametrize("role", ROLES)
-def test_each_role_reads_and_replaces_their_preferences(signed_in, rack, role):
-    user, client = signed_in(role)
+def test_each_role_reads_and_replaces_their_preferences(client_for, rack, role):
+    client = client_for(role)
     answer = client.get("/api/v1/preferences/")
     assert answer.status_code == 200
     body = answer.json()
@@ -44,9 +44,9 @@ def test_each_role_reads_and_replaces_their_preferences(signed_in, rack, role):
         ("*", rack.pk, "noisy", ()),
         ("release:deployed", rack.pk, "", ("email", "webhook")),
     }
-    assert EmailDigest.objects.get(user=user).window_minutes == 60
+    assert EmailDigest.objects.get(user=client.user).window_minutes == 60
     answer = client.put("/api/v1/preferences/", {"preferences": []}, format="json")
-    assert answer.json()["preferences"] == [] and not Preference.objects.filter(user=user)
+    assert answer.json()["preferences"] == [] and not Preference.objects.filter(user=client.user)
     assert answer.json()["email_digest_minutes"] == 60  # untouched when not sent
 
 
@@ -76,8 +76,8 @@ def test_bad_preferences_are_refused_and_change_nothing(client_for, member, rule
 
 
 def test_anonymous_gets_401(client_for):
-    assert client_for(None).get("/api/v1/preferences/").status_code == 401
-    assert client_for(None).get("/api/v1/webhooks/").status_code == 401
+    assert client_for("anonymous").get("/api/v1/preferences/").status_code == 401
+    assert client_for("anonymous").get("/api/v1/webhooks/").status_code == 401
 
 
 def test_wrong_method_is_405(client_for, member):
@@ -89,14 +89,14 @@ def test_wrong_method_is_405(client_for, member):
 # -- Webhooks -------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("role", ROLES)
-def test_each_role_manages_their_own_webhooks(signed_in, role, receiver):
-    user, client = signed_in(role)
+def test_each_role_manages_their_own_webhooks(client_for, role, receiver):
+    client = client_for(role)
     answer = client.post("/api/v1/webhooks/", {"url": receiver.url, "events": ["build:failed"],
                                                "format": "slack"}, format="json")
     assert answer.status_code == 201, answer.json()
     created = answer.json()
     assert created["secret"].startswith("whsec_")
-    endpoint = WebhookEndpoint.objects.get(pk=created["id"], user=user)
+    endpoint = WebhookEndpoint.objects.get(pk=created["id"], user=client.user)
     assert decrypt_secret(endpoint.secret_encrypted) == created["secret"]
     listed = client.get("/api/v1/webhooks/").json()
     assert [e["id"] for e in listed] == [endpoint.pk]

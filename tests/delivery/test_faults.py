@@ -4,7 +4,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -91,7 +90,9 @@ def test_a_flushed_broker_loses_nothing(celery_worker_stopped, member, rack, rec
     assert redis.Redis.from_url(django_settings.REDIS_URL).flushdb()
     with start_worker(app, pool="threads", concurrency=2, perform_ping_check=False,
                       shutdown_timeout=30):
-        time.sleep(1.0)
+        # Once the worker answers, it consumes the queue: had a message survived, it would
+        # be on its way.
+        wait_for(lambda: app.control.ping(timeout=0.5), what="the worker never answered")
         assert receiver.requests == []  # the messages are gone
         assert Delivery.objects.filter(endpoint=endpoint,
                                        status=DeliveryStatus.PENDING).count() == 5

@@ -27,8 +27,8 @@ from tests.helpers import wait_for
 
 
 @pytest.mark.parametrize("role", ROLES)
-def test_each_role_sees_event_types_grouped_with_their_meaning(signed_in, rack, role):
-    _, client = signed_in(role)
+def test_each_role_sees_event_types_grouped_with_their_meaning(client_for, rack, role):
+    client = client_for(role)
     page = client.get("/settings/notifications/")
     assert page.status_code == 200
     html = page.content.decode()
@@ -47,14 +47,14 @@ def test_anonymous_is_sent_to_log_in(client):
         assert answer.status_code == 302 and answer["Location"].startswith("/accounts/login/")
 
 
-def test_wrong_method_is_405(signed_in):
-    _, client = signed_in("member")
+def test_wrong_method_is_405(client_for):
+    client = client_for("member")
     assert client.put("/settings/notifications/").status_code == 405
     assert client.get("/settings/webhooks/1/deliveries/1/redeliver/").status_code == 405
 
 
-def test_unticking_email_for_failed_builds_stops_the_email(signed_in, rack, emit):
-    user, client = signed_in("member")
+def test_unticking_email_for_failed_builds_stops_the_email(client_for, member, rack, emit):
+    client = client_for("member")
     form = {"form": "types"}
     for kind in EVENT_TYPES:
         for channel in default_channels(kind):  # the page as it came, ticked
@@ -63,34 +63,34 @@ def test_unticking_email_for_failed_builds_stops_the_email(signed_in, rack, emit
     answer = client.post("/settings/notifications/", form)
     assert answer.status_code == 302
     # They have no webhook: the webhook box posted by hand is not stored.
-    assert list(Preference.objects.filter(user=user).values_list("event_type", "channels")) == [
+    assert list(Preference.objects.filter(user=member).values_list("event_type", "channels")) == [
         ("build:failed", ["in_app"])]
     notification = emit("build:create", "error", id="BABCDEFGHIJ", app="web")
-    assert not Delivery.objects.filter(user=user, notification=notification,
+    assert not Delivery.objects.filter(user=member, notification=notification,
                                        channel="email").exists()
-    assert FeedEntry.objects.filter(user=user, notification=notification).exists()
+    assert FeedEntry.objects.filter(user=member, notification=notification).exists()
     page = client.get("/settings/notifications/").content.decode()
     assert 'name="build:failed:email" value="on" aria' in page
 
 
-def test_an_app_override_mutes_it_and_can_be_removed(signed_in, rack, emit):
-    user, client = signed_in("viewer")
+def test_an_app_override_mutes_it_and_can_be_removed(client_for, viewer, rack, emit):
+    client = client_for("viewer")
     LocalRack().create_app(rack, "noisy")
     answer = client.post("/settings/notifications/", {
         "form": "override", "rack": rack.pk, "app": "noisy", "event_type": "*", "mute": "on"})
     assert answer.status_code == 302
-    rule = Preference.objects.get(user=user)
+    rule = Preference.objects.get(user=viewer)
     assert (rule.rack_id, rule.app, rule.event_type, rule.channels) == (rack.pk, "noisy", "*", [])
     muted = emit("build:create", "error", id="BABCDEFGHIJ", app="noisy")
-    assert not FeedEntry.objects.filter(user=user, notification=muted).exists()
+    assert not FeedEntry.objects.filter(user=viewer, notification=muted).exists()
     page = client.get("/settings/notifications/").content.decode()
     assert "noisy" in page and "muted" in page
     client.post("/settings/notifications/", {"form": "remove-override", "id": rule.pk})
-    assert not Preference.objects.filter(user=user).exists()
+    assert not Preference.objects.filter(user=viewer).exists()
 
 
-def test_an_outsider_cannot_override_another_organizations_rack(signed_in, rack):
-    user, client = signed_in("outsider")
+def test_an_outsider_cannot_override_another_organizations_rack(client_for, rack):
+    client = client_for("outsider")
     answer = client.post("/settings/notifications/", {
         "form": "override", "rack": rack.pk, "event_type": "*", "channels": ["email"]})
     assert answer.status_code == 400
@@ -98,24 +98,24 @@ def test_an_outsider_cannot_override_another_organizations_rack(signed_in, rack)
     assert not Preference.objects.exists()
 
 
-def test_choosing_a_digest(signed_in):
-    user, client = signed_in("member")
+def test_choosing_a_digest(client_for, member):
+    client = client_for("member")
     assert client.post("/settings/notifications/",
                        {"form": "digest", "window_minutes": "60"}).status_code == 302
-    assert EmailDigest.objects.get(user=user).window_minutes == 60
+    assert EmailDigest.objects.get(user=member).window_minutes == 60
     assert client.post("/settings/notifications/",
                        {"form": "digest", "window_minutes": "7"}).status_code == 400
-    assert EmailDigest.objects.get(user=user).window_minutes == 60
+    assert EmailDigest.objects.get(user=member).window_minutes == 60
 
 
 @pytest.mark.parametrize("role", ROLES)
-def test_each_role_adds_a_webhook_and_sees_its_secret_once(signed_in, receiver, role):
-    user, client = signed_in(role)
+def test_each_role_adds_a_webhook_and_sees_its_secret_once(client_for, receiver, role):
+    client = client_for(role)
     answer = client.post("/settings/webhooks/", {
         "url": receiver.url, "description": "ops", "format": "discord",
         "events": ["build:failed", "release:promote-failed"]})
     assert answer.status_code == 201
-    endpoint = WebhookEndpoint.objects.get(user=user)
+    endpoint = WebhookEndpoint.objects.get(user=client.user)
     assert endpoint.format == "discord"
     assert endpoint.events == ["build:failed", "release:promote-failed"]
     page = answer.content.decode()
@@ -133,13 +133,13 @@ def _session_text() -> str:
                    for row in Session.objects.all())
 
 
-def test_a_new_secret_is_shown_but_never_kept_in_the_session(db, signed_in, receiver):
-    user, client = signed_in("member")
+def test_a_new_secret_is_shown_but_never_kept_in_the_session(db, client_for, member, receiver):
+    client = client_for("member")
     created = client.post("/settings/webhooks/", {
         "url": receiver.url, "format": "standard", "events": ["*"]})
     assert Session.objects.exists() and "whsec_" not in _session_text()
     secret = re.search(r"data-secret>(whsec_[^<]+)<", created.content.decode()).group(1)
-    endpoint = WebhookEndpoint.objects.get(user=user)
+    endpoint = WebhookEndpoint.objects.get(user=member)
     rotated = client.post(f"/settings/webhooks/{endpoint.pk}/", {"form": "rotate"})
     assert rotated.status_code == 200 and "whsec_" not in _session_text()
     new_secret = re.search(r"data-secret>(whsec_[^<]+)<", rotated.content.decode()).group(1)
@@ -149,11 +149,11 @@ def test_a_new_secret_is_shown_but_never_kept_in_the_session(db, signed_in, rece
         assert shown.removeprefix("whsec_") not in stored
 
 
-def test_the_test_button_is_throttled_with_a_message(db, signed_in, receiver, settings):
+def test_the_test_button_is_throttled_with_a_message(db, client_for, member, receiver, settings):
     settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {
         **settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "webhook_test": "2/min"}}
-    user, client = signed_in("member")
-    endpoint, _ = create_endpoint(user, url=receiver.url, events=["*"])
+    client = client_for("member")
+    endpoint, _ = create_endpoint(member, url=receiver.url, events=["*"])
     page = f"/settings/webhooks/{endpoint.pk}/"
     for _ in range(2):
         assert "on its way" in client.post(page, {"form": "test"},
@@ -163,9 +163,9 @@ def test_the_test_button_is_throttled_with_a_message(db, signed_in, receiver, se
     assert Delivery.objects.filter(endpoint=endpoint, notification=None).count() == 2
 
 
-def test_a_private_url_is_refused_with_a_message(signed_in, settings):
+def test_a_private_url_is_refused_with_a_message(client_for, settings):
     settings.OUTBOUND_ALLOWED_NETWORKS = []
-    _, client = signed_in("member")
+    client = client_for("member")
     answer = client.post("/settings/webhooks/", {
         "url": "http://10.1.2.3/hook", "format": "standard", "events": ["*"]})
     assert answer.status_code == 400
@@ -173,12 +173,12 @@ def test_a_private_url_is_refused_with_a_message(signed_in, settings):
     assert not WebhookEndpoint.objects.exists()
 
 
-def test_another_users_webhook_is_404(signed_in, member, receiver):
+def test_another_users_webhook_is_404(client_for, member, receiver):
     endpoint, _ = create_endpoint(member, url=receiver.url, events=["*"])
     delivery = Delivery.objects.create(user=member, channel="webhook", endpoint=endpoint,
                                        status=DeliveryStatus.FAILED)
     for stranger in ("outsider", "admin"):
-        _, client = signed_in(stranger)
+        client = client_for(stranger)
         assert client.get(f"/settings/webhooks/{endpoint.pk}/").status_code == 404
         assert client.post(f"/settings/webhooks/{endpoint.pk}/",
                            {"form": "delete"}).status_code == 404
@@ -189,9 +189,9 @@ def test_another_users_webhook_is_404(signed_in, member, receiver):
     assert delivery.status == DeliveryStatus.FAILED
 
 
-def test_the_webhook_page_buttons(signed_in, rack, receiver, emit):
-    user, client = signed_in("member")
-    endpoint, _ = create_endpoint(user, url=receiver.url, events=["*"])
+def test_the_webhook_page_buttons(client_for, member, rack, receiver, emit):
+    client = client_for("member")
+    endpoint, _ = create_endpoint(member, url=receiver.url, events=["*"])
     page = f"/settings/webhooks/{endpoint.pk}/"
     emit("app:create", app="web", name="web")
     delivery = Delivery.objects.get(endpoint=endpoint)
@@ -246,13 +246,13 @@ def test_the_webhook_page_buttons(signed_in, rack, receiver, emit):
     ({"app": "", "channels": ["email"], "mute": "on"}, "Tick channels or mute it, not both."),
     ({"app": "", "channels": ["webhook"]}, "You have no enabled webhook: add one first"),
 ])
-def test_an_override_that_cannot_be_is_refused_with_why(signed_in, rack, posted, error):
-    user, client = signed_in("member")
+def test_an_override_that_cannot_be_is_refused_with_why(client_for, member, rack, posted, error):
+    client = client_for("member")
     answer = client.post("/settings/notifications/", {
         "form": "override", "rack": rack.pk, "event_type": "*", **posted})
     assert answer.status_code == 400
     assert error in answer.content.decode()
-    assert not Preference.objects.filter(user=user).exists()
+    assert not Preference.objects.filter(user=member).exists()
 
 
 def _attempts_cell(html: str, delivery: Delivery) -> tuple[str, int]:
@@ -262,10 +262,10 @@ def _attempts_cell(html: str, delivery: Delivery) -> tuple[str, int]:
 
 
 @pytest.mark.parametrize("role", ROLES)
-def test_after_a_redeliver_the_attempts_shown_agree_with_the_log(celery_worker, signed_in,
+def test_after_a_redeliver_the_attempts_shown_agree_with_the_log(celery_worker, client_for,
                                                                  rack, receiver, emit, role):
-    user, client = signed_in(role)
-    endpoint, _ = create_endpoint(user, url=receiver.url, events=["*"])
+    client = client_for(role)
+    endpoint, _ = create_endpoint(client.user, url=receiver.url, events=["*"])
     receiver.answer(Answer(status=400, body=b"no"), Answer(status=200))
     emit("app:create", app="web", name="web")
     delivery = wait_for(lambda: Delivery.objects.filter(
@@ -277,9 +277,9 @@ def test_after_a_redeliver_the_attempts_shown_agree_with_the_log(celery_worker, 
     assert _attempts_cell(client.get(page).content.decode(), delivery) == ("2", 2)
 
 
-def test_the_log_shows_each_attempts_bodies_escaped(celery_worker, signed_in, receiver):
-    user, client = signed_in("member")
-    endpoint, secret = create_endpoint(user, url=receiver.url, events=["*"])
+def test_the_log_shows_each_attempts_bodies_escaped(celery_worker, client_for, member, receiver):
+    client = client_for("member")
+    endpoint, secret = create_endpoint(member, url=receiver.url, events=["*"])
     receiver.answer(Answer(status=200, body=b"<script>alert(1)</script>"))
     send_test_event(endpoint)
     wait_for(lambda: DeliveryAttempt.objects.filter(delivery__endpoint=endpoint).exists())
@@ -291,10 +291,10 @@ def test_the_log_shows_each_attempts_bodies_escaped(celery_worker, signed_in, re
     assert secret.removeprefix("whsec_") not in html
 
 
-def test_a_test_send_comes_back_to_its_row_and_the_log_follows_it(celery_worker, signed_in,
+def test_a_test_send_comes_back_to_its_row_and_the_log_follows_it(celery_worker, client_for, member,
                                                                   receiver):
-    user, client = signed_in("member")
-    endpoint, _ = create_endpoint(user, url=receiver.url, events=["*"])
+    client = client_for("member")
+    endpoint, _ = create_endpoint(member, url=receiver.url, events=["*"])
     receiver.answer(Answer(delay=1.5))  # still on its way when the page comes back
     page = f"/settings/webhooks/{endpoint.pk}/"
     answer = client.post(page, {"form": "test"})
@@ -312,15 +312,15 @@ def test_a_test_send_comes_back_to_its_row_and_the_log_follows_it(celery_worker,
     assert _attempts_cell(html, delivery) == ("1", 1) and ">Delivered<" in html
 
 
-def test_a_delivery_waiting_for_a_later_retry_is_not_on_its_way(db, signed_in, receiver):
-    user, client = signed_in("member")
-    endpoint, _ = create_endpoint(user, url=receiver.url, events=["*"])
+def test_a_delivery_waiting_for_a_later_retry_is_not_on_its_way(db, client_for, member, receiver):
+    client = client_for("member")
+    endpoint, _ = create_endpoint(member, url=receiver.url, events=["*"])
     page = f"/settings/webhooks/{endpoint.pk}/"
-    Delivery.objects.create(user=user, channel="webhook", endpoint=endpoint,
+    Delivery.objects.create(user=member, channel="webhook", endpoint=endpoint,
                             status=DeliveryStatus.PENDING,
                             next_attempt_at=timezone.now() + timedelta(minutes=30))
     assert "data-refreshing" not in client.get(page).content.decode()
-    Delivery.objects.create(user=user, channel="webhook", endpoint=endpoint,
+    Delivery.objects.create(user=member, channel="webhook", endpoint=endpoint,
                             status=DeliveryStatus.SENDING, next_attempt_at=timezone.now())
     assert "data-refreshing" in client.get(page).content.decode()
 
@@ -333,8 +333,8 @@ def _types_as_shown(html: str) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("role", [*ROLES, "outsider"])
-def test_without_a_webhook_the_webhook_column_does_not_apply(signed_in, role):
-    user, client = signed_in(role)
+def test_without_a_webhook_the_webhook_column_does_not_apply(client_for, role):
+    client = client_for(role)
     html = client.get("/settings/notifications/").content.decode()
     # Unticked and disabled, with a hint to add one; email keeps its default.
     assert 'name="build:failed:webhook" value="on" disabled aria-describedby="webhook-hint"' \
@@ -344,37 +344,37 @@ def test_without_a_webhook_the_webhook_column_does_not_apply(signed_in, role):
     # Saved as it came: nothing is stored, so the defaults still apply once they add one.
     form = _types_as_shown(html)
     assert client.post("/settings/notifications/", form).status_code == 302
-    assert not Preference.objects.filter(user=user).exists()
+    assert not Preference.objects.filter(user=client.user).exists()
     # A change stores what the page shows, never a webhook posted by hand.
     del form["build:failed:email"]
     form["build:failed:webhook"] = "on"
     assert client.post("/settings/notifications/", form).status_code == 302
-    assert list(Preference.objects.filter(user=user).values_list("event_type", "channels")) == [
-        ("build:failed", ["in_app"])]
+    rules = Preference.objects.filter(user=client.user).values_list("event_type", "channels")
+    assert list(rules) == [("build:failed", ["in_app"])]
 
 
-def test_with_an_enabled_webhook_the_column_applies_with_its_defaults(signed_in, receiver):
-    user, client = signed_in("member")
-    endpoint, _ = create_endpoint(user, url=receiver.url, events=["*"])
+def test_with_an_enabled_webhook_the_column_applies_with_its_defaults(client_for, member, receiver):
+    client = client_for("member")
+    endpoint, _ = create_endpoint(member, url=receiver.url, events=["*"])
     html = client.get("/settings/notifications/").content.decode()
     assert 'name="build:failed:webhook" value="on" checked aria-label' in html
     assert "add a webhook" not in html
     assert client.post("/settings/notifications/", _types_as_shown(html)).status_code == 302
-    assert not Preference.objects.filter(user=user).exists()
+    assert not Preference.objects.filter(user=member).exists()
     # A disabled webhook sends nothing: the column does not apply again.
     WebhookEndpoint.objects.filter(pk=endpoint.pk).update(enabled=False)
     html = client.get("/settings/notifications/").content.decode()
     assert 'name="build:failed:webhook" value="on" disabled' in html and "add a webhook" in html
 
 
-def test_a_webhook_in_a_rule_of_theirs_survives_a_save_without_a_webhook(signed_in):
-    user, client = signed_in("member")
-    set_preference(user, event_type="build:failed", channels=["in_app", "webhook"])
-    set_preference(user, event_type="app:create", channels=["in_app"])
+def test_a_webhook_in_a_rule_of_theirs_survives_a_save_without_a_webhook(client_for, member):
+    client = client_for("member")
+    set_preference(member, event_type="build:failed", channels=["in_app", "webhook"])
+    set_preference(member, event_type="app:create", channels=["in_app"])
     html = client.get("/settings/notifications/").content.decode()
     form = _types_as_shown(html)
     form["app:create:email"] = "on"
     assert client.post("/settings/notifications/", form).status_code == 302
     # Their own rules keep what they said of webhooks (untouched, not dropped); none added.
-    assert dict(Preference.objects.filter(user=user).values_list("event_type", "channels")) == {
+    assert dict(Preference.objects.filter(user=member).values_list("event_type", "channels")) == {
         "build:failed": ["in_app", "webhook"], "app:create": ["email", "in_app"]}

@@ -44,8 +44,8 @@ def state(rack: Rack) -> tuple:
 
 
 @pytest.mark.parametrize("who", ["owner", "admin", "member"])
-def test_acting_roles_use_every_button(web, who, rack, demo):
-    client = web(who)
+def test_acting_roles_use_every_button(client_for, who, rack, demo):
+    client = client_for(who)
     for url, data in actions(rack):
         before = state(rack)
         response = client.post(url, data, follow=True)
@@ -55,8 +55,8 @@ def test_acting_roles_use_every_button(web, who, rack, demo):
     assert not App.objects.filter(name="demo").exists()
 
 
-def test_a_viewer_gets_403_and_nothing_changes(web, viewer, rack, demo):
-    client = web("viewer")
+def test_a_viewer_gets_403_and_nothing_changes(client_for, viewer, rack, demo):
+    client = client_for("viewer")
     for url, data in [*actions(rack), (f"/racks/{rack.pk}/update/", {"count": "5"}),
                       (f"/racks/{rack.pk}/resources/db/delete/", {})]:
         before = state(rack)
@@ -66,23 +66,23 @@ def test_a_viewer_gets_403_and_nothing_changes(web, viewer, rack, demo):
         assert state(rack) == before, url
 
 
-def test_an_outsider_gets_404_and_nothing_changes(web, outsider, rack, demo):
-    client = web("outsider")
+def test_an_outsider_gets_404_and_nothing_changes(client_for, outsider, rack, demo):
+    client = client_for("outsider")
     for url, data in [*actions(rack), (f"/racks/{rack.pk}/update/", {"count": "5"})]:
         before = state(rack)
         assert client.post(url, data).status_code == 404, url
         assert state(rack) == before, url
 
 
-def test_anonymous_is_sent_to_log_in(web, rack, demo):
+def test_anonymous_is_sent_to_log_in(client_for, rack, demo):
     for url, data in actions(rack):
-        response = web(None).post(url, data)
+        response = client_for("anonymous").post(url, data)
         assert response.status_code == 302 and "/accounts/login/" in response.url
 
 
 @pytest.mark.parametrize("who", ["owner", "admin"])
-def test_managers_update_the_rack(web, who, rack):
-    response = web(who).post(f"/racks/{rack.pk}/update/",
+def test_managers_update_the_rack(client_for, who, rack):
+    response = client_for(who).post(f"/racks/{rack.pk}/update/",
                              {"version": "3.25.0", "count": "5", "instance_type": "t3.large"},
                              follow=True)
     assert messages_of(response) == ["Asked production to update."]
@@ -92,8 +92,8 @@ def test_managers_update_the_rack(web, who, rack):
         "[production] Updating rack to: version 3.25.0, count 5, instance type t3.large")
 
 
-def test_a_member_may_not_update_the_rack(web, member, rack):
-    response = web("member").post(f"/racks/{rack.pk}/update/", {"count": "5"})
+def test_a_member_may_not_update_the_rack(client_for, member, rack):
+    response = client_for("member").post(f"/racks/{rack.pk}/update/", {"count": "5"})
     assert response.status_code == 403 and b"Only owners and admins" in response.content
 
 
@@ -129,9 +129,9 @@ def form_errors(html: str) -> str:
      "An instance type is letters, digits"),
 ])
 def test_a_refusal_is_shown_beside_its_field_with_the_input_kept(
-        web, owner, rack, demo, url_tail, data, field_id, message):
+        client_for, owner, rack, demo, url_tail, data, field_id, message):
     before = state(rack)
-    response = web("owner").post(f"/racks/{rack.pk}/{url_tail}", data)
+    response = client_for("owner").post(f"/racks/{rack.pk}/{url_tail}", data)
     assert response.status_code == 400
     html = response.content.decode()
     shown = error_beside(html, field_id) if field_id else form_errors(html)
@@ -157,9 +157,9 @@ BAD_NAME = ("A variable name is letters, digits and underscores, not starting wi
      "The value of BIG must be text without NUL characters, at most 10000 characters."),
 ], ids=["leading digit", "dash", "space", "name too long", "too many", "value too long"])
 def test_a_member_setting_a_bad_environment_sees_why_and_no_release_is_made(
-        web, member, rack, demo, env, message):
+        client_for, member, rack, demo, env, message):
     releases = list(demo.releases.values_list("id", "env"))
-    response = web("member").post(f"/racks/{rack.pk}/apps/demo/env/", {"env": env})
+    response = client_for("member").post(f"/racks/{rack.pk}/apps/demo/env/", {"env": env})
     assert response.status_code == 400
     html = response.content.decode()
     assert error_beside(html, "env-env") == message
@@ -169,57 +169,58 @@ def test_a_member_setting_a_bad_environment_sees_why_and_no_release_is_made(
     assert list(demo.releases.values_list("id", "env")) == releases
 
 
-def test_a_member_setting_a_good_environment_makes_a_release(web, member, rack, demo):
+def test_a_member_setting_a_good_environment_makes_a_release(client_for, member, rack, demo):
     # As many variables and as long a value as the rule allows.
     env = "\n".join([*(f"V{i}=x" for i in range(199)), "_UNDER_1=" + "y" * 10_000])
     before = list(demo.releases.values_list("id", flat=True))
-    response = web("member").post(f"/racks/{rack.pk}/apps/demo/env/", {"env": env}, follow=True)
+    response = client_for("member").post(f"/racks/{rack.pk}/apps/demo/env/", {"env": env},
+                                         follow=True)
     new = demo.releases.exclude(id__in=before).get()
     assert messages_of(response) == [f"Created release {new.id} with the new environment."]
     assert new.env == {**{f"V{i}": "x" for i in range(199)}, "_UNDER_1": "y" * 10_000}
 
 
 def test_an_environment_set_through_the_api_can_be_saved_again_from_its_page(
-        web, member, rack, demo):
+        client_for, member, rack, demo):
     # Longer in all than the form used to take (20,000 characters), within the rule.
     env = {f"LONG_{i}": str(i) * 10_000 for i in range(3)}
     LocalRack().set_env(demo, env)
-    page = web("member").get(f"/racks/{rack.pk}/apps/demo/")
+    page = client_for("member").get(f"/racks/{rack.pk}/apps/demo/")
     shown = page.context["env_form"].initial["env"]
     before = list(demo.releases.values_list("id", flat=True))
-    response = web("member").post(f"/racks/{rack.pk}/apps/demo/env/", {"env": shown},
+    response = client_for("member").post(f"/racks/{rack.pk}/apps/demo/env/", {"env": shown},
                                   follow=True)
     new = demo.releases.exclude(id__in=before).get()
     assert messages_of(response) == [f"Created release {new.id} with the new environment."]
     assert new.env == env
 
 
-def test_promoting_the_live_release_again_is_refused_politely(web, member, rack, demo):
+def test_promoting_the_live_release_again_is_refused_politely(client_for, member, rack, demo):
     release = Release.objects.get(app=demo)
     LocalRack().promote(release)
-    response = web("member").post(
+    response = client_for("member").post(
         f"/racks/{rack.pk}/apps/demo/releases/{release.id}/promote/", follow=True)
     assert messages_of(response) == [f"Release {release.id} is already the live release."]
 
 
-def test_a_build_that_fails_is_reported(web, member, rack, demo, celery_worker):
-    response = web("member").post(f"/racks/{rack.pk}/apps/demo/builds/",
+def test_a_build_that_fails_is_reported(client_for, member, rack, demo, celery_worker):
+    response = client_for("member").post(f"/racks/{rack.pk}/apps/demo/builds/",
                                   {"description": "broken", "fail": "on"}, follow=True)
     assert messages_of(response)[0].startswith("Started build B")
     build = Build.objects.get(app=demo)
     wait_for(lambda: Build.objects.get(pk=build.pk).status == "failed")
     assert Notification.objects.filter(event_type="build:failed").get().message == (
         f"[production] Build {build.id} failed for app demo")
-    page = web("member").get(f"/racks/{rack.pk}/apps/demo/builds/{build.id}/")
+    page = client_for("member").get(f"/racks/{rack.pk}/apps/demo/builds/{build.id}/")
     assert b"ERROR: tests failed" in page.content
 
 
-def test_deleting_a_resource(web, member, rack):
+def test_deleting_a_resource(client_for, member, rack):
     LocalRack().create_resource(rack, "cache", "redis")
-    response = web("member").post(f"/racks/{rack.pk}/resources/cache/delete/", follow=True)
+    response = client_for("member").post(f"/racks/{rack.pk}/resources/cache/delete/", follow=True)
     assert messages_of(response) == ["Deleted the resource cache."]
     assert not Resource.objects.exists()
-    assert web("member").post(f"/racks/{rack.pk}/resources/cache/delete/").status_code == 404
+    assert client_for("member").post(f"/racks/{rack.pk}/resources/cache/delete/").status_code == 404
 
 
 @pytest.mark.parametrize("change", [{"version": "<b>3</b>"}, {"instance_type": "t3.日本"}])

@@ -40,13 +40,13 @@ def test_activity_counts_each_day_by_severity_with_deploys_and_failures(rack):
     assert sum(s.height for s in today.segments) == pytest.approx(80)
 
 
-def test_the_app_page_draws_it_with_a_table_alternative(web, viewer, rack):
+def test_the_app_page_draws_it_with_a_table_alternative(client_for, viewer, rack):
     LocalRack().create_app(rack, "web")
     rack_event(rack, "build:create", "error", app="web", id="BAAAAAAAAAA")
-    html = web("viewer").get(f"/racks/{rack.pk}/apps/web/").content.decode()
+    html = client_for("viewer").get(f"/racks/{rack.pk}/apps/web/").content.decode()
     assert re.search(r'<svg class="activity-chart"[^>]+role="img"', html)
     assert "2 events in the last 30 days" in html
     assert '<rect class="sev-error"' in html and "1 failed" in html
     assert "<summary>Activity as a table</summary>" in html
-    rack_page = web("viewer").get(f"/racks/{rack.pk}/").content.decode()
+    rack_page = client_for("viewer").get(f"/racks/{rack.pk}/").content.decode()
     assert 'data-live-part="activity"' in rack_page

@@ -2,21 +2,16 @@
 page, never a server error, and a bulk delete goes through the driver too."""
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.test import Client
 
 from notifications.models import Notification
 from racks.local import LocalRack
 from racks.models import App
-from tests.conftest import PASSWORD
 
 
 @pytest.fixture
-def staff(db) -> Client:
-    get_user_model().objects.create_superuser("root", "root@example.com", PASSWORD)
-    client = Client()
-    client.force_login(get_user_model().objects.get(username="root"))
-    return client
+def staff(client_for, make_user) -> Client:
+    return client_for(make_user("root", is_staff=True, is_superuser=True))
 
 
 def said(response) -> list[str]:

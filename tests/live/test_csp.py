@@ -59,9 +59,9 @@ def test_the_finder_finds_inline_code():
                            '</a><style>p{}</style><script src="/a.js"></script>')) == 4
 
 
-def test_a_members_pages_carry_the_policy_and_no_inline_code(member, rack, demo_app):  # noqa: F811
-    client = Client()
-    client.force_login(member)
+def test_a_members_pages_carry_the_policy_and_no_inline_code(client_for, member, rack,
+                                                             demo_app):  # noqa: F811
+    client = client_for(member)
     for url in [*page_urls(rack, demo_app), "/settings/notifications/", "/settings/webhooks/",
                 "/settings/tokens/"]:
         response = client.get(url)
@@ -70,9 +70,8 @@ def test_a_members_pages_carry_the_policy_and_no_inline_code(member, rack, demo_
         assert inline_code(response.content.decode()) == [], url
 
 
-def test_a_new_token_is_shown_without_inline_code(member):
-    client = Client()
-    client.force_login(member)
+def test_a_new_token_is_shown_without_inline_code(client_for, member):
+    client = client_for(member)
     response = client.post("/settings/tokens/", {"create": "1", "name": "ci",
                                                  "expires_in_days": "30"})
     assert response.status_code == 200

@@ -18,8 +18,8 @@ def release(rack) -> Release:
 
 @pytest.mark.parametrize("role", ["owner", "admin", "member", "viewer"])
 def test_the_app_page_shows_values_to_members_and_up_and_names_to_viewers(
-        web, owner, admin, member, viewer, rack, release, role):
-    response = web(role).get(f"/racks/{rack.pk}/apps/web/")
+        client_for, owner, admin, member, viewer, rack, release, role):
+    response = client_for(role).get(f"/racks/{rack.pk}/apps/web/")
     assert response.status_code == 200
     html = response.content.decode()
     assert "DATABASE_URL" in html and "GREETING" in html
@@ -27,6 +27,6 @@ def test_the_app_page_shows_values_to_members_and_up_and_names_to_viewers(
     assert ("hello" in html) is READS_VALUES[role]
 
 
-def test_an_outsider_gets_no_app_page(web, outsider, rack, release):
-    response = web("outsider").get(f"/racks/{rack.pk}/apps/web/")
+def test_an_outsider_gets_no_app_page(client_for, outsider, rack, release):
+    response = client_for("outsider").get(f"/racks/{rack.pk}/apps/web/")
     assert response.status_code == 404 and SECRET not in response.content.decode()

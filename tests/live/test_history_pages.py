@@ -29,14 +29,12 @@ def web_app_history(owner, rack) -> list[Notification]:
 
 
 @pytest.fixture
-def late(make_user, org):
+def late(make_user, org, client_for):
     """A browser of someone who joins the organization now, with the given role."""
     def join(role: str) -> Client:
         user = make_user(f"late-{role}")
         Membership.objects.create(organization=org, user=user, role=Role(role))
-        client = Client()
-        client.force_login(user)
-        return client
+        return client_for(user)
     return join
 
 
@@ -50,13 +48,14 @@ def test_a_late_member_sees_the_apps_timeline(web_app_history, late, rack, role)
     assert not UNREAD.search(html)  # none of it is waiting in their feed
 
 
-def test_the_timeline_marks_unread_what_is_unread_in_the_readers_feed(owner, rack, web):
+def test_the_timeline_marks_unread_what_is_unread_in_the_readers_feed(owner, rack, client_for):
     created = rack_event(rack, "app:create", app="web")
     assert FeedEntry.objects.filter(user=owner, notification=created, read=False).exists()
-    html = web("owner").get(f"/racks/{rack.pk}/apps/web/").content.decode()
+    html = client_for("owner").get(f"/racks/{rack.pk}/apps/web/").content.decode()
     assert len(UNREAD.findall(html)) == 1
     FeedEntry.objects.filter(user=owner).update(read=True)
-    assert not UNREAD.search(web("owner").get(f"/racks/{rack.pk}/apps/web/").content.decode())
+    page = client_for("owner").get(f"/racks/{rack.pk}/apps/web/")
+    assert not UNREAD.search(page.content.decode())
 
 
 @pytest.mark.parametrize("role", ROLES)
@@ -77,8 +76,8 @@ def test_the_dashboard_feed_reads_the_members_own_feed(web_app_history, late):
     assert 'data-api="/api/v1/notifications/"' in html and "data-list=" not in html
 
 
-def test_outsiders_get_404_for_the_rack_and_app_pages(web_app_history, web, outsider, rack):
-    browser = web("outsider")
+def test_outsiders_get_404_for_the_rack_and_app_pages(web_app_history, client_for, outsider, rack):
+    browser = client_for("outsider")
     for url in (f"/racks/{rack.pk}/", f"/racks/{rack.pk}/apps/web/"):
         response = browser.get(url)
         assert response.status_code == 404 and b"Created app web" not in response.content

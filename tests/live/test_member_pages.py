@@ -23,8 +23,8 @@ def messages_of(response) -> str:
 
 @pytest.mark.parametrize("who", ROLES)
 def test_every_member_sees_the_members_but_only_managers_see_emails_and_invitations(
-        web, owner, admin, member, viewer, who):
-    html = web(who).get(ORG_PAGE).content.decode()
+        client_for, owner, admin, member, viewer, who):
+    html = client_for(who).get(ORG_PAGE).content.decode()
     for name in ("olivia", "adam", "mia", "victor"):
         assert html.count(f'id="member-{name}"') == 1
     managing = who in ("owner", "admin")
@@ -36,22 +36,23 @@ def test_every_member_sees_the_members_but_only_managers_see_emails_and_invitati
 
 @pytest.mark.parametrize("who, expected", [("owner", 302), ("admin", 302), ("member", 403),
                                            ("viewer", 403), ("outsider", 404)])
-def test_inviting_from_the_page_by_role(web, owner, admin, member, viewer, outsider, newbie,
+def test_inviting_from_the_page_by_role(client_for, owner, admin, member, viewer, outsider, newbie,
                                         who, expected):
-    response = web(who).post(f"{ORG_PAGE}invite/", {"username": "newbie", "role": "member"})
+    response = client_for(who).post(f"{ORG_PAGE}invite/", {"username": "newbie", "role": "member"})
     assert response.status_code == expected
     assert Invitation.objects.exists() == (expected == 302)
     assert not Membership.objects.filter(user=newbie).exists()
 
 
-def test_an_anonymous_visitor_is_sent_to_log_in(web, owner, newbie):
-    response = web(None).post(f"{ORG_PAGE}invite/", {"username": "newbie", "role": "member"})
+def test_an_anonymous_visitor_is_sent_to_log_in(client_for, owner, newbie):
+    response = client_for("anonymous").post(f"{ORG_PAGE}invite/",
+                                            {"username": "newbie", "role": "member"})
     assert response.status_code == 302 and response.url.startswith("/accounts/login/")
     assert not Invitation.objects.exists()
 
 
-def test_an_owner_invites_revokes_and_sees_the_same_message_for_any_name(web, owner, newbie):
-    client = web("owner")
+def test_an_owner_invites_revokes_and_sees_the_same_message_for_any_name(client_for, owner, newbie):
+    client = client_for("owner")
     real = client.post(f"{ORG_PAGE}invite/", {"username": "newbie", "role": "viewer"},
                        follow=True)
     unknown = client.post(f"{ORG_PAGE}invite/", {"username": "ghost", "role": "viewer"},
@@ -67,14 +68,14 @@ def test_an_owner_invites_revokes_and_sees_the_same_message_for_any_name(web, ow
     assert invitation.status == InvitationStatus.REVOKED
 
 
-def test_a_bad_invite_form_says_why_and_keeps_what_was_typed(web, owner):
-    response = web("owner").post(f"{ORG_PAGE}invite/", {"username": "", "role": "viewer"})
+def test_a_bad_invite_form_says_why_and_keeps_what_was_typed(client_for, owner):
+    response = client_for("owner").post(f"{ORG_PAGE}invite/", {"username": "", "role": "viewer"})
     assert response.status_code == 400
     html = response.content.decode()
     assert '<ul class="errorlist nonfield"><li>Give either a username or an email address.' \
         in html
     assert '<option value="viewer" selected>' in html
-    response = web("owner").post(f"{ORG_PAGE}invite/", {"email": "not-an-address",
+    response = client_for("owner").post(f"{ORG_PAGE}invite/", {"email": "not-an-address",
                                                         "role": "member"})
     html = response.content.decode()
     assert 'id="invite-email_error"' in html and 'value="not-an-address"' in html
@@ -82,11 +83,10 @@ def test_a_bad_invite_form_says_why_and_keeps_what_was_typed(web, owner):
     assert not Invitation.objects.exists()
 
 
-def test_the_invitee_sees_a_banner_on_every_page_and_accepts(web, owner, newbie, rack):
+def test_the_invitee_sees_a_banner_on_every_page_and_accepts(client_for, owner, newbie, rack):
     invitations.invite(rack.organization, inviter=owner, acting_role=Role.OWNER,
                        role=Role.MEMBER, username="newbie")
-    client = Client()
-    client.force_login(newbie)
+    client = client_for(newbie)
     for url in ("/", "/racks/", "/organizations/", "/settings/notifications/"):
         html = client.get(url).content.decode()
         assert "You have 1 pending invitation: accept or decline" in html, url
@@ -100,49 +100,47 @@ def test_the_invitee_sees_a_banner_on_every_page_and_accepts(web, owner, newbie,
     assert "pending invitation" not in client.get("/").content.decode()
 
 
-def test_the_invitee_declines_and_others_cannot_answer(web, owner, member, newbie, rack):
+def test_the_invitee_declines_and_others_cannot_answer(client_for, owner, member, newbie, rack):
     invitations.invite(rack.organization, inviter=owner, acting_role=Role.OWNER,
                        role=Role.MEMBER, username="newbie")
     invitation = Invitation.objects.get()
-    assert web("member").post(f"/invitations/{invitation.pk}/accept/").status_code == 404
-    client = Client()
-    client.force_login(newbie)
-    client.post(f"/invitations/{invitation.pk}/decline/")
+    assert client_for("member").post(f"/invitations/{invitation.pk}/accept/").status_code == 404
+    client_for(newbie).post(f"/invitations/{invitation.pk}/decline/")
     invitation.refresh_from_db()
     assert invitation.status == InvitationStatus.DECLINED
     assert not Membership.objects.filter(user=newbie).exists()
 
 
 @pytest.mark.parametrize("who", ["admin", "member", "viewer"])
-def test_a_member_leaves_from_the_page(web, owner, admin, member, viewer, who, request):
+def test_a_member_leaves_from_the_page(client_for, owner, admin, member, viewer, who, request):
     user = request.getfixturevalue(who)
-    response = web(who).post(f"{ORG_PAGE}members/{user.get_username()}/remove/", follow=True)
+    response = client_for(who).post(f"{ORG_PAGE}members/{user.get_username()}/remove/", follow=True)
     assert "You left Acme." in messages_of(response)
     assert not Membership.objects.filter(user=user).exists()
 
 
-def test_the_last_owner_is_told_why_they_cannot_leave(web, owner):
-    response = web("owner").post(f"{ORG_PAGE}members/olivia/remove/", follow=True)
+def test_the_last_owner_is_told_why_they_cannot_leave(client_for, owner):
+    response = client_for("owner").post(f"{ORG_PAGE}members/olivia/remove/", follow=True)
     assert "last owner" in messages_of(response)
     assert Membership.objects.filter(user=owner).exists()
 
 
 @pytest.mark.parametrize("who, expected", [("owner", 302), ("admin", 302), ("member", 403),
                                            ("viewer", 403), ("outsider", 404)])
-def test_changing_a_role_and_removing_from_the_page_by_role(web, owner, admin, member, viewer,
-                                                            outsider, make_user, org, who,
+def test_changing_a_role_and_removing_from_the_page_by_role(client_for, owner, admin, member,
+                                                            viewer, outsider, make_user, org, who,
                                                             expected):
     extra = make_user("extra")
     Membership.objects.create(organization=org, user=extra, role=Role.VIEWER)
-    assert web(who).post(f"{ORG_PAGE}members/extra/role/",
+    assert client_for(who).post(f"{ORG_PAGE}members/extra/role/",
                          {"role": "member"}).status_code == expected
     assert (Membership.objects.get(user=extra).role == Role.MEMBER) == (expected == 302)
-    assert web(who).post(f"{ORG_PAGE}members/extra/remove/").status_code == expected
+    assert client_for(who).post(f"{ORG_PAGE}members/extra/remove/").status_code == expected
     assert Membership.objects.filter(user=extra).exists() == (expected != 302)
 
 
-def test_an_admin_is_told_only_an_owner_can_change_an_owner(web, owner, admin):
-    response = web("admin").post(f"{ORG_PAGE}members/olivia/role/", {"role": "member"},
+def test_an_admin_is_told_only_an_owner_can_change_an_owner(client_for, owner, admin):
+    response = client_for("admin").post(f"{ORG_PAGE}members/olivia/role/", {"role": "member"},
                                  follow=True)
     assert "Only an owner can change the role of an owner." in messages_of(response)
     assert Membership.objects.get(user=owner).role == Role.OWNER
@@ -178,12 +176,11 @@ def test_an_emailed_link_lets_a_new_person_register_even_when_registration_is_cl
     assert browser.get(link).status_code == 410
 
 
-def test_a_logged_in_person_declines_through_the_link(web, owner, make_user, rack, mailoutbox):
+def test_a_logged_in_person_declines_through_the_link(client_for, owner, make_user, rack,
+                                                      mailoutbox):
     link = _emailed_link(owner, rack, mailoutbox)
     someone = make_user("someone")
-    browser = Client()
-    browser.force_login(someone)
-    browser.post(link, {"answer": "decline"})
+    client_for(someone).post(link, {"answer": "decline"})
     assert Invitation.objects.get().status == InvitationStatus.DECLINED
     assert not Membership.objects.filter(user=someone).exists()
 

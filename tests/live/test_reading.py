@@ -19,9 +19,9 @@ def is_read(user, notification) -> bool:
     return FeedEntry.objects.get(user=user, notification=notification).read
 
 
-def test_a_member_opens_a_failed_build_and_it_is_read(web, member, rack):
+def test_a_member_opens_a_failed_build_and_it_is_read(client_for, member, rack):
     failed = rack_event(rack, "build:create", "error", app="shop", id="BAAAAAAAAAA")
-    answer = web("member").get(f"/notifications/{failed.pk}/open/")
+    answer = client_for("member").get(f"/notifications/{failed.pk}/open/")
     assert answer.status_code == 302
     assert answer["Location"] == f"/racks/{rack.pk}/apps/shop/builds/BAAAAAAAAAA/"
     assert is_read(member, failed)
@@ -32,31 +32,31 @@ def test_a_member_opens_a_failed_build_and_it_is_read(web, member, rack):
     ({"app": "shop"}, "/apps/shop/"),
     ({}, "/"),
 ])
-def test_an_item_leads_to_its_release_app_or_rack(web, viewer, rack, data, where):
+def test_an_item_leads_to_its_release_app_or_rack(client_for, viewer, rack, data, where):
     notification = rack_event(rack, "release:create" if "id" in data else "app:create", **data)
-    answer = web("viewer").get(f"/notifications/{notification.pk}/open/")
+    answer = client_for("viewer").get(f"/notifications/{notification.pk}/open/")
     assert answer["Location"] == f"/racks/{rack.pk}{where}"
     assert is_read(viewer, notification)
 
 
 def test_an_item_of_the_racks_history_outside_the_feed_opens_without_a_mark(
-        web, member, rack):
+        client_for, member, rack):
     notification = rack_event(rack, app="shop")
     FeedEntry.objects.filter(user=member).delete()
-    answer = web("member").get(f"/notifications/{notification.pk}/open/")
+    answer = client_for("member").get(f"/notifications/{notification.pk}/open/")
     assert answer.status_code == 302 and not FeedEntry.objects.filter(user=member).exists()
 
 
-def test_an_outsider_and_a_stranger_cannot_open_it(web, outsider, rack):
+def test_an_outsider_and_a_stranger_cannot_open_it(client_for, outsider, rack):
     notification = rack_event(rack, app="shop")
-    assert web("outsider").get(f"/notifications/{notification.pk}/open/").status_code == 404
-    answer = web(None).get(f"/notifications/{notification.pk}/open/")
+    assert client_for("outsider").get(f"/notifications/{notification.pk}/open/").status_code == 404
+    answer = client_for("anonymous").get(f"/notifications/{notification.pk}/open/")
     assert answer.status_code == 302 and "/accounts/login/" in answer["Location"]
-    assert web("outsider").post(f"/notifications/{notification.pk}/open/").status_code == 405
+    assert client_for("outsider").post(f"/notifications/{notification.pk}/open/").status_code == 405
 
 
-def test_the_feed_page_names_the_open_view_for_its_script(web, member, rack):
+def test_the_feed_page_names_the_open_view_for_its_script(client_for, member, rack):
     LocalRack().create_app(rack, "shop")
-    page = web("member").get("/").content.decode()
+    page = client_for("member").get("/").content.decode()
     assert 'data-open-url="/notifications/0/open/"' in page
     assert 'data-api="/api/v1/notifications/"' in page

@@ -57,7 +57,7 @@ async def test_a_ticket_is_good_for_30_seconds_only(member, monkeypatch):
     client, _ = await sync_to_async(token_of)(member)
     response = await sync_to_async(client.post)("/api/v1/auth/ws-ticket/")
     assert response.json()["expires_in"] == 1
-    await asyncio.sleep(1.5)
+    await asyncio.sleep(1.5)  # the ticket's life runs out: the behaviour under test
     socket, _, _ = await open_socket(query=f"ticket={response.json()['ticket']}")
     await closed_with(socket, 4401)
 

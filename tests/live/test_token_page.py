@@ -26,8 +26,8 @@ def works(key: str) -> bool:
 
 
 @pytest.mark.parametrize("who", ["owner", "admin", "member", "viewer", "outsider"])
-def test_anyone_logged_in_makes_a_token_and_sees_its_key_once(web, who):
-    client = web(who)
+def test_anyone_logged_in_makes_a_token_and_sees_its_key_once(client_for, who):
+    client = client_for(who)
     response = client.post("/settings/tokens/", {"create": "1", "name": "ci deploys",
                                                  "expires_in_days": "30"})
     assert response.status_code == 200
@@ -40,10 +40,10 @@ def test_anyone_logged_in_makes_a_token_and_sees_its_key_once(web, who):
     assert key not in again and "ci deploys" in again
 
 
-def test_the_list_shows_created_last_used_and_expires(web, member):
+def test_the_list_shows_created_last_used_and_expires(client_for, member):
     _, key = accounts.issue_token(member, name="laptop", days=10)
     assert works(key)
-    html = web("member").get("/settings/tokens/").content.decode()
+    html = client_for("member").get("/settings/tokens/").content.decode()
     row = re.search(r"<tr data-token-id=.*?</tr>", html, re.S).group(0)
     assert "laptop" in row and "never" not in row  # used, and it expires
     today = timezone.now().strftime("%Y-%m-%d")
@@ -51,25 +51,25 @@ def test_the_list_shows_created_last_used_and_expires(web, member):
     assert row.count(today) == 2 and expires in row
 
 
-def test_a_person_revokes_a_token_on_the_page(web, member):
+def test_a_person_revokes_a_token_on_the_page(client_for, member):
     token, key = accounts.issue_token(member, name="old")
-    response = web("member").post("/settings/tokens/", {"revoke": accounts.token_id(token)},
+    response = client_for("member").post("/settings/tokens/", {"revoke": accounts.token_id(token)},
                                   follow=True)
     assert response.status_code == 200
     assert "The token is revoked" in response.content.decode()
     assert not works(key)
 
 
-def test_nobody_revokes_someone_elses_token_on_the_page(web, member, owner):
+def test_nobody_revokes_someone_elses_token_on_the_page(client_for, member, owner):
     token, key = accounts.issue_token(owner)
-    web("member").post("/settings/tokens/", {"revoke": accounts.token_id(token)})
+    client_for("member").post("/settings/tokens/", {"revoke": accounts.token_id(token)})
     assert works(key)
 
 
 @pytest.mark.parametrize("revoke", ["", "0", "not-an-id", "%"])
-def test_a_revoke_without_a_real_id_revokes_nothing(web, member, revoke):
+def test_a_revoke_without_a_real_id_revokes_nothing(client_for, member, revoke):
     _, key = accounts.issue_token(member)
-    response = web("member").post("/settings/tokens/", {"revoke": revoke})
+    response = client_for("member").post("/settings/tokens/", {"revoke": revoke})
     assert response.status_code == 302
     assert works(key)
 
@@ -77,8 +77,8 @@ def test_a_revoke_without_a_real_id_revokes_nothing(web, member, revoke):
 @pytest.mark.parametrize("days, words", [("0", "from 1 to 365 days"),
                                          ("400", "from 1 to 365 days"),
                                          ("soon", "Enter a whole number")])
-def test_a_bad_expiry_is_explained(web, member, days, words):
-    response = web("member").post("/settings/tokens/", {"create": "1", "name": "x",
+def test_a_bad_expiry_is_explained(client_for, member, days, words):
+    response = client_for("member").post("/settings/tokens/", {"create": "1", "name": "x",
                                                         "expires_in_days": days})
     assert response.status_code == 400
     assert words in response.content.decode()
@@ -90,12 +90,12 @@ def test_an_anonymous_visitor_is_sent_to_log_in(db):
     assert response.status_code == 302 and "/accounts/login/" in response["Location"]
 
 
-def test_the_header_and_settings_link_to_the_api_docs(web, member):
-    html = web("member").get("/settings/tokens/").content.decode()
+def test_the_header_and_settings_link_to_the_api_docs(client_for, member):
+    html = client_for("member").get("/settings/tokens/").content.decode()
     assert html.count('href="/api/docs/"') >= 2  # the header and the settings tabs
 
 
-def test_the_password_forms_say_a_change_revokes_tokens(web, member):
-    page = web("member").get("/accounts/password_change/").content.decode()
+def test_the_password_forms_say_a_change_revokes_tokens(client_for, member):
+    page = client_for("member").get("/accounts/password_change/").content.decode()
     assert "signs you out everywhere else and revokes your API tokens" in page
     assert "<li></li>" not in page

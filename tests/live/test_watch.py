@@ -1,11 +1,11 @@
 """Live build and app pages: a socket watches one build or app it may see, and hears how
 it goes (notifications.live.push.broadcast_build), within the socket's flood limits."""
 
-import asyncio
 
 import pytest
 from asgiref.sync import sync_to_async
 
+from notifications.live import limits as socket_limits
 from notifications.live import push as live
 from notifications.live.limits import MAX_WATCHED
 from racks.local import LocalRack
@@ -63,13 +63,14 @@ async def test_a_viewer_watches_a_build_and_sees_its_logs_grow_until_it_ends(vie
 
 
 async def test_an_outsider_cannot_watch_a_build_nor_an_app_of_another_organization(
-        outsider, rack):
+        outsider, rack, monkeypatch):
+    # Two watches back to back: no second to wait out between them (the limit has its tests).
+    monkeypatch.setattr(socket_limits, "MIN_INTERVAL_SECONDS", 0.0)
     app = await sync_to_async(make_app)(rack)
     build = await sync_to_async(make_build)(app)
     socket = await opened(outsider)
     refused = await watch(socket, build=build.id)
     assert refused == {"type": "error", "error": "There is no such build or app that you may see."}
-    await asyncio.sleep(1)
     assert (await watch(socket, app=f"{rack.pk}/web"))["type"] == "error"
     # Nothing of the build reaches the outsider.
     await sync_to_async(live.broadcast_build)(build)
@@ -130,18 +131,19 @@ async def test_a_socket_watches_a_bounded_number_of_objects(member, rack, monkey
     await socket.disconnect()
 
 
-def test_build_and_app_pages_name_what_their_socket_watches(web, viewer, rack):
+def test_build_and_app_pages_name_what_their_socket_watches(client_for, viewer, rack):
     app = make_app(rack)
     build = make_build(app)
-    page = web("viewer").get(f"/racks/{rack.pk}/apps/web/builds/{build.id}/").content.decode()
+    client = client_for("viewer")
+    page = client.get(f"/racks/{rack.pk}/apps/web/builds/{build.id}/").content.decode()
     assert f'data-watch data-watch-build="{build.id}"' in page
     assert "console/watch.js" in page
-    page = web("viewer").get(f"/racks/{rack.pk}/apps/web/").content.decode()
+    page = client.get(f"/racks/{rack.pk}/apps/web/").content.decode()
     assert f'data-watch-app="{rack.pk}/web"' in page
     for part in ("builds", "releases", "timeline"):
         assert f'data-live-part="{part}"' in page
 
 
-def test_the_api_docs_describe_the_watch_message(web, viewer):
-    schema = web("viewer").get("/api/schema/", HTTP_ACCEPT="application/json").json()
+def test_the_api_docs_describe_the_watch_message(client_for, viewer):
+    schema = client_for("viewer").get("/api/schema/", HTTP_ACCEPT="application/json").json()
     assert '{"type": "watch", "build": "<build id>"}' in schema["info"]["description"]

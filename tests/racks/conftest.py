@@ -9,7 +9,6 @@ from django.core.cache import cache
 from racks.connect import connect_rack
 from racks.fake_rack import FakeRack
 from racks.models import Rack
-from tests.live.conftest import web  # noqa: F401 - the page client, for the page tests
 
 
 @pytest.fixture(autouse=True)

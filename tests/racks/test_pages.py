@@ -18,8 +18,8 @@ def connect_form(fake, **extra) -> dict:
 
 
 @pytest.mark.parametrize("who", ["owner", "admin"])
-def test_owners_and_admins_connect_a_rack_from_the_organization_page(web, who, fake, org):
-    client = web(who)
+def test_owners_and_admins_connect_a_rack_from_the_organization_page(client_for, who, fake, org):
+    client = client_for(who)
     page = client.get("/organizations/acme/")
     assert b"Connect a Convox rack" in page.content
     response = client.post("/organizations/acme/connect/", connect_form(fake), follow=True)
@@ -35,15 +35,16 @@ def test_owners_and_admins_connect_a_rack_from_the_organization_page(web, who, f
 
 
 @pytest.mark.parametrize("who, status", [("member", 403), ("viewer", 403), ("outsider", 404)])
-def test_others_cannot_connect(web, who, status, fake, org, owner):
-    assert web(who).post("/organizations/acme/connect/", connect_form(fake)).status_code == status
-    assert b"Connect a Convox rack" not in web(who).get("/organizations/acme/").content \
+def test_others_cannot_connect(client_for, who, status, fake, org, owner):
+    answer = client_for(who).post("/organizations/acme/connect/", connect_form(fake))
+    assert answer.status_code == status
+    assert b"Connect a Convox rack" not in client_for(who).get("/organizations/acme/").content \
         if status == 403 else True
     assert not Rack.objects.exists()
 
 
-def test_a_failed_connect_says_why_on_the_page(web, fake, org, owner):
-    response = web("owner").post("/organizations/acme/connect/",
+def test_a_failed_connect_says_why_on_the_page(client_for, fake, org, owner):
+    response = client_for("owner").post("/organizations/acme/connect/",
                                  connect_form(fake, password="wrong-password-typed"))
     # The form comes back as it was typed, the reason atop it; never the password.
     assert response.status_code == 400
@@ -53,21 +54,21 @@ def test_a_failed_connect_says_why_on_the_page(web, fake, org, owner):
     assert not Rack.objects.exists()
 
 
-def test_an_unreachable_rack_is_marked_on_its_page(web, fake, connected, member, settings):
+def test_an_unreachable_rack_is_marked_on_its_page(client_for, fake, connected, member, settings):
     from racks import sync
 
     settings.RACK_UNREACHABLE_AFTER = 1
     fake.stop()
     sync.run_sync(connected.pk)
-    page = web("member").get(f"/racks/{connected.pk}/")
+    page = client_for("member").get(f"/racks/{connected.pk}/")
     assert b"data-unreachable" in page.content and b"could not be reached" in page.content
-    assert b"data-unreachable" in web("member").get("/organizations/acme/").content
+    assert b"data-unreachable" in client_for("member").get("/organizations/acme/").content
 
 
-def test_a_member_builds_from_a_tarball_promotes_and_scales(web, fake, connected, member):
+def test_a_member_builds_from_a_tarball_promotes_and_scales(client_for, fake, connected, member):
     from racks import sync
 
-    client = web("member")
+    client = client_for("member")
     client.post(f"/racks/{connected.pk}/apps/", {"name": "web"})
     wait_for(lambda: fake.apps["web"]["status"] == "running")
     page = client.get(f"/racks/{connected.pk}/apps/web/")
@@ -91,37 +92,37 @@ def test_a_member_builds_from_a_tarball_promotes_and_scales(web, fake, connected
     assert units in response.content
 
 
-def test_a_viewer_sees_a_connected_rack_but_cannot_build(web, fake, connected, viewer):
+def test_a_viewer_sees_a_connected_rack_but_cannot_build(client_for, fake, connected, viewer):
     App.objects.create(rack=connected, name="web")
-    page = web("viewer").get(f"/racks/{connected.pk}/apps/web/")
+    page = client_for("viewer").get(f"/racks/{connected.pk}/apps/web/")
     assert page.status_code == 200 and b"data-source-build" not in page.content
-    response = web("viewer").post(f"/uploads/racks/{connected.pk}/apps/web/builds/",
+    response = client_for("viewer").post(f"/uploads/racks/{connected.pk}/apps/web/builds/",
                                   {"source": SimpleUploadedFile("src.tgz", tarball())})
     assert response.status_code == 403
 
 
 @pytest.mark.parametrize("who, status", [("member", 403), ("viewer", 403), ("admin", 302)])
-def test_disconnecting_from_the_rack_page(web, who, status, fake, connected, admin, member,
+def test_disconnecting_from_the_rack_page(client_for, who, status, fake, connected, admin, member,
                                          viewer):
-    response = web(who).post(f"/racks/{connected.pk}/disconnect/")
+    response = client_for(who).post(f"/racks/{connected.pk}/disconnect/")
     assert response.status_code == status
     assert Rack.objects.filter(pk=connected.pk).exists() == (status != 302)
 
 
 @pytest.mark.parametrize("who, status", [("owner", 302), ("admin", 302), ("member", 403),
                                          ("viewer", 403), ("outsider", 404)])
-def test_saving_the_signing_key_a_v3_rack_was_given(web, who, status, fake, connected, admin,
+def test_saving_the_signing_key_a_v3_rack_was_given(client_for, who, status, fake, connected, admin,
                                                      member, viewer, outsider):
     key = "ab" * 32
-    response = web(who).post(f"/racks/{connected.pk}/signing-key/",
+    response = client_for(who).post(f"/racks/{connected.pk}/signing-key/",
                              {"webhook_signing_key": key})
     assert response.status_code == status
     connected.refresh_from_db()
     assert (connected.webhook_signing_key == key) == (status == 302)
 
 
-def test_a_bad_signing_key_is_said_and_not_saved(web, fake, connected):
-    response = web("owner").post(f"/racks/{connected.pk}/signing-key/",
+def test_a_bad_signing_key_is_said_and_not_saved(client_for, fake, connected):
+    response = client_for("owner").post(f"/racks/{connected.pk}/signing-key/",
                                  {"webhook_signing_key": "nothex"})
     assert response.status_code == 400  # the page again, the reason beside the field
     assert "lower-case hex" in response.content.decode()
@@ -131,7 +132,7 @@ def test_a_bad_signing_key_is_said_and_not_saved(web, fake, connected):
 
 @pytest.mark.parametrize("button", ["delete-app", "delete-resource"])
 def test_a_rack_that_does_not_answer_a_button_is_said_not_a_server_error(
-        web, fake, connected, member, button):
+        client_for, fake, connected, member, button):
     from racks.drivers import driver_for
 
     if button == "delete-resource" and fake.generation == 3:
@@ -142,7 +143,7 @@ def test_a_rack_that_does_not_answer_a_button_is_said_not_a_server_error(
     fake.stop()
     url = (f"/racks/{connected.pk}/apps/{app.name}/delete/" if button == "delete-app"
            else f"/racks/{connected.pk}/resources/db/delete/")
-    response = web("member").post(url, follow=True)
+    response = client_for("member").post(url, follow=True)
     assert response.status_code == 200
     [(level, text)] = flashes(response)
     assert level == "error" and text

@@ -136,10 +136,10 @@ def test_the_racks_own_events_arrive_through_its_webhook(
              what="every envelope answered 202")
 
 
-def test_the_apps_status_is_what_the_rack_last_said(fake, connected, web, member):
+def test_the_apps_status_is_what_the_rack_last_said(fake, connected, client_for, member):
     fake.create_app({"name": "shop"})
     fake.apps["shop"]["status"] = "updating"
     sync.run_sync(connected.pk)
     assert App.objects.get(name="shop").status == "updating"
-    page = web("member").get(f"/racks/{connected.pk}/apps/shop/")
+    page = client_for("member").get(f"/racks/{connected.pk}/apps/shop/")
     assert b"data-app-status" in page.content and b"updating" in page.content

@@ -8,6 +8,7 @@ from django.utils.module_loading import import_string
 
 from notifications.live.fanout import Fanout
 from notifications.live.push import org_group
+from tests.helpers import wait_for_async
 from tests.reliability.cluster import RedisServer
 
 pytestmark = pytest.mark.reliability
@@ -29,11 +30,11 @@ def notification(number: int) -> dict:
 
 
 async def heard(socket: Socket, count: int, timeout: float = 10) -> bool:
-    for _ in range(int(timeout / 0.05)):
-        if len(socket.heard) >= count:
-            return True
-        await asyncio.sleep(0.05)
-    return False
+    try:
+        await wait_for_async(lambda: len(socket.heard) >= count, timeout=timeout)
+    except AssertionError:
+        return False
+    return True
 
 
 # The configured layer, and the list-based one, whose receive raises while Redis is away

@@ -280,9 +280,8 @@ def test_an_id_in_an_api_path_beyond_the_database_is_a_404(feed_world, method, p
     f"/racks/{HUGE}/", f"/racks/{BIGINT_PLUS_ONE}/update/", f"/settings/webhooks/{HUGE}/",
     "/settings/webhooks/{webhook_id}/deliveries/" + HUGE + "/redeliver/",
 ])
-def test_an_id_in_a_page_path_beyond_the_database_is_a_404(world, owner, client, path):
-    client.force_login(owner)
-    assert client.post(path.format(**world)).status_code == 404
+def test_an_id_in_a_page_path_beyond_the_database_is_a_404(world, client_for, path):
+    assert client_for("owner").post(path.format(**world)).status_code == 404
 
 
 @pytest.mark.django_db
@@ -343,10 +342,9 @@ def test_a_recover_time_beyond_the_calendar_is_a_400(feed_world, since):
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("since", FAR_TIMES)
-def test_a_recover_time_beyond_the_calendar_on_the_page_is_a_400(world, owner, client, since):
-    client.force_login(owner)
-    answer = client.post(f"/settings/webhooks/{world['webhook_id']}/",
-                         {"form": "recover", "since": since})
+def test_a_recover_time_beyond_the_calendar_on_the_page_is_a_400(world, client_for, since):
+    answer = client_for("owner").post(f"/settings/webhooks/{world['webhook_id']}/",
+                                      {"form": "recover", "since": since})
     assert answer.status_code == 400, answer.status_code
     assert b"since" in answer.content
 
@@ -371,7 +369,7 @@ def test_the_hostile_and_schema_suites_pass_on_the_embedded_default(tmp_path):
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("given", ["abc", "1.5", HUGE, "9" * 5_000, "-1", ""])
-def test_a_bad_id_in_a_dashboard_form_is_a_400(owner, client, given):
-    client.force_login(owner)
-    answer = client.post("/settings/notifications/", {"form": "remove-override", "id": given})
+def test_a_bad_id_in_a_dashboard_form_is_a_400(client_for, given):
+    answer = client_for("owner").post("/settings/notifications/",
+                                      {"form": "remove-override", "id": given})
     assert answer.status_code == 400

@@ -150,7 +150,7 @@ async def test_a_second_resume_within_a_second_is_answered_with_an_error(member,
     await socket.send_json_to({"type": "resume", "after": 0})
     answer = await socket.receive_json_from(timeout=2)
     assert answer["type"] == "error" and "request every" in answer["error"]
-    await asyncio.sleep(1)
+    await asyncio.sleep(1)  # the interval passes: then a resume is answered again
     await socket.send_json_to({"type": "resume", "after": 0})
     assert (await socket.receive_json_from(timeout=2))["type"] == "unread_count"
     await socket.disconnect()
