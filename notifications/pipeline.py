@@ -17,7 +17,7 @@ from django.utils import timezone
 from console import tracing
 from console.metrics import NOTIFICATIONS_STORED
 from notifications.catalogue import event_type_for, render_message
-from notifications.delivery.outbox import queue_deliveries
+from notifications.delivery import outbox
 from notifications.envelope import Envelope
 from notifications.live.push import broadcast_notification
 from notifications.models import Notification, Source
@@ -79,8 +79,7 @@ def record_event(
         if not store_once(notification):
             return Recorded(_stored_as(rack, key, signature_key), duplicate=True)
         addressed = address_notification(notification)
-        transaction.on_commit(lambda: notification_committed(
-            notification.pk, notification=notification, addressed=addressed))
+        transaction.on_commit(lambda: notification_committed(notification, addressed))
     tracing.about(notification=notification.pk, rack=rack.pk)
     NOTIFICATIONS_STORED.labels(source).inc()
     log.info("%s stored as notification %s for %d readers", envelope.action,
@@ -126,13 +125,9 @@ def store_once(notification: Notification) -> bool:
     return True
 
 
-def notification_committed(notification_id: int, *, notification: Notification | None = None,
-                           addressed: Addressed | None = None) -> None:
-    """Everything that follows a notification once it is safely stored.
-
-    The pipeline hands over what it already holds, so the live push and the outbox read
-    nothing back; called with the id alone, they look it up.
-    """
-    broadcast_notification(notification_id, notification=notification,
-                           users=addressed.readers if addressed else None)
-    queue_deliveries(notification_id, delivery_ids=addressed.pending if addressed else None)
+def notification_committed(notification: Notification, addressed: Addressed) -> None:
+    """Everything that follows a notification once it is safely stored: the live push to
+    the users whose feed holds it, and the tasks of its pending deliveries. Both take
+    what the transaction wrote, so nothing is read back."""
+    broadcast_notification(notification, addressed.readers)
+    outbox.enqueue(addressed.pending)

@@ -31,9 +31,8 @@ class Addressed:
 
     # The users whose feed holds the notification (its live push goes to them).
     readers: list[int] = field(default_factory=list)
-    # The deliveries to queue after the commit; None when the database did not return
-    # their ids (the outbox then looks them up).
-    pending: list[int] | None = field(default_factory=list)
+    # The deliveries to queue after the commit (a digest's wait for their digest).
+    pending: list[int] = field(default_factory=list)
 
 
 class _Member(NamedTuple):  # made for every member on every event: a tuple is cheapest
@@ -115,8 +114,6 @@ def address_notification(notification: Notification) -> Addressed:
     deliveries = _deliveries(notification, members, wanted)
     if not deliveries:
         return Addressed(readers=readers)
-    Delivery.objects.bulk_create(deliveries)
-    if any(delivery.pk is None for delivery in deliveries):
-        return Addressed(readers=readers, pending=None)
+    Delivery.objects.bulk_create(deliveries)  # sets their ids (PostgreSQL, SQLite)
     return Addressed(readers=readers, pending=[
         delivery.pk for delivery in deliveries if delivery.status == DeliveryStatus.PENDING])

@@ -106,18 +106,6 @@ def enqueue(delivery_ids: list[int], countdown: float = 0) -> None:
                           ids)
 
 
-def queue_deliveries(notification_id: int, delivery_ids: list[int] | None = None) -> None:
-    """Queue the notification's pending deliveries (runs after its transaction commits).
-
-    The pipeline passes the ids it just wrote, sparing a read; other callers give none.
-    """
-    if delivery_ids is None:
-        delivery_ids = list(Delivery.objects.filter(
-            notification_id=notification_id, status=DeliveryStatus.PENDING,
-        ).values_list("pk", flat=True))
-    enqueue(delivery_ids)
-
-
 def _claim(delivery_ids: list[int]) -> list[Delivery]:
     """Take the given deliveries that are due, and other due ones up to a batch.
 

@@ -172,21 +172,9 @@ def unread_state(user_id: int) -> tuple[int, list[int]]:
             [value for kind, value in rows if kind == 1])
 
 
-def broadcast_notification(notification_id: int, *, notification: Notification | None = None,
-                           users: list[int] | None = None) -> None:
-    """Push a committed notification to every browser of every user whose feed holds it.
-
-    The pipeline passes what it already holds (the notification, the users it was put in
-    the feed of) so the push costs no query; other callers give the id only.
-    """
-    if notification is None:
-        notification = Notification.objects.select_related("rack").filter(
-            pk=notification_id).first()
-        if notification is None:
-            return
-    if users is None:
-        users = list(FeedEntry.objects.filter(notification_id=notification_id)
-                     .values_list("user_id", flat=True))
+def broadcast_notification(notification: Notification, users: list[int]) -> None:
+    """Push a committed notification to every browser of `users`, the users whose feed
+    holds it (the pipeline passes those it put it in the feed of)."""
     if not users:
         return
     message = {
@@ -205,7 +193,7 @@ def broadcast_notification(notification_id: int, *, notification: Notification |
                   {"type": "feed.app", "notification": notification.pk})
     except Exception:
         # The notification is stored; a browser that missed the push catches up on resume.
-        log.exception("live push of notification %s failed", notification_id)
+        log.exception("live push of notification %s failed", notification.pk)
 
 
 def build_summary(build: Build) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from knox.models import AuthToken
 from console.asgi import application
 from notifications.live import consumer as consumers
 from notifications.live import push as live
-from notifications.models import FeedEntry
+from notifications.models import FeedEntry, Notification
 from racks.local import LocalRack
 from racks.membership import remove_member
 from racks.models import Membership, Rack, Role
@@ -294,7 +294,8 @@ async def test_a_push_arriving_after_a_count_that_holds_it_is_not_counted_twice(
     await sync_to_async(live.broadcast_unread_count)(member.pk)
     assert await socket.receive_json_from(timeout=3) == {"type": "unread_count", "count": 1}
     # ... and its push comes in only now (a push still on its way when counted).
-    await sync_to_async(live.broadcast_notification)(first["id"])
+    notification = await Notification.objects.select_related("rack").aget(pk=first["id"])
+    await sync_to_async(live.broadcast_notification)(notification, [member.pk])
     again, count = await receive_notification(socket)
     assert (again["id"], count) == (first["id"], 1)
     # A new one still counts.
