@@ -11,7 +11,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db import connection, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from console import tracing
@@ -99,29 +99,18 @@ def _stored_as(rack: Rack, key: str, signature_key: str) -> Notification:
 
 def store_once(notification: Notification) -> bool:
     """Insert the notification unless its rack already has one with its dedupe key or its
-    signature key.
+    signature key (notification_once_per_event, notification_once_per_signature).
 
-    `INSERT .. ON CONFLICT DO NOTHING RETURNING id`: one statement and no savepoint; no
-    conflict target, so both unique keys (notification_once_per_event and the partial
-    notification_once_per_signature) are checked. Two transactions inserting the same
-    key at once: the second waits for the first to end, then inserts nothing (it
-    committed) or inserts (it rolled back), so exactly one stores it, and the losers read
-    the winner's row in their next statement.
+    Two transactions inserting the same key at once: the second waits for the first to
+    end, then fails on the unique key (it committed) or inserts (it rolled back), so
+    exactly one stores it, and the losers read the winner's row in their next statement.
+    The savepoint keeps the caller's transaction usable after a duplicate.
     """
-    fields = [f for f in Notification._meta.concrete_fields if not f.primary_key]
-    values = [f.get_db_prep_save(f.pre_save(notification, True), connection) for f in fields]
-    quote = connection.ops.quote_name
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {quote(Notification._meta.db_table)} "
-            f"({', '.join(quote(f.column) for f in fields)}) "
-            f"VALUES ({', '.join(['%s'] * len(fields))}) "
-            "ON CONFLICT DO NOTHING RETURNING id", values)
-        row = cursor.fetchone()
-    if row is None:
+    try:
+        with transaction.atomic():
+            notification.save(force_insert=True)
+    except IntegrityError:
         return False
-    notification.pk = row[0]
-    notification._state.adding, notification._state.db = False, connection.alias
     return True
 
 
