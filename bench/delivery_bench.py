@@ -137,26 +137,26 @@ def wait_until(condition, timeout: float) -> None:
         time.sleep(0.02)
 
 
-def hold_tasks(record) -> list[tuple]:
-    """Run `record()` with the pipeline's queue_deliveries calls kept, not sent."""
+def hold_tasks(record) -> list[list[int]]:
+    """Run `record()` with the deliveries the pipeline queues kept, not sent."""
     from notifications.delivery import outbox
 
-    held: list[tuple] = []
-    real_queue = outbox.queue_deliveries
-    outbox.queue_deliveries = lambda *args, **kwargs: held.append((args, kwargs))
+    held: list[list[int]] = []
+    real_enqueue = outbox.enqueue
+    outbox.enqueue = held.append
     try:
         record()
     finally:
-        outbox.queue_deliveries = real_queue
+        outbox.enqueue = real_enqueue
     return held
 
 
-def release(held: list[tuple]) -> None:
+def release(held: list[list[int]]) -> None:
     """Queue the held tasks as the pipeline would have, one call per notification."""
     from notifications.delivery import outbox
 
-    for args, kwargs in held:
-        outbox.queue_deliveries(*args, **kwargs)
+    for delivery_ids in held:
+        outbox.enqueue(delivery_ids)
 
 
 def send_again(deliveries) -> None:
@@ -171,7 +171,7 @@ def send_again(deliveries) -> None:
                       last_status_code=None, next_attempt_at=timezone.now())
 
 
-def timed_console_run(held: list[tuple], deliveries, count: int, *,
+def timed_console_run(held: list[list[int]], deliveries, count: int, *,
                       queued_beforehand: bool) -> float:
     """Deliveries per second. Queued beforehand: the worker stops consuming, the tasks are
     queued, and the clock starts when it consumes again (the web processes queue tasks in

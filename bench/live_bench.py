@@ -463,12 +463,21 @@ async def run(args: argparse.Namespace, rack: object, keys: list[str]) -> list[d
                 args.events, args.burst, asyncio_client=args.client == "asyncio"))
             stored = [await send(-1000 - i) for i in range(args.events + args.burst + 3)]
 
+            def stored_with_readers(nid: int) -> tuple[object, list[int]]:
+                """What the pipeline hands the push: the notification and its readers."""
+                from notifications.models import FeedEntry, Notification
+
+                readers = list(FeedEntry.objects.filter(notification_id=nid)
+                               .values_list("user_id", flat=True))
+                return Notification.objects.select_related("rack").get(pk=nid), readers
+
             async def push(seq: int) -> tuple[float, int]:
                 from notifications.live.push import broadcast_notification
 
                 nid = stored.pop()[1]
+                notification, readers = await asyncio.to_thread(stored_with_readers, nid)
                 t0 = time.perf_counter()
-                await asyncio.to_thread(broadcast_notification, nid)
+                await asyncio.to_thread(broadcast_notification, notification, readers)
                 return t0, nid
             results.append(await measure(
                 "console: broadcast -> socket", pids, ws_url, base, sockets, push,

@@ -5,6 +5,6 @@ class NotificationsConfig(AppConfig):
     name = "notifications"
 
     def ready(self) -> None:
-        from notifications.live import push as live
+        from notifications.live import listeners
 
-        live.connect_signals()
+        listeners.connect_signals()

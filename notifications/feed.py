@@ -1,6 +1,7 @@
 """Each user's read state of their feed: every change goes through these functions.
 
-A change tells the user's open browsers their new unread count once it commits.
+A change tells the user's open browsers their new unread count once it commits
+(notifications.unread).
 """
 
 from datetime import timedelta
@@ -12,14 +13,13 @@ from django.utils import timezone
 
 from notifications.catalogue import Channel
 from notifications.items import ITEM_COLUMNS, item_from_row
-from notifications.live.push import broadcast_unread_count
-from notifications.live.push import unread_count as unread_count  # the badge, counted in one place
 from notifications.models import FeedEntry, Notification
 from notifications.preferences import channels_wanted_by
+from notifications.unread import tell_browsers
 
 
 def _tell_browsers(user_id: int) -> None:
-    transaction.on_commit(lambda: broadcast_unread_count(user_id))
+    transaction.on_commit(lambda: tell_browsers(user_id))
 
 
 def mark_read(entry: FeedEntry) -> None:

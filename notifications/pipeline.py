@@ -11,13 +11,13 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db import connection, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from console import tracing
 from console.metrics import NOTIFICATIONS_STORED
 from notifications.catalogue import event_type_for, render_message
-from notifications.delivery.outbox import queue_deliveries
+from notifications.delivery import outbox
 from notifications.envelope import Envelope
 from notifications.live.push import broadcast_notification
 from notifications.models import Notification, Source
@@ -79,8 +79,7 @@ def record_event(
         if not store_once(notification):
             return Recorded(_stored_as(rack, key, signature_key), duplicate=True)
         addressed = address_notification(notification)
-        transaction.on_commit(lambda: notification_committed(
-            notification.pk, notification=notification, addressed=addressed))
+        transaction.on_commit(lambda: notification_committed(notification, addressed))
     tracing.about(notification=notification.pk, rack=rack.pk)
     NOTIFICATIONS_STORED.labels(source).inc()
     log.info("%s stored as notification %s for %d readers", envelope.action,
@@ -100,39 +99,24 @@ def _stored_as(rack: Rack, key: str, signature_key: str) -> Notification:
 
 def store_once(notification: Notification) -> bool:
     """Insert the notification unless its rack already has one with its dedupe key or its
-    signature key.
+    signature key (notification_once_per_event, notification_once_per_signature).
 
-    `INSERT .. ON CONFLICT DO NOTHING RETURNING id`: one statement and no savepoint; no
-    conflict target, so both unique keys (notification_once_per_event and the partial
-    notification_once_per_signature) are checked. Two transactions inserting the same
-    key at once: the second waits for the first to end, then inserts nothing (it
-    committed) or inserts (it rolled back), so exactly one stores it, and the losers read
-    the winner's row in their next statement.
+    Two transactions inserting the same key at once: the second waits for the first to
+    end, then fails on the unique key (it committed) or inserts (it rolled back), so
+    exactly one stores it, and the losers read the winner's row in their next statement.
+    The savepoint keeps the caller's transaction usable after a duplicate.
     """
-    fields = [f for f in Notification._meta.concrete_fields if not f.primary_key]
-    values = [f.get_db_prep_save(f.pre_save(notification, True), connection) for f in fields]
-    quote = connection.ops.quote_name
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {quote(Notification._meta.db_table)} "
-            f"({', '.join(quote(f.column) for f in fields)}) "
-            f"VALUES ({', '.join(['%s'] * len(fields))}) "
-            "ON CONFLICT DO NOTHING RETURNING id", values)
-        row = cursor.fetchone()
-    if row is None:
+    try:
+        with transaction.atomic():
+            notification.save(force_insert=True)
+    except IntegrityError:
         return False
-    notification.pk = row[0]
-    notification._state.adding, notification._state.db = False, connection.alias
     return True
 
 
-def notification_committed(notification_id: int, *, notification: Notification | None = None,
-                           addressed: Addressed | None = None) -> None:
-    """Everything that follows a notification once it is safely stored.
-
-    The pipeline hands over what it already holds, so the live push and the outbox read
-    nothing back; called with the id alone, they look it up.
-    """
-    broadcast_notification(notification_id, notification=notification,
-                           users=addressed.readers if addressed else None)
-    queue_deliveries(notification_id, delivery_ids=addressed.pending if addressed else None)
+def notification_committed(notification: Notification, addressed: Addressed) -> None:
+    """Everything that follows a notification once it is safely stored: the live push to
+    the users whose feed holds it, and the tasks of its pending deliveries. Both take
+    what the transaction wrote, so nothing is read back."""
+    broadcast_notification(notification, addressed.readers)
+    outbox.enqueue(addressed.pending)

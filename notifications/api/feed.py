@@ -17,7 +17,7 @@ from console import metrics
 from console.bounds import DB_INT_MAX
 from console.rest.common import StrictJSONParser, errors
 from console.rest.pages import Pages
-from notifications import feed
+from notifications import feed, unread
 from notifications.api.serializers import (
     HistoryItemSerializer,
     MarkedAmongSerializer,
@@ -161,7 +161,7 @@ class NotificationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
                 raise ValidationError(shown.errors)
             entries = shown.qs
         ids = feed.mark_read_among(request.user.pk, entries)
-        return Response({"marked": len(ids), "count": feed.unread_count(request.user.pk),
+        return Response({"marked": len(ids), "count": unread.unread_count(request.user.pk),
                          "ids": ids if len(ids) <= feed.UNDO_MAX else None})
 
     @extend_schema(request=NotificationIdsSerializer,
@@ -175,14 +175,14 @@ class NotificationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
         asked = NotificationIdsSerializer(data=request.data)
         asked.is_valid(raise_exception=True)
         changed = feed.mark_unread_among(request.user.pk, asked.validated_data["ids"])
-        return Response({"marked": changed, "count": feed.unread_count(request.user.pk)})
+        return Response({"marked": changed, "count": unread.unread_count(request.user.pk)})
 
     @extend_schema(responses={200: UnreadCountSerializer, **errors(401)},
                    summary="How many notifications you have not read",
                    tags=["notifications"], filters=False)
     @action(detail=False, methods=["get"], url_path="unread-count")
     def unread_count(self, request: Request) -> Response:
-        return Response({"count": feed.unread_count(request.user.pk)})
+        return Response({"count": unread.unread_count(request.user.pk)})
 
 
 

@@ -23,8 +23,8 @@ from datetime import datetime, timedelta
 from celery import current_app
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import connection, transaction
-from django.db.models import F, Max, Min, Q
+from django.db import transaction
+from django.db.models import Case, F, Max, Min, Q, When
 from django.utils import timezone
 
 from console import rate_limit
@@ -106,47 +106,27 @@ def enqueue(delivery_ids: list[int], countdown: float = 0) -> None:
                           ids)
 
 
-def queue_deliveries(notification_id: int, delivery_ids: list[int] | None = None) -> None:
-    """Queue the notification's pending deliveries (runs after its transaction commits).
-
-    The pipeline passes the ids it just wrote, sparing a read; other callers give none.
-    """
-    if delivery_ids is None:
-        delivery_ids = list(Delivery.objects.filter(
-            notification_id=notification_id, status=DeliveryStatus.PENDING,
-        ).values_list("pk", flat=True))
-    enqueue(delivery_ids)
-
-
 def _claim(delivery_ids: list[int]) -> list[Delivery]:
     """Take the given deliveries that are due, and other due ones up to a batch.
 
-    One UPDATE .. RETURNING marks them SENDING with a lease, so a stale or twin task finds
-    nothing left to do. The task's own rows come first; other due rows fill the batch,
-    so a busy outbox goes out in batches even when each task names one delivery (their
-    own tasks then find them taken, at the cost of this one statement). Rows another
-    worker is claiming at that moment are skipped, not waited for.
+    In one short transaction the rows are locked and marked SENDING with a lease, so a
+    stale or twin task finds nothing left to do. The task's own rows come first; other
+    due rows fill the batch, so a busy outbox goes out in batches even when each task
+    names one delivery (their own tasks then find them taken). Rows another worker is
+    claiming at that moment are skipped, not waited for.
     """
     now = timezone.now()
-    table = connection.ops.quote_name(Delivery._meta.db_table)
-    own = ", ".join(["%s"] * len(delivery_ids))
-    is_own = f"id IN ({own})" if delivery_ids else "1 = 0"
-    skip_locked = (" FOR UPDATE SKIP LOCKED"
-                   if connection.features.has_select_for_update_skip_locked else "")
-    at = connection.ops.adapt_datetimefield_value
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {table} SET status = %s, attempts = attempts + 1, updated_at = %s, "
-            f"next_attempt_at = CASE WHEN channel = %s THEN %s ELSE %s END "
-            f"WHERE id IN (SELECT id FROM {table} WHERE status = %s AND "
-            f"(next_attempt_at <= %s OR ({is_own} AND next_attempt_at <= %s)) "
-            f"ORDER BY CASE WHEN {is_own} THEN 0 ELSE 1 END, next_attempt_at "
-            f"LIMIT %s{skip_locked}) RETURNING id",
-            [DeliveryStatus.SENDING, at(now), Channel.EMAIL, at(now + email_lease()),
-             at(now + lease_length()), DeliveryStatus.PENDING, at(now), *delivery_ids,
-             at(now + EARLY_TOLERANCE), *delivery_ids,
-             max(batch_size(), len(delivery_ids))])
-        ids = [row[0] for row in cursor.fetchall()]
+    own = Q(pk__in=delivery_ids)
+    due = Q(next_attempt_at__lte=now) | (own & Q(next_attempt_at__lte=now + EARLY_TOLERANCE))
+    with transaction.atomic():
+        ids = list(Delivery.objects.select_for_update(skip_locked=True)
+                   .filter(due, status=DeliveryStatus.PENDING)
+                   .order_by(Case(When(own, then=0), default=1), "next_attempt_at")
+                   .values_list("pk", flat=True)[:max(batch_size(), len(delivery_ids))])
+        Delivery.objects.filter(pk__in=ids).update(
+            status=DeliveryStatus.SENDING, attempts=F("attempts") + 1, updated_at=now,
+            next_attempt_at=Case(When(channel=Channel.EMAIL, then=now + email_lease()),
+                                 default=now + lease_length()))
     if not ids:
         return []
     return list(Delivery.objects.select_related("notification__rack", "endpoint__user", "user")

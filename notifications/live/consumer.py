@@ -28,8 +28,10 @@ from console.metrics import WEBSOCKETS_OPEN
 from notifications.items import notification_item
 from notifications.live import push as live
 from notifications.live.fanout import fanout
+from notifications.live.layer import remember_server_loop
 from notifications.live.limits import CLOSE_FLOODING, MAX_WATCHED, SocketLimits
 from notifications.models import FeedEntry
+from notifications.unread import Badge, UnreadState, unread_state
 from racks import permissions
 from racks.accounts import token_id
 from racks.models import Build, Membership
@@ -48,11 +50,11 @@ RESUME_AGAIN_MAX = 500
 
 
 @database_sync_to_async
-def organizations_and_unread(user_id: int) -> tuple[list[int], tuple[int, list[int]]]:
+def organizations_and_unread(user_id: int) -> tuple[list[int], UnreadState]:
     """What a socket needs to start, in one trip to the database thread."""
     organizations = list(Membership.objects.filter(user_id=user_id)
                          .values_list("organization_id", flat=True))
-    return organizations, live.unread_state(user_id)
+    return organizations, unread_state(user_id)
 
 
 @database_sync_to_async
@@ -77,7 +79,7 @@ def missed_items(user_id: int, after: int) -> list[dict[str, Any]] | None:
     return [notification_item(e.notification, read=e.read) for e in [*reversed(again), *newer]]
 
 
-unread_state = database_sync_to_async(live.unread_state)
+exact_unread = database_sync_to_async(unread_state)
 
 # What the client may send, said back when it sends something else.
 MESSAGES_HELP = ('Send {"type": "resume", "after": <notification id>}, or '
@@ -148,10 +150,8 @@ class NotificationConsumer(AsyncJsonWebsocketConsumer):
     organizations: tuple[int, ...] = ()
     joined: tuple[str, ...] = ()
     joined_at_connect = 0  # the groups joined on connect; the rest are watched objects
-    # Counted on connect and resume, then kept: +1 per new notification, exact after reads.
-    unread: int = 0
-    # Notifications the last exact count already holds (live.unread_state).
-    held: set[int] = frozenset()  # type: ignore[assignment]
+    # Its unread count (notifications.unread); set on connect.
+    badge: Badge
     # Closes a socket opened with an API token when the token expires.
     expiry_timer: asyncio.TimerHandle | None = None
     # What the client may ask of this socket (notifications.live.limits); set on connect.
@@ -165,10 +165,11 @@ class NotificationConsumer(AsyncJsonWebsocketConsumer):
             await self.accept()
             await self.close(code=CLOSE_NOT_LOGGED_IN)
             return
-        live.remember_server_loop(asyncio.get_running_loop())
+        remember_server_loop(asyncio.get_running_loop())
         self.user, self.user_id = user, user.pk
         self.limits = SocketLimits()
         organizations, unread = await organizations_and_unread(user.pk)
+        self.badge = Badge(unread)
         # Open before joining: a frame pushed to a socket not yet accepted is refused.
         # What is pushed before the joins, the client's resume (its first message, handled
         # after this) fetches; it also counts again, so a notification racing the count
@@ -189,14 +190,14 @@ class NotificationConsumer(AsyncJsonWebsocketConsumer):
         for group in self.joined:
             await self.channel_layer.group_add(group, self.channel_name)
         self.joined_at_connect = len(self.joined)
-        await self.send_unread(*unread)
+        await self.send_unread(unread)
         _open_sockets.add(self)
         WEBSOCKETS_OPEN.inc()
         watch_redis_restarts()
 
-    async def send_unread(self, count: int, held: list[int]) -> None:
-        self.unread, self.held = count, set(held)
-        await self.send_json({"type": "unread_count", "count": count})
+    async def send_unread(self, exact: UnreadState) -> None:
+        self.badge.reset(exact)
+        await self.send_json({"type": "unread_count", "count": exact.count})
 
     async def disconnect(self, code: int) -> None:
         if self in _open_sockets:
@@ -303,7 +304,7 @@ class NotificationConsumer(AsyncJsonWebsocketConsumer):
         else:
             for item in items:
                 await self.send_json({"type": "notification", "notification": item})
-        await self.send_unread(*await unread_state(self.user.pk))
+        await self.send_unread(await exact_unread(self.user.pk))
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None,
                       **kwargs: Any) -> None:
@@ -313,22 +314,18 @@ class NotificationConsumer(AsyncJsonWebsocketConsumer):
             if self.user is not None and not self.flooding:
                 await self.refuse("Messages are JSON objects.")
 
-    async def push_notification(self, head: str, notification_id: int) -> None:
-        """A new notification of this user's feed, encoded but for its last field.
+    async def push_notification(self, item: dict[str, Any]) -> None:
+        """A new notification of this user's feed (notifications.live.fanout).
 
         The message carries the user's unread count with it (`"unread_count": N`): a
         separate count frame per notification would cost the process and every browser
-        as much as the notification itself, and 1,000 of them at once hold up the next
-        notification behind them.
+        as much as the notification itself.
         """
-        if notification_id in self.held:
-            self.held.discard(notification_id)  # committed before the count, sent after
-        else:
-            self.unread += 1
-        await self.send(text_data=f"{head}{self.unread}}}")
+        await self.send_json({"type": "notification", "notification": item,
+                              "unread_count": self.badge.add(item["id"])})
 
     async def feed_unread(self, event: dict[str, Any]) -> None:
-        await self.send_unread(event["count"], event.get("held", []))
+        await self.send_unread(UnreadState(event["count"], event["counted"]))
 
     async def feed_build(self, event: dict[str, Any]) -> None:
         """A watched build (or a build of a watched app) changed: live.broadcast_build."""

@@ -116,10 +116,10 @@ def test_reading_tells_the_users_browsers_their_new_count(owner, some, client_fo
         with django_capture_on_commit_callbacks(execute=True):
             client_for(owner).post(f"/api/v1/notifications/{some[0].pk}/read/")
         message = browser.receive()
-    # With the notifications the count already holds: their pushes, if still on their
-    # way, must not add to it (live.unread_state).
-    assert message == {"type": "feed.unread", "count": 2,
-                       "held": sorted((n.pk for n in some), reverse=True)}
+    # With the recent notifications the count includes: their pushes, if still on their
+    # way, must not add to it (notifications.unread).
+    assert message["type"] == "feed.unread" and message["count"] == 2
+    assert sorted(message["counted"]) == sorted(n.pk for n in some)
 
 
 def test_reading_twice_changes_nothing_and_tells_nobody(owner, some, client_for,

@@ -144,14 +144,13 @@ def test_after_the_commit_its_pending_deliveries_are_queued_without_reading_them
         rack, org, owner, monkeypatch, django_capture_on_commit_callbacks):
     from django.test.utils import CaptureQueriesContext
 
-    from notifications import pipeline
+    from notifications.delivery import outbox
     from notifications.models import Delivery, DeliveryStatus, EmailDigest
 
     crew = _organization_of(org, 5)
     EmailDigest.objects.create(user=crew[0], window_minutes=60)  # theirs waits for a digest
-    queued: list[tuple[int, list[int]]] = []
-    monkeypatch.setattr(pipeline, "queue_deliveries", lambda notification_id, delivery_ids:
-                        queued.append((notification_id, delivery_ids)))
+    queued: list[list[int]] = []
+    monkeypatch.setattr(outbox, "enqueue", queued.append)
     with django_capture_on_commit_callbacks() as after_commit:
         n = record_event(rack, event("build:create", "error", app="web",
                                      id="BAAAAAAAAAA")).notification
@@ -160,7 +159,7 @@ def test_after_the_commit_its_pending_deliveries_are_queued_without_reading_them
             callback()
     emails = Delivery.objects.filter(notification=n, channel="email")
     pending = emails.filter(status=DeliveryStatus.PENDING).values_list("pk", flat=True)
-    assert [(nid, sorted(ids)) for nid, ids in queued] == [(n.pk, sorted(pending))]
+    assert [sorted(ids) for ids in queued] == [sorted(pending)]
     assert len(pending) == 5 and emails.filter(status=DeliveryStatus.BATCHED).count() == 1
     assert [q["sql"] for q in queries] == []  # the live push too had all it needed
 

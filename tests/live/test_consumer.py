@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 from asgiref.sync import sync_to_async
+from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.db import connection, connections, transaction
 from django.test import Client
@@ -13,9 +14,10 @@ from django.utils import timezone
 from knox.models import AuthToken
 
 from console.asgi import application
+from notifications import unread
 from notifications.live import consumer as consumers
 from notifications.live import push as live
-from notifications.models import FeedEntry
+from notifications.models import FeedEntry, Notification
 from racks.local import LocalRack
 from racks.membership import remove_member
 from racks.models import Membership, Rack, Role
@@ -132,7 +134,7 @@ async def test_an_ended_session_is_anonymous(member):
 async def test_a_socket_from_another_origin_is_refused_before_joining_anything(
         member, rack, origin, monkeypatch):
     joined: list[str] = []
-    layer = live.get_channel_layer()
+    layer = get_channel_layer()
     real_add = layer.group_add
 
     async def spy(group, channel):
@@ -244,7 +246,7 @@ async def test_reading_elsewhere_updates_the_badge(member, rack):
     await create_app(rack, "demo")
     socket = await opened(member, unread=1)
     await sync_to_async(FeedEntry.objects.filter(user=member).update)(read=True)
-    await sync_to_async(live.broadcast_unread_count)(member.pk)
+    await sync_to_async(unread.tell_browsers)(member.pk)
     assert await socket.receive_json_from(timeout=3) == {"type": "unread_count", "count": 0}
     await socket.disconnect()
 
@@ -291,10 +293,11 @@ async def test_a_push_arriving_after_a_count_that_holds_it_is_not_counted_twice(
     first, count = await receive_notification(socket)
     assert count == 1
     # The exact count after a read elsewhere already holds "first"...
-    await sync_to_async(live.broadcast_unread_count)(member.pk)
+    await sync_to_async(unread.tell_browsers)(member.pk)
     assert await socket.receive_json_from(timeout=3) == {"type": "unread_count", "count": 1}
     # ... and its push comes in only now (a push still on its way when counted).
-    await sync_to_async(live.broadcast_notification)(first["id"])
+    notification = await Notification.objects.select_related("rack").aget(pk=first["id"])
+    await sync_to_async(live.broadcast_notification)(notification, [member.pk])
     again, count = await receive_notification(socket)
     assert (again["id"], count) == (first["id"], 1)
     # A new one still counts.
@@ -319,10 +322,10 @@ async def test_a_socket_that_fails_does_not_cost_the_others_their_notification(
     first, second = await opened(member), await opened(admin)
     original = consumers.NotificationConsumer.push_notification
 
-    async def broken_for_member(self, head: str, notification_id: int) -> None:
+    async def broken_for_member(self, item: dict) -> None:
         if self.user_id == member.pk:
             raise ConnectionResetError("the browser went away mid-write")
-        await original(self, head, notification_id)
+        await original(self, item)
 
     monkeypatch.setattr(consumers.NotificationConsumer, "push_notification", broken_for_member)
     await only_they_hear(rack, "still-delivered", second, first)

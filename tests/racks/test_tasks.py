@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from notifications.live import push as live
+from notifications.live import layer
 from racks import sync
 from racks.connect import connect_rack
 from racks.drivers import driver_for
@@ -55,7 +55,7 @@ def test_following_a_build_pushes_its_status_and_new_logs(
         real, monkeypatch, django_capture_on_commit_callbacks):
     fake, rack = real
     sent: list[tuple[str, dict]] = []
-    monkeypatch.setattr(live, "_send", lambda group, message: sent.append((group, message)))
+    monkeypatch.setattr(layer, "send", lambda group, message: sent.append((group, message)))
     app = driver_for(rack).create_app(rack, "web")
     build = driver_for(rack).start_build(app, source=tarball())
     with django_capture_on_commit_callbacks(execute=True):
