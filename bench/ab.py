@@ -39,7 +39,7 @@ FIGURES: dict[str, list[tuple[str, list[str]]]] = {
          ["feed API/SQL p50, first page (x)", "feed API/SQL p50, deep page (x)"]),
         (r"API/minimal view\s+([\d.]+)x",
          ["feed API/minimal view p50, first page (x)", "feed API/minimal view p50, deep (x)"]),
-        (r"feed\.unread_count\(\)\s+p50\s+([\d.]+) ms", ["unread_count() p50 (ms)"]),
+        (r"unread_count\(\)\s+p50\s+([\d.]+) ms", ["unread_count() p50 (ms)"]),
     ],
     "live_bench": [
         (r"broadcast rate ratio console/bare: ([\d.]+)", ["broadcast rate console/bare"]),
