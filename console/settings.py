@@ -402,7 +402,7 @@ SPECTACULAR_SETTINGS = {
     # <id:...> (console.converters) is an integer path parameter, as <int:...> was.
     "PATH_CONVERTER_OVERRIDES": {"id": int},
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums",
-                             "racks.intake.view.document_ingest",
+                             "racks.intake.schema.document_ingest",
                              "console.api_urls.describe_path_parameters"],
 }
 
