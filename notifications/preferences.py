@@ -125,6 +125,16 @@ def set_preference(user: AbstractBaseUser, *, event_type: str, channels: Iterabl
     return preference
 
 
+def clear_preference(user: AbstractBaseUser, *, event_type: str) -> None:
+    """Drop the user's rule for an event type everywhere: the defaults (or "*") apply."""
+    Preference.objects.filter(user=user, rack__isnull=True, event_type=event_type).delete()
+
+
+def remove_override(user: AbstractBaseUser, preference_id: int) -> None:
+    """Drop one of the user's rules for a rack or an app (another's is left alone)."""
+    Preference.objects.filter(user=user, pk=preference_id, rack__isnull=False).delete()
+
+
 def set_email_digest(user: AbstractBaseUser, minutes: int) -> None:
     """Send the user's emails as they happen (0) or batched into one every `minutes`."""
     EmailDigest.objects.update_or_create(user=user, defaults={"window_minutes": minutes})

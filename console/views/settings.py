@@ -36,6 +36,8 @@ from notifications.models import (
 from notifications.preferences import (
     Rule,
     chosen_channels,
+    clear_preference,
+    remove_override,
     set_email_digest,
     set_preference,
     usable_channels,
@@ -132,8 +134,7 @@ def _save_global(user: AbstractBaseUser, posted: QueryDict) -> None:
             hidden_now = (inherited if own is None else own) - usable
             # All as it would be without a rule of their own, shown and hidden: keep none.
             if shown == inherited & usable and hidden_now == inherited - usable:
-                Preference.objects.filter(user=user, rack__isnull=True,
-                                          event_type=kind.key).delete()
+                clear_preference(user, event_type=kind.key)
             else:
                 set_preference(user, event_type=kind.key,
                                channels=shown | ((own or set()) - usable))
@@ -169,8 +170,7 @@ def notification_settings(request: HttpRequest) -> HttpResponse:
         elif what == "remove-override":
             removal = RemoveOverrideForm(request.POST)
             if removal.is_valid():
-                Preference.objects.filter(user=user, pk=removal.cleaned_data["id"],
-                                          rack__isnull=False).delete()
+                remove_override(user, removal.cleaned_data["id"])
                 messages.success(request, "The override is removed.")
                 return redirect("settings-notifications")
             messages.error(request, "That override is unknown; nothing changed.")
