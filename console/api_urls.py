@@ -14,8 +14,9 @@ from console.converters import (
     TokenIdConverter,
     UsernameConverter,
 )
-from notifications.api.delivery import PreferencesView, WebhookViewSet
 from notifications.api.feed import NotificationViewSet, RackHistoryView
+from notifications.api.preferences import PreferencesView
+from notifications.api.webhooks import WebhookViewSet
 from racks.api import auth, invitations, organizations, racks
 from racks.intake.view import ingest
 

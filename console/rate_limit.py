@@ -1,5 +1,5 @@
-"""Fixed-window counters in Django's cache: the one rate limit of the ingest URL and of
-webhook test sends.
+"""Fixed-window counters in Django's cache: the one rate limit of the console (the ingest
+URL, webhook test sends, invitations, connecting racks, registering, password resets).
 
 A window's counter is one atomic increment in the cache, so with REDIS_URL set every web
 process counts on the same number; without it (the embedded default) there is one

@@ -407,12 +407,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     # Preference rules and webhooks share one list of event types ("*" and the catalogue's).
-    "ENUM_NAME_OVERRIDES": {"EventTypeChoice": "notifications.api.delivery.EVENT_CHOICES"},
+    "ENUM_NAME_OVERRIDES": {"EventTypeChoice": "notifications.api.serializers.EVENT_CHOICES"},
     # The ingest URL is a plain Django view; this hook writes its operation into the schema.
     # <id:...> (console.converters) is an integer path parameter, as <int:...> was.
     "PATH_CONVERTER_OVERRIDES": {"id": int},
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums",
-                             "racks.intake.view.document_ingest",
+                             "racks.intake.schema.document_ingest",
                              "console.api_urls.describe_path_parameters"],
 }
 

@@ -1,4 +1,5 @@
-"""The public shape of a notification, as the API, the websocket and webhooks send it."""
+"""The public shape of a notification, as the API, the websocket, webhooks and the pages
+show it: `item_from_row` is the one place that builds it."""
 
 from datetime import datetime
 from typing import Any
@@ -15,27 +16,8 @@ def _when(value: datetime) -> str:
     return value.isoformat().replace("+00:00", "Z")
 
 
-def notification_item(notification: Notification, *, read: bool = False) -> dict[str, Any]:
-    return {
-        "id": notification.pk,
-        "message": notification.message,
-        "action": notification.action,
-        "status": notification.status,
-        "severity": notification.severity,
-        "event_type": notification.event_type,
-        "rack": notification.rack_id,
-        "rack_name": notification.rack.name,
-        "app": notification.app,
-        "data": notification.data,
-        "source": notification.source,
-        "occurred_at": _when(notification.occurred_at),
-        "created_at": _when(notification.created_at),
-        "read": read,
-    }
-
-
 def item_from_row(row: dict[str, Any], *, read: bool) -> dict[str, Any]:
-    """notification_item's dict, from an ITEM_COLUMNS row (tests hold the two equal)."""
+    """The item of an ITEM_COLUMNS row of a notification, with the reader's read state."""
     return {
         "id": row["id"],
         "message": row["message"],
@@ -52,3 +34,17 @@ def item_from_row(row: dict[str, Any], *, read: bool) -> dict[str, Any]:
         "created_at": _when(row["created_at"]),
         "read": read,
     }
+
+
+def _column(notification: Notification, column: str) -> Any:
+    """An ITEM_COLUMNS value read from the instance: "rack__name" is notification.rack.name."""
+    value: Any = notification
+    for name in column.split("__"):
+        value = getattr(value, name)
+    return value
+
+
+def notification_item(notification: Notification, *, read: bool = False) -> dict[str, Any]:
+    """The item of a notification already in memory (its rack loaded or loadable)."""
+    return item_from_row({column: _column(notification, column) for column in ITEM_COLUMNS},
+                         read=read)

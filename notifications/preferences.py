@@ -7,6 +7,7 @@ channels for its scope; the most specific rule wins: app over rack over everywhe
 a named event type over "*".
 """
 
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -22,6 +23,10 @@ from notifications.models import (
     WebhookEndpoint,
 )
 from racks.models import Membership
+
+# A preference rule as the choice reads it: (event_type, rack_id, app, channels).
+Rule = tuple[str, int | None, str, Iterable[str]]
+CHANNELS = frozenset(Channel.values)
 
 
 def default_channels(kind: EventType) -> frozenset[str]:
@@ -78,14 +83,24 @@ def _rules(notification: Notification, users: Q) -> QuerySet:
 
 def _choose(user_ids: Sequence[int], rules: QuerySet,
             notification: Notification) -> dict[int, frozenset[str]]:
-    """Each user's channels: their most specific rule's, else the catalogue's defaults."""
-    wanted = dict.fromkeys(user_ids, default_channels(BY_KEY[notification.event_type]))
-    best: dict[int, int] = {}
-    for user_id, event_type, rack_id, app, channels in rules:
+    """Each user's channels for the notification, by chosen_channels."""
+    kind = BY_KEY[notification.event_type]
+    by_user: dict[int, list[Rule]] = defaultdict(list)
+    for user_id, *rule in rules:
+        by_user[user_id].append(rule)
+    defaults = default_channels(kind)
+    return {user_id: chosen_channels(kind, by_user[user_id]) if user_id in by_user
+            else defaults for user_id in user_ids}
+
+
+def chosen_channels(kind: EventType, rules: Iterable[Rule]) -> frozenset[str]:
+    """One person's channels for an event type, given their rules that apply where it
+    happened: the most specific rule's, else the catalogue's defaults."""
+    best, wanted = -1, default_channels(kind)
+    for event_type, rack_id, app, channels in rules:
         rank = _rank(event_type, rack_id, app)
-        if user_id in wanted and rank >= best.get(user_id, -1):
-            best[user_id] = rank
-            wanted[user_id] = frozenset(channels) & set(Channel.values)
+        if rank >= best:
+            best, wanted = rank, frozenset(channels) & CHANNELS
     return wanted
 
 
@@ -108,6 +123,16 @@ def set_preference(user: AbstractBaseUser, *, event_type: str, channels: Iterabl
         defaults={"channels": sorted(set(channels))},
     )
     return preference
+
+
+def clear_preference(user: AbstractBaseUser, *, event_type: str) -> None:
+    """Drop the user's rule for an event type everywhere: the defaults (or "*") apply."""
+    Preference.objects.filter(user=user, rack__isnull=True, event_type=event_type).delete()
+
+
+def remove_override(user: AbstractBaseUser, preference_id: int) -> None:
+    """Drop one of the user's rules for a rack or an app (another's is left alone)."""
+    Preference.objects.filter(user=user, pk=preference_id, rack__isnull=False).delete()
 
 
 def set_email_digest(user: AbstractBaseUser, minutes: int) -> None:

@@ -23,7 +23,7 @@ from console.encryption import encrypt, reencrypt
 from racks.caps import CapReached, check_room
 from racks.convox import OLDEST_V2_VERSION, api_for, version_too_old
 from racks.driver import RackError, check_name
-from racks.membership import delete_rack
+from racks.lifecycle import delete_rack
 from racks.models import Capped, Generation, Organization, Rack, RackDriverKind
 from racks.rack_api import RackAPI, normalize_fingerprint, normalize_host
 from racks.sync import first_sync_at

@@ -1,4 +1,5 @@
-"""Changes to an organization: who belongs to it, with what role, and the racks it owns.
+"""Changes to an organization: who belongs to it, and with what role (its racks come and
+go through racks.lifecycle).
 
 Views check that the caller is a member (404 otherwise) and parse input; the rules about
 roles live here. `MembershipForbidden` means the caller's role may not do it (403);
@@ -9,8 +10,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 
 from notifications.members import member_left
-from racks.caps import CapReached, check_room
-from racks.models import MANAGING_ROLES, Capped, Membership, Organization, Rack, Role
+from racks.models import MANAGING_ROLES, Membership, Organization, Role
 from racks.text import without_bidi_controls
 
 
@@ -93,27 +93,3 @@ def _leave(membership: Membership) -> None:
                                   f"{organization.name}: make someone else an owner first.")
         membership.delete()
         member_left(user_id, organization.pk)
-
-
-def create_rack(organization: Organization, name: str) -> Rack:
-    """A new local rack of the organization, within its cap of racks."""
-    try:
-        with transaction.atomic():
-            check_room(organization, Capped.RACKS)
-            return Rack.objects.create(organization=organization, name=name)
-    except CapReached as refused:
-        raise MembershipError(str(refused)) from None
-    except IntegrityError:
-        raise MembershipError(
-            f"A rack named {name} already exists in {organization.name}.") from None
-
-
-def set_webhook_signing_key(rack: Rack, value: str) -> None:
-    """Store the rack's signing keys (already checked by validate_signing_keys)."""
-    rack.webhook_signing_key = value
-    rack.save(update_fields=["webhook_signing_key"])
-
-
-def delete_rack(rack: Rack) -> None:
-    """The rack goes, with its apps, resources and notifications."""
-    rack.delete()

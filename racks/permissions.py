@@ -3,15 +3,16 @@
 Anything outside the caller's organizations does not exist for them (404). Inside, every
 member reads; members act on racks (apps, builds, releases, scale, resources); owners
 and admins also manage members and rack settings. A forbidden action on something the
-caller can see is a 403 whose message says who may do it.
+caller can see is a 403 whose message says who may do it. Both are Django's own
+exceptions (Http404, PermissionDenied), which pages and DRF alike answer with the message.
 """
 
 from collections.abc import Iterable
 
 from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import PermissionDenied
 from django.db.models import OuterRef, QuerySet, Subquery
 from django.http import Http404
-from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
 

@@ -3,10 +3,10 @@ the limits key it, and the answer when django-axes has locked a login out.
 
 Logins (dashboard, admin, API token) are counted by django-axes (settings: AXES_*), per
 account and per client address, with a cool-off. Other doors (register, password reset)
-count attempts with `RateLimit` (or DRF's throttles in the API), per address and, for a
-password reset, per email. Every per-address limit reads the address from
-`client_address`: `REMOTE_ADDR`, unless TRUSTED_PROXIES says which proxies'
-X-Forwarded-For to believe, so a client cannot pick a new address per request.
+count attempts with console.rate_limit, per address and, for a password reset, per
+email. Every per-address limit reads the address from `client_address`: `REMOTE_ADDR`,
+unless TRUSTED_PROXIES says which proxies' X-Forwarded-For to believe, so a client cannot
+pick a new address per request.
 """
 
 import hashlib
@@ -20,7 +20,6 @@ from django.conf import settings
 from django.db.models import Sum
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
-from rest_framework.throttling import SimpleRateThrottle
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -141,31 +140,6 @@ def lockout_response(request: HttpRequest, original_response: Any = None,
                           {"message": message}, status=429)
     response["Retry-After"] = str(int(settings.AXES_COOLOFF_TIME.total_seconds()))
     return response
-
-
-class RateLimit(SimpleRateThrottle):
-    """A rate of DEFAULT_THROTTLE_RATES[scope], counted in the cache per ident (a client
-    address, or an email_key), for pages (the API uses DRF's throttles on the same rates
-    and keys)."""
-
-    def __init__(self, scope: str) -> None:
-        self.scope = scope
-        self.rate = settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"].get(scope)
-        if self.rate is not None:
-            self.num_requests, self.duration = self.parse_rate(self.rate)
-        self._ident = ""
-
-    def hit(self, ident: str) -> float | None:
-        """Count one attempt under `ident`: None when allowed, else the seconds to wait."""
-        self._ident = ident
-        if self.allow_request(None, None):
-            return None
-        return self.wait() or 1.0
-
-    def get_cache_key(self, request: Any, view: Any) -> str:
-        # The key DRF's throttle of the same scope uses for this ident (console.rest.common):
-        # a page and its API endpoint share one count per address.
-        return self.cache_format % {"scope": self.scope, "ident": self._ident}
 
 
 def email_key(email: str) -> str:

@@ -18,8 +18,9 @@ from drf_spectacular.utils import OpenApiResponse
 from rest_framework.exceptions import APIException, NotFound, PermissionDenied, Throttled
 from rest_framework.pagination import Cursor, CursorPagination
 from rest_framework.request import Request
-from rest_framework.throttling import ScopedRateThrottle
+from rest_framework.throttling import BaseThrottle
 
+from console import rate_limit
 from console.bounds import in_utc
 from console.rest.parsers import StrictJSONParser
 from racks import invitations, membership
@@ -27,16 +28,22 @@ from racks.serializers import DetailSerializer
 from racks.throttling import client_address
 
 
-class SettingsRateThrottle(ScopedRateThrottle):
-    """A scoped throttle that reads its rate when it runs, so a deployment (or a test)
-    can change DEFAULT_THROTTLE_RATES without a restart of the class."""
+class SettingsRateThrottle(BaseThrottle):
+    """The view's `throttle_scope` rate, per client address, counted by console.rate_limit:
+    the same count as the page of that scope (the register page and API share one)."""
 
-    def get_rate(self) -> str | None:
-        return settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"].get(self.scope)
+    def __init__(self) -> None:
+        self.seconds = 0
 
-    def get_ident(self, request: Any) -> str:
-        # DRF's own reads X-Forwarded-For whoever sent it: one helper decides for all.
-        return client_address(request)
+    def allow_request(self, request: Request, view: Any) -> bool:
+        scope = getattr(view, "throttle_scope", None)
+        if scope not in settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]:
+            return True
+        self.seconds = rate_limit.seconds_until_allowed(scope, client_address(request))
+        return not self.seconds
+
+    def wait(self) -> float:
+        return self.seconds
 
 
 def errors(*codes: int) -> dict[int, OpenApiResponse]:

@@ -1,9 +1,7 @@
-"""The page side of racks.permissions: the same rules, answered as Django responses."""
+"""What pages ask of racks.permissions, and the app lookup and role tests they add."""
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.core.exceptions import PermissionDenied
 from django.http import Http404
-from rest_framework.exceptions import PermissionDenied as ApiPermissionDenied
 
 from racks import permissions
 from racks.models import ACTING_ROLES, MANAGING_ROLES, App, Organization, Role
@@ -24,11 +22,8 @@ def app_for(user: AbstractBaseUser, rack_id: int, name: str) -> tuple[App, Role]
 def require(role: Role, organization: Organization, *, managing: bool = False,
             doing: str) -> None:
     """403 with a message naming who may do it, in an organization the caller can see."""
-    allowed = MANAGING_ROLES if managing else ACTING_ROLES
-    try:
-        permissions.require_role(role, allowed, doing, organization)
-    except ApiPermissionDenied as refused:
-        raise PermissionDenied(str(refused.detail)) from None
+    permissions.require_role(role, MANAGING_ROLES if managing else ACTING_ROLES, doing,
+                             organization)
 
 
 def may_act(role: Role) -> bool:

@@ -2,7 +2,7 @@
 Django's own views; django-axes counts their failures).
 
 The register and password reset pages count their attempts per client address, and the
-reset also per email (racks.throttling): past the limit they answer 429, the same
+reset also per email (console.rate_limit): past the limit they answer 429, the same
 whether or not an account exists.
 """
 
@@ -15,9 +15,10 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
+from console import rate_limit
 from console.forms import RegisterForm, TokenForm
 from racks import accounts, invitations
-from racks.throttling import RateLimit, client_address, email_key
+from racks.throttling import client_address, email_key
 
 TOO_MANY = "Too many attempts from here: try again in {minutes} minutes."
 
@@ -39,8 +40,8 @@ def register(request: HttpRequest) -> HttpResponse:
     if not settings.REGISTRATION_OPEN and not invited:
         return render(request, "registration/register_closed.html", status=403)
     if request.method == "POST":
-        wait = RateLimit("register").hit(client_address(request))
-        if wait is not None:
+        wait = rate_limit.seconds_until_allowed("register", client_address(request))
+        if wait:
             return _too_many(request, wait)
     form = RegisterForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -58,10 +59,10 @@ class ThrottledPasswordResetView(PasswordResetView):
 
     def post(self, request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
         email = request.POST.get("email", "")
-        waits = [RateLimit("password_reset_address").hit(client_address(request)),
-                 RateLimit("password_reset").hit(email_key(email))]
-        wait = max((w for w in waits if w is not None), default=None)
-        if wait is not None:
+        wait = max(rate_limit.seconds_until_allowed("password_reset_address",
+                                                    client_address(request)),
+                   rate_limit.seconds_until_allowed("password_reset", email_key(email)))
+        if wait:
             return _too_many(request, wait)
         return super().post(request, *args, **kwargs)
 

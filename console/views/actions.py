@@ -28,7 +28,7 @@ from console.forms import (
 )
 from console.views.access import app_for, rack_for, require
 from console.views.pages import app_page, organization_page, rack_page
-from racks import membership, permissions
+from racks import lifecycle, permissions
 from racks.connect import connect_rack, disconnect_rack
 from racks.driver import RackError
 from racks.drivers import driver_for
@@ -261,7 +261,7 @@ def set_signing_key(request: HttpRequest, rack_id: int) -> HttpResponse:
     require(role, rack.organization, managing=True, doing="change signing keys")
 
     def act(data: dict) -> str:
-        membership.set_webhook_signing_key(rack, data["webhook_signing_key"])
+        lifecycle.set_webhook_signing_key(rack, data["webhook_signing_key"])
         if data["webhook_signing_key"]:
             return "Saved: the rack's events must now carry a valid Convox-Signature."
         return "Cleared: the rack's events need no signature."

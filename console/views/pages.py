@@ -30,7 +30,8 @@ from racks import permissions
 from racks.caps import over_cap_report
 from racks.env import env_as_seen, may_read_env_values
 from racks.invitations import pending_of
-from racks.membership import MembershipError, create_organization, create_rack
+from racks.lifecycle import RackRefused, create_rack
+from racks.membership import MembershipError, create_organization
 from racks.models import App, Generation, Organization, Rack, Role
 
 TIMELINE_LENGTH = 100
@@ -96,7 +97,7 @@ def organization(request: HttpRequest, slug: str) -> HttpResponse:
         if form.is_valid():
             try:
                 rack = create_rack(org, form.cleaned_data["name"])
-            except MembershipError as refused:
+            except RackRefused as refused:
                 form.add_error("name", str(refused))
             else:
                 messages.success(request, f"Added the rack {rack.name}.")

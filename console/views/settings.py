@@ -19,10 +19,10 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from console.bounds import DB_INT_MAX, in_utc
 from console.outbound.safety import UnsafeURL, check_url
-from notifications.api.delivery import ATTEMPTS_IN_ORDER, endpoint_limit_reached
 from notifications.catalogue import BY_KEY, EVENT_TYPES, OBJECTS, Channel, EventType
 from notifications.delivery import endpoints as endpoint_actions
 from notifications.delivery import outbox
+from notifications.delivery.endpoints import ATTEMPTS_IN_ORDER, endpoint_limit_reached
 from notifications.models import (
     ANY_EVENT_TYPE,
     Delivery,
@@ -34,7 +34,10 @@ from notifications.models import (
     WebhookFormat,
 )
 from notifications.preferences import (
-    default_channels,
+    Rule,
+    chosen_channels,
+    clear_preference,
+    remove_override,
     set_email_digest,
     set_preference,
     usable_channels,
@@ -91,15 +94,18 @@ class DigestForm(forms.Form):
                                             label="Emails")
 
 
-def _everywhere_rules(user) -> dict[str, set[str]]:
+def _everywhere_rules(user: AbstractBaseUser) -> dict[str, Rule]:
     """The user's rules that apply everywhere, by event type ("*" included)."""
-    return {p.event_type: set(p.channels) for p in
-            Preference.objects.filter(user=user, rack__isnull=True)}
+    return {event_type: (event_type, None, "", channels) for event_type, channels in
+            Preference.objects.filter(user=user, rack__isnull=True)
+            .values_list("event_type", "channels")}
 
 
-def _without_own_rule(kind: EventType, rules: dict[str, set[str]]) -> set[str]:
-    """The channels of an event type with no rule of its own: "*"'s, else the defaults."""
-    return rules.get(ANY_EVENT_TYPE, set(default_channels(kind)))
+def _chosen(kind: EventType, rules: dict[str, Rule], *, own: bool = True) -> frozenset[str]:
+    """The channels of an event type outside any override; without `own`, as they would
+    be if it had no rule of its own."""
+    keys = (ANY_EVENT_TYPE, kind.key) if own else (ANY_EVENT_TYPE,)
+    return chosen_channels(kind, [rules[key] for key in keys if key in rules])
 
 
 def _global_rows(user: AbstractBaseUser, usable: frozenset[str]) -> list[dict]:
@@ -108,7 +114,7 @@ def _global_rows(user: AbstractBaseUser, usable: frozenset[str]) -> list[dict]:
     rules = _everywhere_rules(user)
     rows = []
     for kind in EVENT_TYPES:
-        chosen = rules.get(kind.key, _without_own_rule(kind, rules))
+        chosen = _chosen(kind, rules)
         rows.append({"kind": kind, "channels": [(c, label, c in chosen and c in usable,
                                                  c in usable)
                                                 for c, label in Channel.choices]})
@@ -120,15 +126,15 @@ def _save_global(user: AbstractBaseUser, posted: QueryDict) -> None:
     usable = usable_channels(user)
     with transaction.atomic():
         for kind in EVENT_TYPES:
-            inherited, own = _without_own_rule(kind, rules), rules.get(kind.key)
+            inherited = _chosen(kind, rules, own=False)
+            own = set(rules[kind.key][3]) if kind.key in rules else None
             shown = {c for c in usable if posted.get(f"{kind.key}:{c}")}
             # A channel the page does not offer (a webhook, without one) keeps what the
             # user's own rule says; the defaults' is never written down for it.
             hidden_now = (inherited if own is None else own) - usable
             # All as it would be without a rule of their own, shown and hidden: keep none.
             if shown == inherited & usable and hidden_now == inherited - usable:
-                Preference.objects.filter(user=user, rack__isnull=True,
-                                          event_type=kind.key).delete()
+                clear_preference(user, event_type=kind.key)
             else:
                 set_preference(user, event_type=kind.key,
                                channels=shown | ((own or set()) - usable))
@@ -164,8 +170,7 @@ def notification_settings(request: HttpRequest) -> HttpResponse:
         elif what == "remove-override":
             removal = RemoveOverrideForm(request.POST)
             if removal.is_valid():
-                Preference.objects.filter(user=user, pk=removal.cleaned_data["id"],
-                                          rack__isnull=False).delete()
+                remove_override(user, removal.cleaned_data["id"])
                 messages.success(request, "The override is removed.")
                 return redirect("settings-notifications")
             messages.error(request, "That override is unknown; nothing changed.")
@@ -252,7 +257,10 @@ def webhook_detail(request: HttpRequest, endpoint_id: int) -> HttpResponse:
         if what == "edit":
             form = EndpointForm(request.POST, instance=endpoint)
             if form.is_valid():
-                form.save()
+                data = form.cleaned_data
+                endpoint_actions.edit_endpoint(
+                    endpoint, url=data["url"], description=data["description"],
+                    format=data["format"], events=data["events"])
                 messages.success(request, "The webhook is saved.")
                 return redirect("settings-webhook", endpoint_id=endpoint.pk)
         elif what == "recover":
@@ -321,7 +329,7 @@ def _webhook_button(request: HttpRequest, endpoint: WebhookEndpoint,
                                       "below.")
             return _to_delivery(delivery)
     elif what == "delete":
-        endpoint.delete()
+        endpoint_actions.delete_endpoint(endpoint)
         messages.success(request, "The webhook is deleted.")
         return redirect("settings-webhooks")
     else:

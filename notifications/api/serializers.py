@@ -1,14 +1,18 @@
-"""The feed item as the API documents it: the same dict as notifications.items builds."""
+"""Shapes more than one API view uses: the feed item as the API documents it (the same
+dict as notifications.items builds) and the event types a rule or a webhook may name."""
 
 from typing import Any
 
 from rest_framework import serializers
 
 from console.bounds import DB_INT_MAX
-from notifications.catalogue import Severity
+from notifications.catalogue import EVENT_TYPES, Severity
 from notifications.feed import UNDO_MAX
 from notifications.items import notification_item
-from notifications.models import FeedEntry, Source
+from notifications.models import ANY_EVENT_TYPE, FeedEntry, Source
+
+# What a preference rule or a webhook's event list may name: a catalogue key, or "*".
+EVENT_CHOICES = [ANY_EVENT_TYPE, *(t.key for t in EVENT_TYPES)]
 
 
 class NotificationItemSerializer(serializers.Serializer):

@@ -6,14 +6,27 @@ from collections.abc import Sequence
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
+from django.db.models import Prefetch
 from django.utils import timezone
 
 from console.metrics import ENDPOINTS_DISABLED
 from notifications.delivery.emails import send_endpoint_disabled_email
 from notifications.delivery.signing import encrypt_secret, new_secret
-from notifications.models import WebhookEndpoint, WebhookFormat
+from notifications.models import DeliveryAttempt, WebhookEndpoint, WebhookFormat
 
 log = logging.getLogger(__name__)
+
+MAX_ENDPOINTS_PER_USER = 20
+# A delivery's attempts, oldest first, fetched for a whole page of deliveries at once.
+ATTEMPTS_IN_ORDER = Prefetch("attempt_log", queryset=DeliveryAttempt.objects.order_by("id"))
+
+
+def endpoint_limit_reached(user: AbstractBaseUser) -> str | None:
+    """Why the user may not add another webhook now, or None."""
+    if WebhookEndpoint.objects.filter(user=user).count() >= MAX_ENDPOINTS_PER_USER:
+        return f"You have {MAX_ENDPOINTS_PER_USER} webhooks already; delete one first."
+    return None
+
 
 def create_endpoint(user: AbstractBaseUser, *, url: str, events: Sequence[str],
                     format: str = WebhookFormat.STANDARD,
@@ -28,6 +41,27 @@ def create_endpoint(user: AbstractBaseUser, *, url: str, events: Sequence[str],
         description=description, secret_encrypted=encrypt_secret(secret),
     )
     return endpoint, secret
+
+
+def edit_endpoint(endpoint: WebhookEndpoint, *, url: str | None = None,
+                  description: str | None = None, format: str | None = None,
+                  events: Sequence[str] | None = None) -> None:
+    """Change where the endpoint is and what it receives; what is not given stays.
+
+    A new URL must already have passed safety.check_url.
+    """
+    changes = {"url": url, "description": description, "format": format,
+               "events": None if events is None else list(dict.fromkeys(events))}
+    changed = [name for name, value in changes.items() if value is not None]
+    for name in changed:
+        setattr(endpoint, name, changes[name])
+    if changed:
+        endpoint.save(update_fields=changed)
+
+
+def delete_endpoint(endpoint: WebhookEndpoint) -> None:
+    """The endpoint goes, with its deliveries and their attempts."""
+    endpoint.delete()
 
 
 def rotate_secret(endpoint: WebhookEndpoint) -> str:

@@ -21,8 +21,8 @@ from console.outbound.safety import UnsafeURL
 from notifications.catalogue import BY_KEY, Severity
 from notifications.delivery.emails import mail_connection, notification_email, notification_link
 from notifications.delivery.signing import Signer
-from notifications.items import notification_item
-from notifications.models import Delivery, WebhookFormat
+from notifications.items import item_from_row, notification_item
+from notifications.models import Delivery, Source, WebhookFormat
 
 log = logging.getLogger(__name__)
 
@@ -74,14 +74,14 @@ def delivery_item(delivery: Delivery) -> dict[str, Any]:
     """The notification item a delivery carries; a made-up one for a test event."""
     if delivery.notification is not None:
         return notification_item(delivery.notification)
-    now = timezone.now().isoformat().replace("+00:00", "Z")
-    return {
+    now = timezone.now()
+    return item_from_row({
         "id": None, "message": "[rack-console] Test event: this webhook works",
         "action": "webhook:test", "status": "success", "severity": Severity.SUCCESS.value,
-        "event_type": "webhook:test", "rack": None, "rack_name": "rack-console", "app": "",
-        "data": {"endpoint": delivery.endpoint_id}, "occurred_at": now, "created_at": now,
-        "read": False,
-    }
+        "event_type": "webhook:test", "rack_id": None, "rack__name": "rack-console",
+        "app": "", "data": {"endpoint": delivery.endpoint_id},
+        "source": Source.CONSOLE.value, "occurred_at": now, "created_at": now,
+    }, read=False)
 
 
 def _retry_after_seconds(value: str | None) -> float | None:

@@ -3,7 +3,7 @@
 from celery import shared_task
 
 from console import health
-from notifications.delivery import outbox
+from notifications.delivery import digests, outbox
 
 
 @shared_task(acks_late=True, ignore_result=True)
@@ -23,4 +23,4 @@ def sweep_deliveries() -> int:
 @shared_task(acks_late=True, ignore_result=True)
 def send_digests() -> int:
     """Periodic (Celery beat): send the email digests whose window has passed."""
-    return outbox.send_due_digests()
+    return digests.send_due_digests()

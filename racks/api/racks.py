@@ -17,9 +17,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from console.rest.common import CHANGE, READ, Refused, errors, on_membership
+from console.rest.common import CHANGE, READ, Refused, errors
 from console.rest.pages import ByName, NewestFirst, OldestFirst, Pages, paged, paged_schema
-from racks import membership
+from racks import lifecycle
 from racks.caps import with_over_caps
 from racks.connect import ConnectThrottled, connect_rack, disconnect_rack
 from racks.driver import RackError
@@ -149,7 +149,10 @@ class RackListView(APIView):
             rack.warnings, rack.signing_key_command = (connected.warnings,
                                                        connected.signing_key_command)
         else:
-            rack = on_membership(membership.create_rack, org, data["name"])
+            try:
+                rack = lifecycle.create_rack(org, data["name"])
+            except lifecycle.RackRefused as refused:
+                raise Refused(str(refused)) from None
             rack.warnings, rack.signing_key_command = [], ""
         body = RackConnectedSerializer(rack, context={"request": request,
                                                       "role": role.value}).data
@@ -180,7 +183,7 @@ class RackDetailView(RackViewBase):
                 on_rack(driver_for(rack).update_rack, rack, version=change.get("version"),
                         count=change.get("count"), instance_type=change.get("instance_type"))
             if "webhook_signing_key" in change:
-                membership.set_webhook_signing_key(rack, change["webhook_signing_key"])
+                lifecycle.set_webhook_signing_key(rack, change["webhook_signing_key"])
         rack.refresh_from_db()
         return Response(RackSerializer(rack, context=self.context()).data)
 

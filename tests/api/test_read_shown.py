@@ -7,7 +7,7 @@ from rest_framework.test import APIClient
 from notifications.envelope import Envelope
 from notifications.models import FeedEntry
 from notifications.pipeline import record_event
-from racks.membership import create_rack
+from racks.lifecycle import create_rack
 from racks.models import Membership, Role
 
 

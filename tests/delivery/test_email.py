@@ -5,7 +5,8 @@ from datetime import timedelta
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from notifications.delivery.outbox import JITTER, send_due_digests
+from notifications.delivery.digests import send_due_digests
+from notifications.delivery.outbox import JITTER
 from notifications.delivery.tasks import send_digests
 from notifications.models import Delivery, DeliveryAttempt, DeliveryStatus, EmailDigest
 from notifications.preferences import set_preference

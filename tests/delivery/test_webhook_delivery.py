@@ -6,6 +6,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from notifications.api.serializers import NotificationItemSerializer
 from notifications.delivery.endpoints import create_endpoint, rotate_secret
 from notifications.delivery.outbox import redeliver, send_test_event
 from notifications.models import Delivery, DeliveryAttempt, DeliveryStatus
@@ -219,6 +220,9 @@ def test_a_test_event_reaches_the_endpoint(celery_worker, member, receiver):
     _settled(endpoint)
     [body] = receiver.verified
     assert body["type"] == "webhook:test" and body["data"]["id"] is None
+    # A receiver can parse it as any other event: every field the API documents is there.
+    assert body["data"].keys() == NotificationItemSerializer().fields.keys()
+    assert body["data"]["source"] == "console"
     assert receiver.requests[0].headers["webhook-id"] == delivery.webhook_id
 
 
