@@ -235,7 +235,8 @@ if REDIS_URL:
     }
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
                           "LOCATION": REDIS_URL}}
-    CELERY_BROKER_URL = REDIS_URL
+    # A Redis of its own for the broker, when one Redis no longer carries both (docs/operations.md).
+    CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL)
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}

@@ -94,6 +94,15 @@ def test_a_bad_trusted_proxies_value_is_refused_at_start():
     assert "TRUSTED_PROXIES holds 'proxy.local'" in result.stderr.strip().splitlines()[-1]
 
 
+def test_the_broker_can_have_a_redis_of_its_own():
+    show = "from django.conf import settings; print(settings.CELERY_BROKER_URL)"
+    apart = manage("shell", "-v", "0", "-c", show, DEBUG="true", REDIS_URL="redis://127.0.0.1:6379/5",
+                   CELERY_BROKER_URL="redis://broker.internal:6379/0")
+    assert apart.stdout.strip() == "redis://broker.internal:6379/0", apart.stderr
+    shared = manage("shell", "-v", "0", "-c", show, DEBUG="true", REDIS_URL="redis://127.0.0.1:6379/5")
+    assert shared.stdout.strip() == "redis://127.0.0.1:6379/5", shared.stderr
+
+
 def test_with_debug_on_the_console_starts_without_keys():
     result = manage("check", DEBUG="true")
     assert result.returncode == 0, result.stderr
