@@ -1,35 +1,38 @@
 """Small helpers the tests share."""
 
 import asyncio
+import os
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
+
+
+def _met(condition: Callable[[], object], deadline: float, timeout: float, what: str) -> object:
+    value = condition()
+    if not value and time.monotonic() > deadline:
+        raise AssertionError(f"{what} within {timeout:g} s")
+    return value
 
 
 def wait_for(condition: Callable[[], object], timeout: float = 10.0,
               interval: float = 0.05, what: str = "condition not met") -> object:
     """Poll until the condition is truthy; fail the test with a clear message if not."""
     deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} within {timeout:g} s")
+    while not (value := _met(condition, deadline, timeout, what)):
         time.sleep(interval)
+    return value
 
 
 async def wait_for_async(condition: Callable[[], object], timeout: float = 10.0,
                          interval: float = 0.05, what: str = "condition not met") -> object:
     """`wait_for` for async tests: the event loop keeps running while it polls."""
     deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} within {timeout:g} s")
+    while not (value := _met(condition, deadline, timeout, what)):
         await asyncio.sleep(interval)
+    return value
 
 
 def all_at_once(count: int, work: Callable[[], object]) -> None:
@@ -116,3 +119,18 @@ def database_url() -> str:
     password = f":{db['PASSWORD']}" if db["PASSWORD"] else ""
     return (f"postgres://{db['USER']}{password}@{db['HOST'] or '127.0.0.1'}:"
             f"{db['PORT'] or 5432}/{db['NAME']}?conn_max_age=0")
+
+
+def run_again_on_sqlite(test_file: str, tmp_path: Path, inner_flag: str) -> str:
+    """Run the file's other tests again in a fresh pytest on SQLite, the embedded default's
+    database; the environment variable `inner_flag` tells the inner run that it is one.
+    Fails the test if they fail; answers pytest's output."""
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    env.update({"DATABASE_URL": f"sqlite:///{tmp_path / 'again.sqlite3'}", inner_flag: "1"})
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", test_file, "-q", "-p", "no:cacheprovider",
+         "-k", "not on_sqlite"],
+        env=env, capture_output=True, text=True, timeout=300,
+        cwd=Path(__file__).resolve().parents[1])
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return done.stdout

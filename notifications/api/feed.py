@@ -39,20 +39,39 @@ class IntegerFilter(django_filters.Filter):
     field_class = forms.IntegerField
 
 
+def _app_filter(field: str) -> django_filters.CharFilter:
+    return django_filters.CharFilter(field_name=field, max_length=100, lookup_expr="icontains",
+                                     help_text="Only apps whose name contains this, in any "
+                                               "case.")
+
+
+def _action_filter(field: str) -> django_filters.CharFilter:
+    return django_filters.CharFilter(field_name=field, max_length=100,
+                                     help_text="Only this action, e.g. `build:create`.")
+
+
+def _status_filter(field: str) -> django_filters.CharFilter:
+    return django_filters.CharFilter(field_name=field, max_length=20,
+                                     help_text="Only this status, e.g. `error`.")
+
+
+def _event_type_filter(field: str) -> django_filters.ChoiceFilter:
+    return django_filters.ChoiceFilter(
+        field_name=field, choices=EVENT_TYPE_CHOICES,
+        help_text="Only this event type of the catalogue, e.g. `build:failed`.")
+
+
+# The filters of a feed and of a rack's history are the same on a notification's own
+# fields; the feed reaches them through its entry's notification.
+
+
 class FeedFilter(django_filters.FilterSet):
     rack = IntegerFilter(field_name="notification__rack_id", min_value=1, max_value=DB_INT_MAX,
                          help_text="Only this rack's notifications.")
-    app = django_filters.CharFilter(field_name="notification__app", max_length=100,
-                                    lookup_expr="icontains",
-                                    help_text="Only apps whose name contains this, in any "
-                                              "case.")
-    action = django_filters.CharFilter(field_name="notification__action", max_length=100,
-                                       help_text="Only this action, e.g. `build:create`.")
-    status = django_filters.CharFilter(field_name="notification__status", max_length=20,
-                                       help_text="Only this status, e.g. `error`.")
-    event_type = django_filters.ChoiceFilter(
-        field_name="notification__event_type", choices=EVENT_TYPE_CHOICES,
-        help_text="Only this event type of the catalogue, e.g. `build:failed`.")
+    app = _app_filter("notification__app")
+    action = _action_filter("notification__action")
+    status = _status_filter("notification__status")
+    event_type = _event_type_filter("notification__event_type")
     unread = django_filters.ChoiceFilter(
         choices=[("true", "true"), ("false", "false")], method="filter_unread",
         help_text="`true`: only unread notifications; `false`: only read ones.")
@@ -190,16 +209,10 @@ class NotificationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
 
 
 class HistoryFilter(django_filters.FilterSet):
-    app = django_filters.CharFilter(field_name="app", max_length=100, lookup_expr="icontains",
-                                    help_text="Only apps whose name contains this, in any "
-                                              "case.")
-    action = django_filters.CharFilter(field_name="action", max_length=100,
-                                       help_text="Only this action, e.g. `build:create`.")
-    status = django_filters.CharFilter(field_name="status", max_length=20,
-                                       help_text="Only this status, e.g. `error`.")
-    event_type = django_filters.ChoiceFilter(
-        field_name="event_type", choices=EVENT_TYPE_CHOICES,
-        help_text="Only this event type of the catalogue, e.g. `build:failed`.")
+    app = _app_filter("app")
+    action = _action_filter("action")
+    status = _status_filter("status")
+    event_type = _event_type_filter("event_type")
     unread = django_filters.ChoiceFilter(
         choices=[("true", "true"), ("false", "false")], method="filter_unread",
         help_text="`true`: only those unread in your feed; `false`: all the others.")

@@ -3,8 +3,6 @@ migration that restored the key deleted the entries left without theirs and can 
 On PostgreSQL, and again on SQLite (the embedded default) in a subprocess."""
 
 import os
-import subprocess
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -15,6 +13,7 @@ from django.db.migrations.executor import MigrationExecutor
 from notifications.envelope import Envelope
 from notifications.models import FeedEntry, Notification
 from notifications.pipeline import record_event
+from tests.helpers import run_again_on_sqlite
 
 BEFORE = ("notifications", "0009_attempt_bodies")
 CHECKED = ("notifications", "0010_feed_notification_key_checked")
@@ -87,13 +86,5 @@ def test_the_migration_deletes_orphans_keeps_the_feed_and_goes_back(
 @pytest.mark.skipif(os.environ.get("FEED_KEYS_ON_SQLITE") == "1", reason="the inner run")
 def test_feed_keys_on_sqlite(tmp_path: Path):
     """The same tests on the embedded default's database."""
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
-    env.update(DATABASE_URL=f"sqlite:///{tmp_path / 'feed-keys.sqlite3'}",
-               FEED_KEYS_ON_SQLITE="1")
-    done = subprocess.run(
-        [sys.executable, "-m", "pytest", __file__, "-q", "-p", "no:cacheprovider",
-         "-k", "not on_sqlite"],
-        env=env, capture_output=True, text=True, timeout=300,
-        cwd=Path(__file__).resolve().parents[2])
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    assert "3 passed" in done.stdout and "failed" not in done.stdout
+    out = run_again_on_sqlite(__file__, tmp_path, "FEED_KEYS_ON_SQLITE")
+    assert "3 passed" in out and "failed" not in out

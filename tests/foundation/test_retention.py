@@ -2,8 +2,6 @@
 stays. On PostgreSQL, and again on SQLite (the embedded default) in a subprocess."""
 
 import os
-import subprocess
-import sys
 import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,6 +15,7 @@ from notifications.envelope import Envelope
 from notifications.models import Delivery, DeliveryAttempt, DeliveryStatus, FeedEntry, Notification
 from notifications.pipeline import record_event
 from notifications.tasks import prune_old_records
+from tests.helpers import run_again_on_sqlite
 
 
 def emit(rack, n: int, *, days_old: float = 0, status: str = "error") -> Notification:
@@ -152,13 +151,5 @@ def test_beat_runs_the_pruning():
 @pytest.mark.skipif(os.environ.get("RETENTION_ON_SQLITE") == "1", reason="the inner run")
 def test_retention_on_sqlite(tmp_path: Path):
     """The same tests on the embedded default's database."""
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
-    env.update(DATABASE_URL=f"sqlite:///{tmp_path / 'retention.sqlite3'}",
-               RETENTION_ON_SQLITE="1")
-    done = subprocess.run(
-        [sys.executable, "-m", "pytest", __file__, "-q", "-p", "no:cacheprovider",
-         "-k", "not on_sqlite"],
-        env=env, capture_output=True, text=True, timeout=300,
-        cwd=Path(__file__).resolve().parents[2])
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    assert " passed" in done.stdout and "failed" not in done.stdout
+    out = run_again_on_sqlite(__file__, tmp_path, "RETENTION_ON_SQLITE")
+    assert " passed" in out and "failed" not in out
