@@ -15,6 +15,7 @@ from notifications.preferences import (
     default_channels,
     replace_preferences,
     set_email_digest,
+    usable_channels,
 )
 from racks.permissions import visible_racks
 
@@ -56,6 +57,11 @@ class PreferencesSerializer(serializers.Serializer):
         user = self.context["request"].user
         wanted_racks = {r["rack"] for r in rules if r["rack"] is not None}
         racks = {rack.pk: rack for rack in visible_racks(user).filter(pk__in=wanted_racks)}
+        if Channel.WEBHOOK.value not in usable_channels(user) and any(
+                Channel.WEBHOOK.value in rule["channels"] for rule in rules):
+            raise serializers.ValidationError(
+                "You have no enabled webhook to send to: add one (POST /api/v1/webhooks/) "
+                "before choosing the webhook channel.")
         seen = set()
         for rule in rules:
             if rule["rack"] is not None:

@@ -22,6 +22,7 @@ from tests.delivery.conftest import ROLES
 @pytest.mark.parametrize("role", ROLES)
 def test_each_role_reads_and_replaces_their_preferences(client_for, rack, role):
     client = client_for(role)
+    create_endpoint(client.user, url="http://127.0.0.1:9/h", events=["*"])
     answer = client.get("/api/v1/preferences/")
     assert answer.status_code == 200
     body = answer.json()
@@ -73,6 +74,18 @@ def test_bad_preferences_are_refused_and_change_nothing(client_for, member, rule
     assert answer.status_code == 400
     assert message in str(answer.json())
     assert list(Preference.objects.values_list("event_type", "channels")) == [("*", ["in_app"])]
+
+
+def test_the_webhook_channel_needs_a_webhook_to_send_to(client_for, member):
+    client = client_for(member)
+    rules = {"preferences": [{"event_type": "build:failed", "channels": ["webhook"]}]}
+    answer = client.put("/api/v1/preferences/", rules, format="json")
+    assert answer.status_code == 400
+    assert "no enabled webhook" in str(answer.json())
+    assert not Preference.objects.filter(user=member).exists()
+    create_endpoint(member, url="http://127.0.0.1:9/h", events=["*"])
+    assert client.put("/api/v1/preferences/", rules, format="json").status_code == 200
+    assert Preference.objects.get(user=member).channels == ["webhook"]
 
 
 def test_anonymous_gets_401(client_for):
