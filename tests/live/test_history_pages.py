@@ -58,6 +58,15 @@ def test_the_timeline_marks_unread_what_is_unread_in_the_readers_feed(owner, rac
     assert not UNREAD.search(page.content.decode())
 
 
+def test_the_timeline_says_each_items_severity_in_words_not_only_colour(rack, client_for):
+    rack_event(rack, "app:create", app="web")
+    rack_event(rack, "build:create", "error", app="web", id=BUILDS[0])
+    html = client_for("member").get(f"/racks/{rack.pk}/apps/web/").content.decode()
+    failed = html[html.index(f"Build {BUILDS[0]} failed") - 300:]
+    assert '<span class="severity">✕ Error</span>' in failed[:400]
+    assert '<span class="severity">✓ Success</span>' in html  # the app created
+
+
 @pytest.mark.parametrize("role", ROLES)
 def test_the_rack_page_lists_the_racks_history_not_the_readers_feed(web_app_history, late,
                                                                     rack, role):
