@@ -97,7 +97,9 @@ EVENT_TYPES: tuple[EventType, ...] = (
     ),
     EventType(
         key="release:deployed", object="release", title="Finished rolling deploy",
-        pairs=(("release:promote", "success"), ("release:finish", "success")),
+        # v3 racks say app:promote:completed where v2 racks say release:promote success.
+        pairs=(("release:promote", "success"), ("release:finish", "success"),
+               ("app:promote:completed", "success")),
         severity=Severity.SUCCESS,
         render=lambda d: f"Finished rolling deploy of release {d.get('id', '?')} "
         f"for app {_app(d)}",
@@ -115,7 +117,10 @@ EVENT_TYPES: tuple[EventType, ...] = (
     ),
     EventType(
         key="release:promote-failed", object="release", title="Promotion failed",
-        pairs=(("release:promote", "error"), ("release:finish", "error")),
+        # v3: app:promote:errored, or cancelled (its status is not documented: either).
+        pairs=(("release:promote", "error"), ("release:finish", "error"),
+               ("app:promote:errored", "error"), ("app:promote:cancelled", "error"),
+               ("app:promote:cancelled", "success")),
         severity=Severity.ERROR,
         render=lambda d: f"Promoting release {d.get('id', '?')} failed for app {_app(d)}: "
         f"{d.get('message') or 'no reason given'}",

@@ -121,6 +121,7 @@ _CHANGES: dict[tuple[str, str], Callable[[Rack, Envelope], None]] = {
     ("release:promote", "start"): _release_promoted,
     ("release:promote", "success"): _release_promoted,
     ("release:finish", "success"): _release_promoted,
+    ("app:promote:completed", "success"): _release_promoted,
     ("resource:create", "success"): _resource_created,
     ("service:create", "success"): _resource_created,
     ("resource:delete", "success"): _resource_deleted,

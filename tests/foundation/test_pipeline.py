@@ -49,6 +49,24 @@ def test_a_racks_event_received_updates_the_modelled_rack(rack, owner):
     assert not App.objects.filter(rack=rack).exists()
 
 
+def test_a_v3_racks_promote_events_count_as_v2_ones_do(rack, owner):
+    receive_event(rack, event("app:create", app="web"))
+    receive_event(rack, event("release:create", id="RABCDEFGHIJ", app="web"))
+    done = receive_event(rack, event("app:promote:completed", id="RABCDEFGHIJ",
+                                     app="web")).notification
+    assert Release.objects.get(pk="RABCDEFGHIJ").active
+    assert done.event_type == "release:deployed"
+    assert done.message == f"[{rack.name}] Finished rolling deploy of release RABCDEFGHIJ " \
+                           "for app web"
+    receive_event(rack, event("release:create", id="RBBBBBBBBBB", app="web"))
+    failed = receive_event(rack, event("app:promote:errored", "error", id="RBBBBBBBBBB",
+                                       app="web", message="deployment failed")).notification
+    assert failed.event_type == "release:promote-failed"
+    assert failed.message.endswith("failed for app web: deployment failed")
+    assert not Release.objects.get(pk="RBBBBBBBBBB").active
+    assert Release.objects.get(pk="RABCDEFGHIJ").active
+
+
 def test_the_same_event_twice_is_stored_once(rack, owner):
     first = record_event(rack, event("app:create", name="web"))
     again = record_event(rack, event("app:create", name="web"))
