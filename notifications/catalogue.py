@@ -55,7 +55,6 @@ class EventType:
     default_channels: frozenset[str] = field(default_factory=lambda: frozenset({"in_app"}))
 
 
-_IN_APP = frozenset({Channel.IN_APP.value})
 _IN_APP_AND_EMAIL = frozenset({Channel.IN_APP.value, Channel.EMAIL.value})
 
 EVENT_TYPES: tuple[EventType, ...] = (

@@ -42,8 +42,8 @@ def _prune_notification_batch(cutoff: datetime, batch: int) -> int:
                    .values_list("pk", flat=True)[:batch])
         if not ids:
             return 0
-        # Children first, each one statement: the feed entries have no foreign key in the
-        # database (notifications.models.FeedEntry), and Django would otherwise load them.
+        # Children first, each one statement: Django's cascade would load every child row
+        # into Python before deleting it.
         DeliveryAttempt.objects.filter(delivery__notification_id__in=ids).delete()
         Delivery.objects.filter(notification_id__in=ids).delete()
         FeedEntry.objects.filter(notification_id__in=ids).delete()
@@ -71,8 +71,7 @@ def prune(*, seconds: float | None = None) -> dict[str, int]:
     batch = settings.RETENTION_BATCH_SIZE
     now = timezone.now()
     done = {"notifications": 0, "deliveries": 0}
-    steps = (("notifications", _prune_notification_batch,
-              now - timedelta(days=settings.NOTIFICATION_RETENTION_DAYS)),
+    steps = (("notifications", _prune_notification_batch, notifications_since()),
              ("deliveries", _prune_delivery_batch,
               now - timedelta(days=settings.DELIVERY_LOG_RETENTION_DAYS)))
     for kind, prune_batch, cutoff in steps:
