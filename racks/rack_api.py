@@ -1,6 +1,7 @@
 """Speaking a Convox rack's HTTP API, through the console's one outbound path.
 
-Every call goes through console.outbound.client (public addresses only unless
+Every call goes through console.outbound.client, and a logs websocket through
+console.outbound.websocket, with the same safety (public addresses only unless
 OUTBOUND_ALLOWED_NETWORKS allows, the port rule, the address checked at connect time, a
 deadline, a cap on the answer). Requests are form-encoded, as the rack reads them; the
 password goes as Basic auth `convox:<password>`, as the CLI sends it; TLS is verified,
@@ -14,6 +15,7 @@ import asyncio
 import base64
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
@@ -22,12 +24,15 @@ from django.conf import settings
 
 from console.outbound.client import Client, Reply, TLSError, Unreachable
 from console.outbound.safety import UnsafeURL, parse_target
+from console.outbound.websocket import SocketEnded, SocketRefused, open_text_socket
 from racks.driver import RackError
 
 USER_AGENT = "RackConsole/1.0"
 FINGERPRINT_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
 # Reads of one rack in flight at once during a sync: quick, without flooding the rack.
 READ_CONCURRENCY = 8
+# How a rack's websocket route reports a failure, instead of more data.
+LOGS_ERROR = "ERROR: "
 
 
 class RackUnreachable(RackError):
@@ -127,27 +132,59 @@ class RackAPI:
         try:
             reply = await client.send(method, url, body, self._headers(content_type),
                                       pin=self.fingerprint)
-        except UnsafeURL as refused:
-            raise RackError(f"The console may not connect to {self.host}: {refused}") from None
-        except TLSError as refused:
-            hint = "" if self.fingerprint else (
-                " A rack with a self-signed certificate can be trusted by pinning its "
-                "certificate's SHA-256 fingerprint.")
-            raise RackUnreachable(f"TLS error talking to {self.host}: {refused}{hint}") \
-                from None
-        except Unreachable as failed:
-            raise RackUnreachable(f"The rack at {self.host} could not be reached: {failed}") \
-                from None
+        except (UnsafeURL, Unreachable) as failed:
+            raise self._not_connected(failed) from None
         if reply.truncated:
             raise RackError(f"The rack's answer to {method} {path} was larger than "
                             f"RACK_MAX_RESPONSE_BYTES ({settings.RACK_MAX_RESPONSE_BYTES}).")
-        if reply.status_code == 401:
-            raise WrongPassword(f"The rack at {self.host} refused the password "
-                                f"({error_text(reply)}): check the rack password.")
         if not 200 <= reply.status_code < 300:
-            raise RackError(f"The rack refused {method} {path}: {error_text(reply)} "
-                            f"(HTTP {reply.status_code}).")
+            raise self._refused(method, path, reply.status_code, error_text(reply))
         return reply
+
+    def _not_connected(self, failed: UnsafeURL | Unreachable) -> RackError:
+        """Why no request reached the rack, in a person's words."""
+        if isinstance(failed, UnsafeURL):
+            return RackError(f"The console may not connect to {self.host}: {failed}")
+        if isinstance(failed, TLSError):
+            hint = "" if self.fingerprint else (
+                " A rack with a self-signed certificate can be trusted by pinning its "
+                "certificate's SHA-256 fingerprint.")
+            return RackUnreachable(f"TLS error talking to {self.host}: {failed}{hint}")
+        return RackUnreachable(f"The rack at {self.host} could not be reached: {failed}")
+
+    def _refused(self, method: str, path: str, status: int, text: str) -> RackError:
+        """A rack's answer other than 2xx: the password refused, or the rack's message."""
+        if status == 401:
+            return WrongPassword(f"The rack at {self.host} refused the password ({text}): "
+                                 "check the rack password.")
+        return RackError(f"The rack refused {method} {path}: {text} (HTTP {status}).")
+
+    def follow_logs(self, path: str, *, seconds: float, tick: float) -> Iterator[str | None]:
+        """The text a logs websocket route sends (`Follow: true`), for at most `seconds`:
+        each message as it comes, and None every `tick` seconds when nothing came (so the
+        reader can store what it has). Ends at the rack's end of data or when its time is
+        up; raises RackError when the socket cannot be opened (RackUnreachable,
+        WrongPassword, the rack's 404) or when the rack sends `ERROR: <message>`."""
+        url = self.host + quote(path, safe="/")
+        headers = {**self._headers(), "Follow": "true"}
+        try:
+            with open_text_socket(url, headers, pin=self.fingerprint,
+                                  timeout=settings.RACK_TIMEOUT_SECONDS, lifetime=seconds,
+                                  limit=settings.RACK_MAX_RESPONSE_BYTES) as socket:
+                while True:
+                    text = socket.receive(tick)
+                    if text is not None and text.startswith(LOGS_ERROR):
+                        raise RackError(f"The rack's logs of {path} failed: "
+                                        f"{text.removeprefix(LOGS_ERROR).strip()}")
+                    yield text
+        except (UnsafeURL, Unreachable) as failed:
+            raise self._not_connected(failed) from None
+        except SocketRefused as refused:
+            raise self._refused("GET", path, refused.status_code,
+                                error_text(Reply(refused.status_code, {}, refused.body,
+                                                 False))) from None
+        except SocketEnded:
+            return
 
     def read(self, path: str, *, query: dict[str, str] | None = None) -> Any:
         """GET a JSON answer."""
