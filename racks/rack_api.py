@@ -22,7 +22,7 @@ from urllib.parse import quote, urlencode, urlsplit
 
 from django.conf import settings
 
-from console.outbound.client import Client, Reply, TLSError, Unreachable
+from console.outbound.client import Body, Client, Reply, TLSError, Unreachable
 from console.outbound.safety import UnsafeURL, parse_target
 from console.outbound.websocket import SocketEnded, SocketRefused, open_text_socket
 from racks.driver import RackError
@@ -102,11 +102,14 @@ class RackAPI:
                       limit=settings.RACK_MAX_RESPONSE_BYTES)
 
     def call(self, method: str, path: str, *, form: dict[str, str] | None = None,
-             query: dict[str, str] | None = None, body: bytes = b"",
+             query: dict[str, str] | None = None, body: Body = b"", length: int | None = None,
              content_type: str = "", timeout: float | None = None) -> Reply:
-        """One request; a RackError (RackUnreachable, WrongPassword) unless it is 2xx."""
+        """One request; a RackError (RackUnreachable, WrongPassword) unless it is 2xx.
+        A body given in chunks is sent as they come, with `length` as its Content-Length
+        when it is known (else chunked: the rack reads either)."""
         return asyncio.run(self._send(self._client(timeout), method, path, form=form,
-                                      query=query, body=body, content_type=content_type))
+                                      query=query, body=body, length=length,
+                                      content_type=content_type))
 
     def read_many(self, reads: list[tuple[str, dict[str, str] | None]]) -> list[Any]:
         """GET several JSON answers at once (a few at a time, one host lookup): a sync
@@ -123,15 +126,18 @@ class RackAPI:
 
     async def _send(self, client: Client, method: str, path: str, *,
                     form: dict[str, str] | None = None, query: dict[str, str] | None = None,
-                    body: bytes = b"", content_type: str = "") -> Reply:
+                    body: Body = b"", length: int | None = None,
+                    content_type: str = "") -> Reply:
         url = self.host + quote(path, safe="/")
         if query:
             url += "?" + urlencode(query)
         if form is not None:
             body, content_type = urlencode(form).encode(), "application/x-www-form-urlencoded"
+        headers = self._headers(content_type)
+        if length is not None:
+            headers["Content-Length"] = str(length)
         try:
-            reply = await client.send(method, url, body, self._headers(content_type),
-                                      pin=self.fingerprint)
+            reply = await client.send(method, url, body, headers, pin=self.fingerprint)
         except (UnsafeURL, Unreachable) as failed:
             raise self._not_connected(failed) from None
         if reply.truncated:

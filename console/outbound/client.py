@@ -26,6 +26,7 @@ import functools
 import hashlib
 import hmac
 import ssl
+from collections.abc import AsyncIterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,6 +36,10 @@ from django.conf import settings
 from console.outbound.safety import IPAddress, Target, UnsafeURL, checked_addresses, parse_target
 
 USER_AGENT = "RackConsole-Webhooks/1.0"
+# A request's body: bytes, or chunks sent as they come (a build's source, never whole in
+# memory). Chunks are read once: a connect that fails sends none, so the next address
+# still gets them all.
+Body = bytes | AsyncIterable[bytes]
 
 
 class Unreachable(Exception):
@@ -120,7 +125,7 @@ class Client:
         self.limit = settings.WEBHOOK_MAX_RESPONSE_BYTES if limit is None else limit
         self._lookups: dict[Target, asyncio.Future[list[IPAddress]]] = {}
 
-    async def send(self, method: str, url: str, body: bytes, headers: dict[str, str],
+    async def send(self, method: str, url: str, body: Body, headers: dict[str, str],
                    *, pin: str = "") -> Reply:
         """Send one request safely; raises UnsafeURL, TLSError or Unreachable, else the
         reply. `pin` (`sha256:<hex>`) trusts exactly that certificate instead of the CAs."""
@@ -139,7 +144,7 @@ class Client:
         # One request's deadline must not cancel the lookup the others wait for.
         return await asyncio.shield(lookup)
 
-    async def _send(self, method: str, url: str, body: bytes, headers: dict[str, str],
+    async def _send(self, method: str, url: str, body: Body, headers: dict[str, str],
                     pin: str) -> Reply:
         target = parse_target(url)
         try:
@@ -162,7 +167,7 @@ class Client:
                 last_error = error  # try the host's next address
         raise Unreachable(f"Could not connect to {target.host}: {last_error}")
 
-    async def _exchange(self, method: str, url: httpx.URL, body: bytes,
+    async def _exchange(self, method: str, url: httpx.URL, body: Body,
                         headers: dict[str, str], host: str, pin: str) -> Reply:
         """One request to one checked address; at most `limit` bytes of the answer."""
         extensions: dict[str, Any] = {"sni_hostname": host}

@@ -19,7 +19,7 @@ from racks.signals import build_changed
 from tests.helpers import wait_for, wait_for_async
 from tests.live.test_consumer import _close_worker_connections, opened  # noqa: F401
 from tests.live.test_watch import next_of, watch
-from tests.racks.test_convox_driver import tarball
+from tests.racks.test_convox_driver import tarball, tarball_source
 
 
 @pytest.fixture
@@ -32,7 +32,7 @@ def app(fake, connected) -> App:
 def held_build(fake, app) -> Build:
     """A build the rack keeps running until the test finishes it."""
     fake.hold_builds = True
-    build = driver_for(app.rack).start_build(app, source=tarball())
+    build = driver_for(app.rack).start_build(app, source=tarball_source())
     wait_for(lambda: fake.builds[build.id]["status"] == "running", what="the build runs")
     return build
 
@@ -165,11 +165,12 @@ def test_reconnecting_skips_what_is_stored_so_no_line_is_doubled(
     try:
         build = held_build(fake, app)
         for step in range(3):  # each line written after a new socket replayed the others
-            seen = len(sockets(fake, build))
-            wait_for(lambda: len(sockets(fake, build)) > seen, what="the socket reconnected")
-            fake.build_log(build.id, f"Step {step}")
-            wait_for(lambda: Build.objects.get(pk=build.id).logs.endswith(f"Step {step}\n"),
-                     what=f"step {step} was stored")
+            seen, line = len(sockets(fake, build)), f"Step {step}\n"
+            wait_for(lambda seen=seen: len(sockets(fake, build)) > seen,
+                     what="the socket reconnected")
+            fake.build_log(build.id, line.strip())
+            wait_for(lambda line=line: Build.objects.get(pk=build.id).logs.endswith(line),
+                     what=f"{line.strip()} was stored")
         running = Build.objects.get(pk=build.id)
         assert running.status == BuildStatus.RUNNING
         assert running.logs == rack_logs(fake, build)  # before its end: nothing doubled
