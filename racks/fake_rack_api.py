@@ -82,8 +82,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def _handle(self) -> None:
         parts = urlsplit(self.path)
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
+        body = self._body()
         query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
         form: dict[str, str] = {}
         if self.headers.get("Content-Type", "").startswith("application/x-www-form-urlencoded"):
@@ -111,6 +110,20 @@ class Handler(BaseHTTPRequestHandler):
             self._send(200, b"ok\n", "text/plain")
         else:
             self._send(200, json.dumps(answer, indent=2).encode(), "application/json")
+
+    def _body(self) -> bytes:
+        """The request's body, by its Content-Length or in chunks, as Go's server reads
+        either (the console streams an upload whose size it was not told)."""
+        if self.headers.get("Transfer-Encoding", "").lower() != "chunked":
+            length = int(self.headers.get("Content-Length") or 0)
+            return self.rfile.read(length) if length else b""
+        parts = []
+        while size := int(self.rfile.readline().split(b";")[0].strip() or b"0", 16):
+            parts.append(self.rfile.read(size))
+            self.rfile.readline()  # the chunk's CRLF
+        while self.rfile.readline().strip():
+            pass  # trailers, up to the blank line
+        return b"".join(parts)
 
     def _authorized(self, seen: Seen) -> bool:
         given = seen.headers.get("authorization", "")
