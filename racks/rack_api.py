@@ -31,7 +31,9 @@ USER_AGENT = "RackConsole/1.0"
 FINGERPRINT_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
 # Reads of one rack in flight at once during a sync: quick, without flooding the rack.
 READ_CONCURRENCY = 8
-# How a rack's websocket route reports a failure, instead of more data.
+# How a rack's websocket route reports a failure, instead of more data. A log line that
+# happens to begin so ends the stream too: the logs object, read when the build ends,
+# still has it.
 LOGS_ERROR = "ERROR: "
 
 

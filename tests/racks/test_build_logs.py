@@ -91,7 +91,7 @@ def test_a_logs_socket_failure_an_unknown_build_and_a_wrong_password_are_rack_er
         list(follow(wrong, build))
 
 
-def test_a_pinned_self_signed_racks_logs_socket_and_a_wrong_pin(start_fake, settings):
+def test_a_pinned_self_signed_racks_logs_socket_and_a_wrong_pin(start_fake):
     fake = start_fake(generation=3, tls=True)
     fake.create_app({"name": "web"})
     fake.objects["web/tmp/src.tgz"] = tarball()
