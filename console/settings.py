@@ -335,7 +335,11 @@ LOCAL_RACK_DEPLOY_SECONDS = env("LOCAL_RACK_DEPLOY_SECONDS")
 RACK_TIMEOUT_SECONDS = env.float("RACK_TIMEOUT_SECONDS", default=15.0)
 RACK_UPLOAD_TIMEOUT_SECONDS = env.float("RACK_UPLOAD_TIMEOUT_SECONDS", default=90.0)
 RACK_MAX_RESPONSE_BYTES = env.int("RACK_MAX_RESPONSE_BYTES", default=4 * 1024 * 1024)
-# A build's source tarball, read whole and forwarded to the rack's objects endpoint.
+# A running build's logs are read from the rack's logs websocket by one task for at most
+# this long (well under CELERY_TASK_SOFT_TIME_LIMIT, with room for the calls around it),
+# which then reschedules itself.
+RACK_LOGS_STREAM_SECONDS = env.float("RACK_LOGS_STREAM_SECONDS", default=45.0)
+# A build's source tarball, streamed to the rack's objects endpoint from the spooled upload.
 SOURCE_UPLOAD_MAX_BYTES = env.int("SOURCE_UPLOAD_MAX_BYTES", default=50 * 1024 * 1024)
 # How often each connected rack is read; a rack that does not answer is read less often
 # (doubling up to RACK_SYNC_MAX_BACKOFF_SECONDS) and is marked unreachable, and its

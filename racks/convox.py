@@ -10,13 +10,14 @@ take half an hour and a task at most two minutes.
 
 import json
 import secrets
+from collections.abc import AsyncIterator, Iterator
 
 from celery import current_app
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from console.encryption import InvalidToken, decrypt
-from racks.driver import RackError, check_name, check_room_on
+from racks.driver import RackError, Source, check_name, check_room_on
 from racks.env import check_env
 from racks.models import (
     App,
@@ -90,22 +91,24 @@ class ConvoxRack:
         app.delete()
 
     def start_build(self, app: App, *, description: str = "", fail: bool = False,
-                    source: bytes | None = None) -> Build:
+                    source: Source | None = None) -> Build:
         if fail:
             raise RackError("A real rack builds what its source says: it cannot be asked for "
                             "a build that fails.")
-        if not source:
-            raise RackError("A build on a Convox rack starts from the app's source as a "
-                            ".tgz tarball: upload one.")
-        if len(source) > settings.SOURCE_UPLOAD_MAX_BYTES:
-            raise RackError(f"The source is larger than SOURCE_UPLOAD_MAX_BYTES "
-                            f"({settings.SOURCE_UPLOAD_MAX_BYTES} bytes).")
+        if source is not None and source.size is not None and \
+                source.size > settings.SOURCE_UPLOAD_MAX_BYTES:
+            raise source_too_large()
         if len(description) > 200:
             raise RackError("A build description is at most 200 characters.")
+        first = next(source.chunks, b"") if source is not None else b""
+        if not first:
+            raise RackError("A build on a Convox rack starts from the app's source as a "
+                            ".tgz tarball: upload one.")
         api = api_for(app.rack)
         # The CLI's upload: the tarball as an object of the app, then a build of its URL.
         uploaded = api.call("POST", f"/apps/{app.name}/objects/tmp/{secrets.token_hex(16)}.tgz",
-                            body=source, content_type="application/octet-stream",
+                            body=_forwarded(first, source.chunks), length=source.size,
+                            content_type="application/octet-stream",
                             timeout=settings.RACK_UPLOAD_TIMEOUT_SECONDS)
         url = _object_url(uploaded.body)
         # As `convox build` sends it: the options given, and no others.
@@ -220,6 +223,24 @@ class ConvoxRack:
             raise
         rack.status = "updating"
         rack.save(update_fields=["status"])
+
+
+def source_too_large() -> RackError:
+    return RackError(f"The source is larger than SOURCE_UPLOAD_MAX_BYTES "
+                     f"({settings.SOURCE_UPLOAD_MAX_BYTES} bytes).")
+
+
+async def _forwarded(first: bytes, rest: Iterator[bytes]) -> AsyncIterator[bytes]:
+    """The source's chunks as they are sent, counted: past SOURCE_UPLOAD_MAX_BYTES (a
+    source whose size was not declared) the upload stops with the cap's message. Each
+    chunk is read when the last one is sent: one at a time in memory."""
+    sent, chunk = 0, first
+    while chunk:
+        sent += len(chunk)
+        if sent > settings.SOURCE_UPLOAD_MAX_BYTES:
+            raise source_too_large()
+        yield chunk
+        chunk = next(rest, b"")
 
 
 def _object_url(body: bytes) -> str:

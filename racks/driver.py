@@ -6,6 +6,8 @@ ingest URL. The built-in `LocalRack` plays a rack inside the console; a driver f
 real rack would call the rack's API here and let the rack's own webhook report back.
 """
 
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from typing import Protocol
 
 from racks.caps import CapReached, check_room
@@ -16,13 +18,32 @@ class RackError(Exception):
     """The rack refused the operation; the text is for the person who asked."""
 
 
+# How much of an uploaded source is read, and sent on, at a time.
+UPLOAD_CHUNK_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True)
+class Source:
+    """An app's source tarball (.tgz) as it arrives, in chunks: an upload the server has
+    spooled to a temporary file is forwarded from there, never whole in memory. `size` is
+    the length the sender declared, when it did (a request's Content-Length, a form's
+    file), so that a source over its cap is refused before a byte goes on."""
+
+    chunks: Iterator[bytes]
+    size: int | None = None
+
+    @classmethod
+    def of(cls, chunks: Iterable[bytes], size: int | None = None) -> "Source":
+        return cls(iter(chunks), size)
+
+
 class RackDriver(Protocol):
     def create_app(self, rack: Rack, name: str) -> App: ...
     def delete_app(self, app: App) -> None: ...
     # `source` is the app's source tarball (.tgz): a real rack builds from it; the local
     # rack, which builds nothing, ignores it.
     def start_build(self, app: App, *, description: str = "", fail: bool = False,
-                    source: bytes | None = None) -> Build: ...
+                    source: Source | None = None) -> Build: ...
     def set_env(self, app: App, env: dict[str, str]) -> Release: ...
     # `force` promotes while the app is still updating (after the person confirmed).
     def promote(self, release: Release, *, force: bool = False) -> None: ...

@@ -86,7 +86,8 @@ class FakeRack:
     """A rack of generation 2 or 3 answering on 127.0.0.1; `start()`, then `stop()`.
 
     Knobs for tests: `fail_next_build`, `fail_next_promote` (the app rolls back),
-    `settle_seconds` (how long an app, build or promote takes), `signing_key` (v3).
+    `settle_seconds` (how long an app, build or promote takes), `signing_key` (v3),
+    `hold_builds`, `logs_route` and `logs_error` (a build's logs socket).
     """
 
     def __init__(self, *, generation: int = 3, password: str | None = None,
@@ -106,6 +107,15 @@ class FakeRack:
         self.status = "running"
         self.fail_next_build = False
         self.fail_next_promote = False
+        # A running build stays running until finish_build(id), its logs written by
+        # build_log(id, line): a test sees its logs stream before it ends.
+        self.hold_builds = False
+        self._finishers: dict[str, Callable[[], None]] = {}
+        # Whether GET /apps/{app}/builds/{id}/logs upgrades to a websocket (a rack without
+        # the route answers 404), and the failure its sockets report instead of logs.
+        self.logs_route = True
+        self.logs_error = ""
+        self.closing = threading.Event()  # open sockets end when the rack stops
         self.requests: list[Seen] = []
         self.deliveries: list[Delivery] = []
         self.apps: dict[str, dict] = {}
@@ -131,6 +141,7 @@ class FakeRack:
 
     def start(self) -> "FakeRack":
         rack = self
+        self.closing.clear()
 
         class BoundHandler(Handler):
             fake = rack
@@ -162,6 +173,7 @@ class FakeRack:
 
     def stop(self) -> None:
         """Stop answering (the port stays this rack's: `start()` again brings it back)."""
+        self.closing.set()
         for timer in self._timers:
             timer.cancel()
         self._timers.clear()
@@ -337,12 +349,15 @@ class FakeRack:
         self.objects[f"{app_name}/build/{build_id}/logs"] = b""
 
         def log(line: str) -> None:
-            self.objects[f"{app_name}/build/{build_id}/logs"] += line.encode() + b"\n"
+            self.build_log(build_id, line)
 
         def running() -> None:
             build["status"] = "running"
             log("Building: .")
-            self.later(finished)
+            if self.hold_builds:
+                self._finishers[build_id] = finished
+            else:
+                self.later(finished)
 
         def finished() -> None:
             build["ended"] = now()
@@ -361,6 +376,17 @@ class FakeRack:
             self.emit("release:create", {"id": release["id"], "app": app_name})
         self.later(running)
         return build
+
+    def build_log(self, build_id: str, line: str) -> None:
+        """Write a line of a build's logs (its logs object, and its logs sockets')."""
+        with self._lock:
+            self.objects[f"{self.builds[build_id]['app']}/build/{build_id}/logs"] += \
+                line.encode() + b"\n"
+
+    def finish_build(self, build_id: str) -> None:
+        """End a build held running (`hold_builds`), as it would have ended by itself."""
+        with self._lock:
+            self._finishers.pop(build_id)()
 
     def _latest_release(self, app_name: str) -> dict | None:
         mine = [r for r in self.releases.values() if r["app"] == app_name]

@@ -1,16 +1,23 @@
 """The fake rack's HTTP side: one request handler answering the routes of a Convox rack's
 API (racks.fake_rack holds the rack's state), and the shapes of what it received and how
-it refuses, as a real rack's stdapi router does."""
+it refuses, as a real rack's stdapi router does. Its websocket route (a build's logs)
+speaks through the `websockets` library's sans-I/O ServerProtocol on the handler's own
+socket."""
 
 import base64
 import binascii
 import json
 import secrets
+import select
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, unquote, urlsplit
+
+from websockets.datastructures import Headers
+from websockets.http11 import Request
+from websockets.server import ServerProtocol
 
 if TYPE_CHECKING:
     from racks.fake_rack import FakeRack
@@ -75,8 +82,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def _handle(self) -> None:
         parts = urlsplit(self.path)
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
+        body = self._body()
         query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
         form: dict[str, str] = {}
         if self.headers.get("Content-Type", "").startswith("application/x-www-form-urlencoded"):
@@ -86,6 +92,12 @@ class Handler(BaseHTTPRequestHandler):
                     {k.lower(): v for k, v in self.headers.items()}, body)
         fake = self.fake
         fake.requests.append(seen)
+        if self.headers.get("Upgrade", "").lower() == "websocket":
+            try:
+                self._socket(seen)
+            except Refusal as refused:
+                self._refuse(refused)
+            return
         try:
             with fake._lock:
                 answer = self._route(seen)
@@ -98,6 +110,20 @@ class Handler(BaseHTTPRequestHandler):
             self._send(200, b"ok\n", "text/plain")
         else:
             self._send(200, json.dumps(answer, indent=2).encode(), "application/json")
+
+    def _body(self) -> bytes:
+        """The request's body, by its Content-Length or in chunks, as Go's server reads
+        either (the console streams an upload whose size it was not told)."""
+        if self.headers.get("Transfer-Encoding", "").lower() != "chunked":
+            length = int(self.headers.get("Content-Length") or 0)
+            return self.rfile.read(length) if length else b""
+        parts = []
+        while size := int(self.rfile.readline().split(b";")[0].strip() or b"0", 16):
+            parts.append(self.rfile.read(size))
+            self.rfile.readline()  # the chunk's CRLF
+        while self.rfile.readline().strip():
+            pass  # trailers, up to the blank line
+        return b"".join(parts)
 
     def _authorized(self, seen: Seen) -> bool:
         given = seen.headers.get("authorization", "")
@@ -192,6 +218,70 @@ class Handler(BaseHTTPRequestHandler):
             case "DELETE", ["resources", name]:
                 return fake.delete_resource(name)
         raise Refusal(404, "")  # stdapi answers an unknown route with no body
+
+    def _socket(self, seen: Seen) -> None:
+        """The rack's websocket routes ("SOCKET": GET and Upgrade): a build's logs. Held
+        open while the build runs, outside the rack's lock: the server's other threads
+        keep answering."""
+        fake = self.fake
+        if not self._authorized(seen):
+            raise Refusal(401, "invalid authentication")
+        match seen.method, [unquote(p) for p in seen.path.strip("/").split("/")]:
+            case "GET", ["apps", name, "builds", build_id, "logs"] if fake.logs_route:
+                with fake._lock:
+                    fake.app(name)
+                    build = fake.builds.get(build_id)
+                    if build is None or build["app"] != name:
+                        raise Refusal(404, f"build not found: {build_id}")
+                self._stream_logs(f"{name}/build/{build_id}/logs", build,
+                                  follow=seen.headers.get("follow") == "true")
+                return
+        raise Refusal(404, "")
+
+    def _stream_logs(self, key: str, build: dict, *, follow: bool) -> None:
+        """The logs object's lines as text frames, as they are written; with `Follow`,
+        until the build ends. Then an empty binary frame (the end of data) and the close;
+        `ERROR: <message>` instead when the rack is set to fail (`logs_error`)."""
+        fake = self.fake
+        protocol = ServerProtocol()
+        response = protocol.accept(Request(self.path, Headers(self.headers.items())))
+        protocol.send_response(response)
+        self.close_connection = True
+        if not self._write(protocol) or response.status_code != 101:
+            return
+        sent = 0
+        while not fake.closing.is_set():
+            with fake._lock:
+                data, error = fake.objects.get(key, b""), fake.logs_error
+                ended = build["status"] in ("complete", "failed")
+            if error:
+                protocol.send_text(f"ERROR: {error}".encode())
+                break
+            for line in data[sent:].splitlines(keepends=True):
+                protocol.send_text(line.decode(errors="replace").encode())
+            sent = len(data)
+            if not self._write(protocol) or self._client_left():
+                return
+            if ended or not follow:
+                protocol.send_binary(b"")
+                break
+            fake.closing.wait(0.02)
+        protocol.send_close()
+        self._write(protocol)
+
+    def _write(self, protocol: ServerProtocol) -> bool:
+        """Send what the protocol has to send; False if the client is gone."""
+        try:
+            for data in protocol.data_to_send():
+                self.wfile.write(data)
+        except OSError:
+            return False
+        return True
+
+    def _client_left(self) -> bool:
+        """The client closed its socket (or sent its close: it sends nothing else)."""
+        readable, _, _ = select.select([self.connection], [], [], 0)
+        return bool(readable)
 
     def _refuse(self, refused: Refusal) -> None:
         wants_json = "application/json" in self.headers.get("Accept", "")

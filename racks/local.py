@@ -7,7 +7,7 @@ through the same pipeline. Slow parts (a build, a rolling deploy) run as Celery 
 
 from django.db import IntegrityError, transaction
 
-from racks.driver import RackError, check_name, check_room_on
+from racks.driver import RackError, Source, check_name, check_room_on
 from racks.env import check_env
 from racks.events import build_progressed, emit
 from racks.models import (
@@ -49,7 +49,7 @@ class LocalRack:
             emit(rack, "app:delete", {"app": name, "name": name})
 
     def start_build(self, app: App, *, description: str = "", fail: bool = False,
-                    source: bytes | None = None) -> Build:
+                    source: Source | None = None) -> Build:
         description = without_bidi_controls(description)
         if len(description) > 200:
             raise RackError("A build description is at most 200 characters.")

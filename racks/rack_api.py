@@ -1,6 +1,7 @@
 """Speaking a Convox rack's HTTP API, through the console's one outbound path.
 
-Every call goes through console.outbound.client (public addresses only unless
+Every call goes through console.outbound.client, and a logs websocket through
+console.outbound.websocket, with the same safety (public addresses only unless
 OUTBOUND_ALLOWED_NETWORKS allows, the port rule, the address checked at connect time, a
 deadline, a cap on the answer). Requests are form-encoded, as the rack reads them; the
 password goes as Basic auth `convox:<password>`, as the CLI sends it; TLS is verified,
@@ -14,20 +15,26 @@ import asyncio
 import base64
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
 from django.conf import settings
 
-from console.outbound.client import Client, Reply, TLSError, Unreachable
+from console.outbound.client import Body, Client, Reply, TLSError, Unreachable
 from console.outbound.safety import UnsafeURL, parse_target
+from console.outbound.websocket import SocketEnded, SocketRefused, open_text_socket
 from racks.driver import RackError
 
 USER_AGENT = "RackConsole/1.0"
 FINGERPRINT_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
 # Reads of one rack in flight at once during a sync: quick, without flooding the rack.
 READ_CONCURRENCY = 8
+# How a rack's websocket route reports a failure, instead of more data. A log line that
+# happens to begin so ends the stream too: the logs object, read when the build ends,
+# still has it.
+LOGS_ERROR = "ERROR: "
 
 
 class RackUnreachable(RackError):
@@ -97,11 +104,14 @@ class RackAPI:
                       limit=settings.RACK_MAX_RESPONSE_BYTES)
 
     def call(self, method: str, path: str, *, form: dict[str, str] | None = None,
-             query: dict[str, str] | None = None, body: bytes = b"",
+             query: dict[str, str] | None = None, body: Body = b"", length: int | None = None,
              content_type: str = "", timeout: float | None = None) -> Reply:
-        """One request; a RackError (RackUnreachable, WrongPassword) unless it is 2xx."""
+        """One request; a RackError (RackUnreachable, WrongPassword) unless it is 2xx.
+        A body given in chunks is sent as they come, with `length` as its Content-Length
+        when it is known (else chunked: the rack reads either)."""
         return asyncio.run(self._send(self._client(timeout), method, path, form=form,
-                                      query=query, body=body, content_type=content_type))
+                                      query=query, body=body, length=length,
+                                      content_type=content_type))
 
     def read_many(self, reads: list[tuple[str, dict[str, str] | None]]) -> list[Any]:
         """GET several JSON answers at once (a few at a time, one host lookup): a sync
@@ -118,36 +128,71 @@ class RackAPI:
 
     async def _send(self, client: Client, method: str, path: str, *,
                     form: dict[str, str] | None = None, query: dict[str, str] | None = None,
-                    body: bytes = b"", content_type: str = "") -> Reply:
+                    body: Body = b"", length: int | None = None,
+                    content_type: str = "") -> Reply:
         url = self.host + quote(path, safe="/")
         if query:
             url += "?" + urlencode(query)
         if form is not None:
             body, content_type = urlencode(form).encode(), "application/x-www-form-urlencoded"
+        headers = self._headers(content_type)
+        if length is not None:
+            headers["Content-Length"] = str(length)
         try:
-            reply = await client.send(method, url, body, self._headers(content_type),
-                                      pin=self.fingerprint)
-        except UnsafeURL as refused:
-            raise RackError(f"The console may not connect to {self.host}: {refused}") from None
-        except TLSError as refused:
-            hint = "" if self.fingerprint else (
-                " A rack with a self-signed certificate can be trusted by pinning its "
-                "certificate's SHA-256 fingerprint.")
-            raise RackUnreachable(f"TLS error talking to {self.host}: {refused}{hint}") \
-                from None
-        except Unreachable as failed:
-            raise RackUnreachable(f"The rack at {self.host} could not be reached: {failed}") \
-                from None
+            reply = await client.send(method, url, body, headers, pin=self.fingerprint)
+        except (UnsafeURL, Unreachable) as failed:
+            raise self._not_connected(failed) from None
         if reply.truncated:
             raise RackError(f"The rack's answer to {method} {path} was larger than "
                             f"RACK_MAX_RESPONSE_BYTES ({settings.RACK_MAX_RESPONSE_BYTES}).")
-        if reply.status_code == 401:
-            raise WrongPassword(f"The rack at {self.host} refused the password "
-                                f"({error_text(reply)}): check the rack password.")
         if not 200 <= reply.status_code < 300:
-            raise RackError(f"The rack refused {method} {path}: {error_text(reply)} "
-                            f"(HTTP {reply.status_code}).")
+            raise self._refused(method, path, reply.status_code, error_text(reply))
         return reply
+
+    def _not_connected(self, failed: UnsafeURL | Unreachable) -> RackError:
+        """Why no request reached the rack, in a person's words."""
+        if isinstance(failed, UnsafeURL):
+            return RackError(f"The console may not connect to {self.host}: {failed}")
+        if isinstance(failed, TLSError):
+            hint = "" if self.fingerprint else (
+                " A rack with a self-signed certificate can be trusted by pinning its "
+                "certificate's SHA-256 fingerprint.")
+            return RackUnreachable(f"TLS error talking to {self.host}: {failed}{hint}")
+        return RackUnreachable(f"The rack at {self.host} could not be reached: {failed}")
+
+    def _refused(self, method: str, path: str, status: int, text: str) -> RackError:
+        """A rack's answer other than 2xx: the password refused, or the rack's message."""
+        if status == 401:
+            return WrongPassword(f"The rack at {self.host} refused the password ({text}): "
+                                 "check the rack password.")
+        return RackError(f"The rack refused {method} {path}: {text} (HTTP {status}).")
+
+    def follow_logs(self, path: str, *, seconds: float, tick: float) -> Iterator[str | None]:
+        """The text a logs websocket route sends (`Follow: true`), for at most `seconds`:
+        each message as it comes, and None every `tick` seconds when nothing came (so the
+        reader can store what it has). Ends at the rack's end of data or when its time is
+        up; raises RackError when the socket cannot be opened (RackUnreachable,
+        WrongPassword, the rack's 404) or when the rack sends `ERROR: <message>`."""
+        url = self.host + quote(path, safe="/")
+        headers = {**self._headers(), "Follow": "true"}
+        try:
+            with open_text_socket(url, headers, pin=self.fingerprint,
+                                  timeout=settings.RACK_TIMEOUT_SECONDS, lifetime=seconds,
+                                  limit=settings.RACK_MAX_RESPONSE_BYTES) as socket:
+                while True:
+                    text = socket.receive(tick)
+                    if text is not None and text.startswith(LOGS_ERROR):
+                        raise RackError(f"The rack's logs of {path} failed: "
+                                        f"{text.removeprefix(LOGS_ERROR).strip()}")
+                    yield text
+        except (UnsafeURL, Unreachable) as failed:
+            raise self._not_connected(failed) from None
+        except SocketRefused as refused:
+            raise self._refused("GET", path, refused.status_code,
+                                error_text(Reply(refused.status_code, {}, refused.body,
+                                                 False))) from None
+        except SocketEnded:
+            return
 
     def read(self, path: str, *, query: dict[str, str] | None = None) -> Any:
         """GET a JSON answer."""

@@ -10,16 +10,20 @@ told again (rack:reachable) when it answers.
 
 Following one long operation (a build until it ends, a promote until the app runs the
 release or rolls back) is here too, one step per call: the tasks that call it reschedule
-themselves, and what they follow lives in the database (the build's status, the
-release's promoted_at).
+themselves, and what they follow lives in the database (the build's status and logs, the
+release's promoted_at). A running build's logs have one reader, its follow task, which
+streams them from the rack's logs websocket into the build and out to its watchers
+(racks.events.build_progressed, fanned out through the channel layer).
 """
 
 import logging
 import random
+import time
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -40,6 +44,7 @@ from racks.models import (
     Release,
     Resource,
 )
+from racks.rack_api import RackAPI
 from racks.releases import make_release_active
 
 log = logging.getLogger(__name__)
@@ -49,6 +54,11 @@ PROMOTE_POLL_SECONDS = 5.0
 PROMOTE_GIVE_UP = timedelta(minutes=35)
 BUILD_POLL_SECONDS = 2.0
 BUILD_GIVE_UP = timedelta(hours=2)
+BUILD_ENDED = (BuildStatus.COMPLETE, BuildStatus.FAILED)
+# A streamed build's new logs are stored, and sent to its watchers, this often at most.
+LOGS_FLUSH_SECONDS = 0.25
+# After a build's logs socket failed, the build is polled this long before trying it again.
+LOGS_SOCKET_RETRY_SECONDS = 30
 # What a sync reads of each app, in this order.
 APP_LISTS = ("builds", "releases", "services")
 # What the console keeps of a build's logs (the rest is on the rack).
@@ -273,17 +283,38 @@ def first_sync_at() -> datetime:
 
 
 def follow_build_step(build_id: str) -> float | None:
-    """Read the build once; seconds until the next look, or None when it has ended."""
+    """Follow the build for one task: its status and, while it runs, its logs from the
+    rack's logs websocket; seconds until the next step, or None when it has ended."""
     build = Build.objects.select_related("app__rack").filter(pk=build_id).first()
-    if build is None or build.status in (BuildStatus.COMPLETE, BuildStatus.FAILED):
+    if build is None or build.status in BUILD_ENDED:
         return None
+    api = api_for(build.app.rack)
+    row = _read_build(api, build)
+    streamed = False
+    if row.get("status") == BuildStatus.RUNNING:
+        record_build(api, build, row)  # the page says "running" while its logs stream
+        streamed = stream_build_logs(api, build)
+        if streamed:  # the stream ended with the build, or its time was up
+            row = _read_build(api, build)
+    record_build(api, build, row)
+    if build.status in BUILD_ENDED or followed_long_enough(build):
+        return None
+    return 0.0 if streamed else BUILD_POLL_SECONDS
+
+
+def _read_build(api: RackAPI, build: Build) -> dict[str, Any]:
+    row = api.read(f"/apps/{build.app.name}/builds/{build.id}")
+    return row if isinstance(row, dict) else {}
+
+
+def record_build(api: RackAPI, build: Build, row: dict[str, Any]) -> None:
+    """Store what the rack says of the build; at its end, its logs from the rack's logs
+    object (the source of truth, whatever streamed before) and its release."""
     app = build.app
-    api = api_for(app.rack)
-    row = api.read(f"/apps/{app.name}/builds/{build.id}")
-    status = row.get("status") if isinstance(row, dict) else None
+    status = row.get("status")
     if status not in BuildStatus.values:
         status = build.status
-    ended = status in (BuildStatus.COMPLETE, BuildStatus.FAILED)
+    ended = status in BUILD_ENDED
     logs, before = build.logs, (build.status, build.logs)
     if ended:
         logs = api.call("GET", f"/apps/{app.name}/objects/build/{build.id}/logs").body[
@@ -295,7 +326,7 @@ def follow_build_step(build_id: str) -> float | None:
         if ended:
             build.ended_at = _time(row.get("ended")) or timezone.now()
         build.save(update_fields=["status", "logs", "started_at", "ended_at"])
-        release_id = row.get("release") if isinstance(row, dict) else ""
+        release_id = row.get("release")
         if ended and isinstance(release_id, str) and RACK_ID_RE.match(release_id) and \
                 release_id.startswith("R"):
             previous = app.releases.order_by("-created_at").first()
@@ -303,9 +334,67 @@ def follow_build_step(build_id: str) -> float | None:
                 "app": app, "build": build, "env": previous.env if previous else {}})
         if (build.status, build.logs) != before:
             transaction.on_commit(lambda: build_progressed(build, appended))
-    if ended or followed_long_enough(build):
-        return None
-    return BUILD_POLL_SECONDS
+
+
+def stream_build_logs(api: RackAPI, build: Build) -> bool:
+    """Read the running build's logs from the rack's logs websocket for at most
+    RACK_LOGS_STREAM_SECONDS, storing and announcing what is new every LOGS_FLUSH_SECONDS.
+
+    The socket replays the logs from the start, so what is stored already is skipped, by
+    its length once the replay is seen to begin with it. True when the stream ended (with
+    the build) or its time was up; False when the socket could not be used (no such route,
+    an `ERROR:` message, an unreachable rack, logs that are not what is stored): the build
+    is then polled, and the socket tried again after LOGS_SOCKET_RETRY_SECONDS."""
+    if len(build.logs) >= BUILD_LOGS_MAX or cache.get(_socket_failed_key(build.id)):
+        return False
+    stored, replayed = build.logs, 0
+    pending: list[str] = []
+    flushed_at = time.monotonic()
+    path = f"/apps/{build.app.name}/builds/{build.id}/logs"
+    try:
+        for text in api.follow_logs(path, seconds=settings.RACK_LOGS_STREAM_SECONDS,
+                                    tick=LOGS_FLUSH_SECONDS):
+            if text and replayed < len(stored):
+                known = stored[replayed:replayed + len(text)]
+                if not text.startswith(known):
+                    raise RackError("the rack's logs do not begin with those stored")
+                replayed += len(known)
+                text = text[len(known):]
+            if text:
+                pending.append(text)
+            if pending and (text is None or time.monotonic() - flushed_at >= LOGS_FLUSH_SECONDS):
+                flushed_at = time.monotonic()
+                if not append_build_logs(build, "".join(pending)):
+                    return False
+                pending = []
+    except RackError as failed:
+        log.info("build %s: its logs socket gave out, polling instead: %s", build.id, failed)
+        cache.set(_socket_failed_key(build.id), True, LOGS_SOCKET_RETRY_SECONDS)
+        if pending:
+            append_build_logs(build, "".join(pending))
+        return False
+    return not pending or append_build_logs(build, "".join(pending))
+
+
+def append_build_logs(build: Build, text: str) -> bool:
+    """Add streamed text to the build's logs (up to BUILD_LOGS_MAX) and tell its watchers
+    what was added. False when it did not all fit, or when the stored logs are no longer
+    what this reader last wrote (another reader): the caller stops streaming."""
+    added = text[:max(BUILD_LOGS_MAX - len(build.logs), 0)]
+    with transaction.atomic():
+        stored = Build.objects.select_for_update().values_list("logs", flat=True) \
+            .filter(pk=build.pk).first()
+        if stored != build.logs:
+            return False
+        if added:
+            build.logs += added
+            Build.objects.filter(pk=build.pk).update(logs=build.logs)
+            transaction.on_commit(lambda: build_progressed(build, added))
+    return added == text
+
+
+def _socket_failed_key(build_id: str) -> str:
+    return f"racks:logs-socket-failed:{build_id}"
 
 
 def followed_long_enough(build: Build) -> bool:

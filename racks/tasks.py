@@ -99,7 +99,8 @@ def sync_rack(rack_id: int) -> None:
 
 @shared_task(name="racks.tasks.follow_build", acks_late=True)
 def follow_build(build_id: str) -> None:
-    """One look at a connected rack's build; again a little later until it ends."""
+    """One step of following a connected rack's build (its status, and while it runs its
+    logs streamed from the rack for up to RACK_LOGS_STREAM_SECONDS); again until it ends."""
     try:
         again = sync.follow_build_step(build_id)
     except RackError:

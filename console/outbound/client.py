@@ -26,6 +26,7 @@ import functools
 import hashlib
 import hmac
 import ssl
+from collections.abc import AsyncIterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,6 +36,10 @@ from django.conf import settings
 from console.outbound.safety import IPAddress, Target, UnsafeURL, checked_addresses, parse_target
 
 USER_AGENT = "RackConsole-Webhooks/1.0"
+# A request's body: bytes, or chunks sent as they come (a build's source, never whole in
+# memory). Chunks are read once: a connect that fails sends none, so the next address
+# still gets them all.
+Body = bytes | AsyncIterable[bytes]
 
 
 class Unreachable(Exception):
@@ -54,13 +59,13 @@ class Reply:
 
 
 @functools.cache
-def _tls_context() -> ssl.SSLContext:
+def tls_context() -> ssl.SSLContext:
     """One verifying TLS context for every request: loading the CA bundle is slow."""
     return httpx.create_ssl_context()  # certifi's CA bundle
 
 
 @functools.cache
-def _pinning_context() -> ssl.SSLContext:
+def pinning_context() -> ssl.SSLContext:
     """A context that accepts any certificate: only for a connection whose certificate is
     then checked against its pin (_PinCheck), never on its own."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # no CA bundle: it would go unused
@@ -86,17 +91,24 @@ class _PinCheck:
             return
         stream = info["return_value"]
         tls = stream.get_extra_info("ssl_object")
-        der = tls.getpeercert(binary_form=True) if tls is not None else None
-        seen = certificate_fingerprint(der) if der else ""
-        if hmac.compare_digest(seen, self.pin.lower()):
-            return
-        await stream.aclose()
-        if not seen:
-            raise TLSError("The server showed no certificate to check against the pinned one.")
-        raise TLSError(f"The server's certificate ({seen}) is not the pinned one ({self.pin}).")
+        refusal = pin_refusal(tls.getpeercert(binary_form=True) if tls is not None else None,
+                              self.pin)
+        if refusal:
+            await stream.aclose()
+            raise TLSError(refusal)
 
 
-def _certificate_refusal(error: BaseException | None) -> ssl.SSLCertVerificationError | None:
+def pin_refusal(der: bytes | None, pin: str) -> str:
+    """Why the certificate a server showed is not the pinned one, or "" when it is."""
+    seen = certificate_fingerprint(der) if der else ""
+    if hmac.compare_digest(seen, pin.lower()):
+        return ""
+    if not seen:
+        return "The server showed no certificate to check against the pinned one."
+    return f"The server's certificate ({seen}) is not the pinned one ({pin})."
+
+
+def certificate_refusal(error: BaseException | None) -> ssl.SSLCertVerificationError | None:
     """The certificate error behind a failed connect, if that is what it was."""
     while error is not None:
         if isinstance(error, ssl.SSLCertVerificationError):
@@ -113,7 +125,7 @@ class Client:
         self.limit = settings.WEBHOOK_MAX_RESPONSE_BYTES if limit is None else limit
         self._lookups: dict[Target, asyncio.Future[list[IPAddress]]] = {}
 
-    async def send(self, method: str, url: str, body: bytes, headers: dict[str, str],
+    async def send(self, method: str, url: str, body: Body, headers: dict[str, str],
                    *, pin: str = "") -> Reply:
         """Send one request safely; raises UnsafeURL, TLSError or Unreachable, else the
         reply. `pin` (`sha256:<hex>`) trusts exactly that certificate instead of the CAs."""
@@ -132,7 +144,7 @@ class Client:
         # One request's deadline must not cancel the lookup the others wait for.
         return await asyncio.shield(lookup)
 
-    async def _send(self, method: str, url: str, body: bytes, headers: dict[str, str],
+    async def _send(self, method: str, url: str, body: Body, headers: dict[str, str],
                     pin: str) -> Reply:
         target = parse_target(url)
         try:
@@ -148,20 +160,20 @@ class Client:
                 return await self._exchange(method, named.copy_with(host=str(ip)), body,
                                             fields, host, pin)
             except httpx.ConnectError as error:
-                refusal = _certificate_refusal(error)
+                refusal = certificate_refusal(error)
                 if refusal is not None:
                     raise TLSError(f"The certificate of {target.host} is not trusted: "
                                    f"{refusal.verify_message or refusal}.") from None
                 last_error = error  # try the host's next address
         raise Unreachable(f"Could not connect to {target.host}: {last_error}")
 
-    async def _exchange(self, method: str, url: httpx.URL, body: bytes,
+    async def _exchange(self, method: str, url: httpx.URL, body: Body,
                         headers: dict[str, str], host: str, pin: str) -> Reply:
         """One request to one checked address; at most `limit` bytes of the answer."""
         extensions: dict[str, Any] = {"sni_hostname": host}
         if pin:
             extensions["trace"] = _PinCheck(pin)
-        tls = _pinning_context() if pin else _tls_context()
+        tls = pinning_context() if pin else tls_context()
         # No proxy from the environment: it would connect elsewhere than the checked
         # address. The deadline is the whole attempt's (send), not httpx's per-step ones.
         async with httpx.AsyncClient(verify=tls, trust_env=False, timeout=None) as client:

@@ -30,7 +30,7 @@ from console.views.access import app_for, rack_for, require
 from console.views.pages import app_page, organization_page, rack_page
 from racks import lifecycle, permissions
 from racks.connect import connect_rack, disconnect_rack
-from racks.driver import RackError
+from racks.driver import UPLOAD_CHUNK_BYTES, RackError, Source
 from racks.drivers import driver_for
 from racks.models import App, Rack
 
@@ -116,8 +116,10 @@ def start_source_build(request: HttpRequest, rack_id: int, name: str) -> HttpRes
     require(role, app.rack.organization, doing="start builds")
 
     def act(data: dict) -> str:
-        build = driver_for(app.rack).start_build(app, description=data["description"],
-                                                 source=data["source"].read())
+        uploaded = data["source"]  # past FILE_UPLOAD_MAX_MEMORY_SIZE, a temporary file
+        build = driver_for(app.rack).start_build(
+            app, description=data["description"],
+            source=Source.of(uploaded.chunks(UPLOAD_CHUNK_BYTES), uploaded.size))
         return f"Started build {build.id}."
     return _run(request, SourceBuildForm(request.POST, request.FILES), _app_page(app),
                 lambda form: app_page(request, app, role, refused=form), act)

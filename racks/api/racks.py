@@ -2,9 +2,9 @@
 events it causes reach the feed through the same pipeline as a real rack's."""
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
-from django.conf import settings
 from django.db import transaction
 from django.db.models import OuterRef, QuerySet, Subquery
 from django.http import Http404
@@ -22,7 +22,7 @@ from console.rest.pages import ByName, NewestFirst, OldestFirst, Pages, paged, p
 from racks import lifecycle
 from racks.caps import with_over_caps
 from racks.connect import ConnectThrottled, connect_rack, disconnect_rack
-from racks.driver import RackError
+from racks.driver import UPLOAD_CHUNK_BYTES, RackError, Source
 from racks.drivers import driver_for
 from racks.models import (
     ACTING_ROLES,
@@ -269,17 +269,18 @@ class BuildListView(RackViewBase):
 class SourceBuildView(RackViewBase):
     """A build from an uploaded source tarball: the body is the .tgz itself, up to
     SOURCE_UPLOAD_MAX_BYTES (a cap of its own, larger than other bodies': the path is
-    under /api/v1/uploads/, console.body_limit), forwarded to the rack's objects."""
+    under /api/v1/uploads/, console.body_limit), forwarded to the rack's objects in
+    chunks from the temporary file the server spooled it to."""
 
     @extend_schema(request={"application/octet-stream": OpenApiTypes.BINARY},
                    parameters=[OpenApiParameter("description", str, required=False)],
                    responses={201: BuildSerializer, **errors(*CHANGE)},
                    summary="Start a build from a source tarball", tags=["builds"])
     def post(self, request: Request, rack_id: int, app: str) -> Response:
-        target, limit = self.app(), settings.SOURCE_UPLOAD_MAX_BYTES
-        source = request.stream.read(limit + 1) if request.stream is not None else b""
-        if len(source) > limit:
-            raise Refused(f"The source is larger than SOURCE_UPLOAD_MAX_BYTES ({limit} bytes).")
+        target, body = self.app(), request.stream
+        declared = request.META.get("CONTENT_LENGTH") or ""
+        chunks = iter(partial(body.read, UPLOAD_CHUNK_BYTES), b"") if body is not None else ()
+        source = Source.of(chunks, int(declared) if declared.isdigit() else None)
         description = request.query_params.get("description", "")
         build = on_rack(driver_for(self.rack).start_build, target, description=description,
                         source=source)

@@ -300,7 +300,7 @@ def tls_receiver(receiver, tmp_path, monkeypatch):
     server_side.load_cert_chain(cert, key)
     receiver._server.socket = server_side.wrap_socket(receiver._server.socket, server_side=True)
     client_side = ssl.create_default_context(cafile=cert)
-    monkeypatch.setattr(client, "_tls_context", lambda: client_side)
+    monkeypatch.setattr(client, "tls_context", lambda: client_side)
     return receiver
 
 

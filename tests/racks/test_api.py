@@ -5,7 +5,7 @@ import pytest
 
 from racks.models import App, Rack
 from tests.helpers import wait_for
-from tests.racks.test_convox_driver import tarball
+from tests.racks.test_convox_driver import tarball, tarball_source
 
 CONNECTING = {"owner": 201, "admin": 201, "member": 403, "viewer": 403, "outsider": 404,
               "anonymous": 401}
@@ -108,7 +108,7 @@ def test_promote_with_force_and_scale_with_sizes(member, client_for, fake, conne
 
     app = driver_for(connected).create_app(connected, "web")
     wait_for(lambda: fake.apps["web"]["status"] == "running")
-    build = driver_for(connected).start_build(app, source=tarball())
+    build = driver_for(connected).start_build(app, source=tarball_source())
     wait_for(lambda: sync.follow_build_step(build.id) is None)
     release = app.releases.get()
     client = client_for(member)

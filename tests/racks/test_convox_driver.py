@@ -9,7 +9,7 @@ import pytest
 
 from notifications.models import Notification
 from racks import sync
-from racks.driver import RackError
+from racks.driver import RackError, Source
 from racks.drivers import driver_for
 from racks.models import App, Build, BuildStatus, Formation, Release, Resource
 from tests.helpers import wait_for
@@ -29,6 +29,11 @@ def tarball() -> bytes:
     return buffer.getvalue()
 
 
+def tarball_source() -> Source:
+    """The tarball as an upload hands it to the driver."""
+    return Source.of([tarball()], len(tarball()))
+
+
 @pytest.fixture
 def app(fake, connected) -> App:
     made = driver_for(connected).create_app(connected, "web")
@@ -38,7 +43,7 @@ def app(fake, connected) -> App:
 
 def built_release(fake, app) -> Release:
     """A build from a tarball, followed until it completes, and its release."""
-    build = driver_for(app.rack).start_build(app, description="first", source=tarball())
+    build = driver_for(app.rack).start_build(app, description="first", source=tarball_source())
     wait_for(lambda: sync.follow_build_step(build.id) is None, what="the build ended")
     build.refresh_from_db()
     assert build.status == BuildStatus.COMPLETE
@@ -91,7 +96,7 @@ def test_a_build_uploads_the_source_then_builds_it(fake, connected, app):
 
 def test_a_build_that_fails_is_followed_to_failed(fake, connected, app):
     fake.fail_next_build = True
-    build = driver_for(connected).start_build(app, source=tarball())
+    build = driver_for(connected).start_build(app, source=tarball_source())
     assert list(sent(fake, "POST", "/apps/web/builds")[0].form) == ["url"]
     wait_for(lambda: sync.follow_build_step(build.id) is None)
     build.refresh_from_db()
@@ -102,10 +107,10 @@ def test_a_build_needs_a_tarball_and_cannot_be_asked_to_fail(connected, app, set
     with pytest.raises(RackError, match="tarball"):
         driver_for(connected).start_build(app)
     with pytest.raises(RackError, match="cannot be asked"):
-        driver_for(connected).start_build(app, fail=True, source=tarball())
+        driver_for(connected).start_build(app, fail=True, source=tarball_source())
     settings.SOURCE_UPLOAD_MAX_BYTES = 10
     with pytest.raises(RackError, match="SOURCE_UPLOAD_MAX_BYTES"):
-        driver_for(connected).start_build(app, source=tarball())
+        driver_for(connected).start_build(app, source=tarball_source())
 
 
 def test_setting_the_environment_makes_a_release(fake, connected, app):

@@ -13,7 +13,7 @@ from racks.drivers import driver_for
 from racks.models import Rack, Release
 from racks.tasks import sync_due_racks
 from tests.helpers import wait_for
-from tests.racks.test_convox_driver import tarball
+from tests.racks.test_convox_driver import tarball_source
 
 
 @pytest.fixture
@@ -37,7 +37,7 @@ def test_a_build_and_a_failed_promote_are_followed_by_tasks(real, celery_worker)
     fake, rack = real
     app = driver_for(rack).create_app(rack, "web")
     wait_for(lambda: fake.apps["web"]["status"] == "running")
-    build = driver_for(rack).start_build(app, source=tarball())
+    build = driver_for(rack).start_build(app, source=tarball_source())
     wait_for(lambda: Release.objects.filter(build_id=build.id).exists(),
              what="the build was followed to its release")
     first = Release.objects.get(build_id=build.id)
@@ -57,13 +57,17 @@ def test_following_a_build_pushes_its_status_and_new_logs(
     sent: list[tuple[str, dict]] = []
     monkeypatch.setattr(layer, "send", lambda group, message: sent.append((group, message)))
     app = driver_for(rack).create_app(rack, "web")
-    build = driver_for(rack).start_build(app, source=tarball())
+    build = driver_for(rack).start_build(app, source=tarball_source())
     with django_capture_on_commit_callbacks(execute=True):
         wait_for(lambda: sync.follow_build_step(build.id) is None)
     # The last push goes to the build's watchers, and to its app's.
     groups = {group: message for group, message in sent[-2:]}
     assert set(groups) == {f"build.{build.id}", f"app.{rack.pk}.web"}
     message = groups[f"build.{build.id}"]
-    assert message["type"] == "feed.build" and "Build complete" in message["logs"]
+    assert message["type"] == "feed.build"
+    # Streamed from the rack's logs socket as they came, each part once.
+    told = "".join(m["logs"] for group, m in sent if group == f"build.{build.id}")
+    build.refresh_from_db()
+    assert "Build complete" in told and told == build.logs
     assert message["build"]["id"] == build.id and message["build"]["app"] == "web"
     assert message["build"]["status"] == "complete" and message["build"]["ended_at"]
