@@ -192,7 +192,10 @@
       if (li.dataset.read === "false") { setRead(li, true); }
     });
     var toggle = li.querySelector(".toggle-read");
-    if (toggle) { toggle.addEventListener("click", function () { toggleRead(li); }); }
+    if (toggle) {
+      toggle.hidden = false;
+      toggle.addEventListener("click", function () { toggleRead(li); });
+    }
   }
 
   function setRead(li, read) {

@@ -42,6 +42,7 @@ def test_without_javascript_the_feed_reads_filters_and_pages(browser, web_server
     expect(page.locator("li.day")).to_have_count(1)
     # Script-only buttons stay out of the way.
     expect(page.get_by_role("button", name="Mark all read")).to_be_hidden()
+    expect(item(page, failed).locator(".toggle-read")).to_be_hidden()
 
     page.get_by_role("link", name="Older notifications").click()
     expect(page.locator("[data-feed-end]")).to_have_text("That is everything.")
