@@ -4,6 +4,8 @@ from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
 
+from racks.events import acting_for
+
 
 class OneThreadPerRequest:
     """Run the whole middleware chain in the request's thread, not hop by hop.
@@ -27,3 +29,23 @@ class OneThreadPerRequest:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         return self.get_response(request)
+
+
+class ActingUser:
+    """The events a request causes name its user as their actor (racks.events).
+
+    The user is read when an event is emitted, not here: an API request's token user is
+    known only once DRF authenticates it in the view (which sets it on this request).
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        with acting_for(lambda: _username(request)):
+            return self.get_response(request)
+
+
+def _username(request: HttpRequest) -> str:
+    user = getattr(request, "user", None)
+    return user.get_username() if user is not None and user.is_authenticated else ""

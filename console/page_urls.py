@@ -3,12 +3,12 @@
 from django.urls import path
 
 from console import converters  # noqa: F401 - registers <id:...>
-from console.views import accounts, actions, members, pages, reading, settings
+from console.views import accounts, actions, feed_page, members, pages, reading, settings
 
 APP = "racks/<id:rack_id>/apps/<slug:name>/"
 
 urlpatterns = [
-    path("", pages.feed, name="feed"),
+    path("", feed_page.feed, name="feed"),
     path("notifications/<id:notification_id>/open/", reading.open_notification,
          name="open-notification"),
     path("accounts/register/", accounts.register, name="register"),

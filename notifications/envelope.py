@@ -18,3 +18,8 @@ class Envelope:
         if self.action.startswith("app:"):
             return self.data.get("app") or self.data.get("name", "")
         return self.data.get("app", "")
+
+    @property
+    def actor(self) -> str:
+        """Who caused it, as v3 racks name them (and the console's own events do)."""
+        return self.data.get("actor", "")

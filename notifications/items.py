@@ -9,7 +9,7 @@ from notifications.models import Notification
 # The columns of a notification a feed item shows, read as `.values()` rows: a page of 50
 # costs one narrow query by primary key and no model instances (see bench/api_bench.py).
 ITEM_COLUMNS = ("id", "message", "action", "status", "severity", "event_type", "rack_id",
-                "rack__name", "app", "data", "source", "occurred_at", "created_at")
+                "rack__name", "app", "data", "source", "actor", "occurred_at", "created_at")
 
 
 def _when(value: datetime) -> str:
@@ -30,6 +30,7 @@ def item_from_row(row: dict[str, Any], *, read: bool) -> dict[str, Any]:
         "app": row["app"],
         "data": row["data"],
         "source": row["source"],
+        "actor": row["actor"],
         "occurred_at": _when(row["occurred_at"]),
         "created_at": _when(row["created_at"]),
         "read": read,

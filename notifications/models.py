@@ -13,6 +13,10 @@ class Source(models.TextChoices):
     CONSOLE = "console", "Caused by an action in the console"
 
 
+# As long as a username (django.contrib.auth's 150).
+ACTOR_MAX_LENGTH = 150
+
+
 class Notification(models.Model):
     # No index of its own: notification_rack_idx and notification_once_per_event lead
     # with it.
@@ -27,6 +31,9 @@ class Notification(models.Model):
     data = models.JSONField(default=dict)
     message = models.TextField()
     source = models.CharField(max_length=10, choices=Source.choices, default=Source.RACK)
+    # Who caused it: the console user who acted, or a v3 rack's `data.actor`; "" when
+    # nobody is named (v2 racks, the console's own checks).
+    actor = models.CharField(max_length=ACTOR_MAX_LENGTH, blank=True, default="")
     dedupe_key = models.CharField(max_length=80)
     # A signed request's identity (racks.intake.signature.signed_identity), "" when unsigned: a
     # second dedupe key, so that a replay with a new Idempotency-Key is still this event.

@@ -20,9 +20,10 @@ from notifications.catalogue import event_type_for, render_message
 from notifications.delivery import outbox
 from notifications.envelope import Envelope
 from notifications.live.push import broadcast_notification
-from notifications.models import Notification, Source
+from notifications.models import ACTOR_MAX_LENGTH, Notification, Source
 from notifications.recipients import Addressed, address_notification
 from racks.models import Rack
+from racks.text import without_bidi_controls
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +73,7 @@ def record_event(
         rack=rack, app=envelope.app[:100], action=envelope.action, status=envelope.status,
         event_type=kind.key, severity=kind.severity, data=data,
         message=render_message(rack.name, envelope.action, envelope.status, envelope.data),
-        source=source, dedupe_key=key, signature_key=signature_key,
+        source=source, actor=actor_of(envelope), dedupe_key=key, signature_key=signature_key,
         occurred_at=envelope.timestamp or received,
     )
     with transaction.atomic():
@@ -85,6 +86,13 @@ def record_event(
     log.info("%s stored as notification %s for %d readers", envelope.action,
              notification.pk, len(addressed.readers))
     return Recorded(notification, duplicate=False)
+
+
+def actor_of(envelope: Envelope) -> str:
+    """The envelope's actor, as a name is shown: without bidirectional controls (one
+    would reverse the text around it), trimmed, cut to the column."""
+    actor = envelope.actor if isinstance(envelope.actor, str) else ""
+    return without_bidi_controls(actor).strip()[:ACTOR_MAX_LENGTH]
 
 
 def _stored_as(rack: Rack, key: str, signature_key: str) -> Notification:

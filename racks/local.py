@@ -9,7 +9,7 @@ from django.db import IntegrityError, transaction
 
 from racks.driver import RackError, Source, check_name, check_room_on
 from racks.env import check_env
-from racks.events import build_progressed, emit
+from racks.events import acting_user, build_progressed, emit
 from racks.models import (
     App,
     Build,
@@ -58,7 +58,9 @@ class LocalRack:
                                          description=description, should_fail=fail)
             # The app's open pages list it before it starts.
             transaction.on_commit(lambda: build_progressed(build))
-            transaction.on_commit(lambda: run_build.delay(build.id))
+            # The build ends in a worker: its events name who started it.
+            actor = acting_user()
+            transaction.on_commit(lambda: run_build.delay(build.id, actor))
         return build
 
     def set_env(self, app: App, env: dict[str, str]) -> Release:
@@ -83,7 +85,8 @@ class LocalRack:
             make_release_active(release)
             emit(app.rack, "release:promote", {"id": release.id, "app": app.name},
                  status="start")
-            transaction.on_commit(lambda: finish_rolling_deploy.delay(release.id))
+            actor = acting_user()
+            transaction.on_commit(lambda: finish_rolling_deploy.delay(release.id, actor))
 
     def scale(self, app: App, process: str, count: int, *, cpu: int | None = None,
               memory: int | None = None) -> None:

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from racks import invitations, sync
 from racks.driver import RackError
-from racks.events import build_progressed, emit
+from racks.events import acting_as, build_progressed, emit
 from racks.models import Build, BuildStatus, Release, new_object_id
 
 BUILD_STEPS = (
@@ -27,7 +27,13 @@ BUILD_STEPS = (
 
 
 @shared_task(acks_late=True)
-def run_build(build_id: str) -> None:
+def run_build(build_id: str, actor: str = "") -> None:
+    """Run a local build to its end; its events name `actor`, who started it."""
+    with acting_as(actor):
+        _run_build(build_id)
+
+
+def _run_build(build_id: str) -> None:
     build = Build.objects.select_related("app__rack").filter(pk=build_id).first()
     if build is None or build.status != BuildStatus.CREATED:
         return
@@ -69,14 +75,16 @@ def run_build(build_id: str) -> None:
 
 
 @shared_task(acks_late=True)
-def finish_rolling_deploy(release_id: str) -> None:
-    """The rolling deploy of a promoted release completes a few seconds later."""
+def finish_rolling_deploy(release_id: str, actor: str = "") -> None:
+    """The rolling deploy of a promoted release completes a few seconds later; its event
+    names `actor`, who promoted it."""
     time.sleep(settings.LOCAL_RACK_DEPLOY_SECONDS)
     release = Release.objects.select_related("app__rack").filter(pk=release_id).first()
     if release is None or not release.active:
         return
-    emit(release.app.rack, "release:promote", {"id": release.id, "app": release.app.name},
-         once_as=f"deployed:{release.id}:{release.promoted_at.isoformat()}")
+    with acting_as(actor):
+        emit(release.app.rack, "release:promote", {"id": release.id, "app": release.app.name},
+             once_as=f"deployed:{release.id}:{release.promoted_at.isoformat()}")
 
 
 @shared_task(name="racks.tasks.send_invitation", acks_late=True)

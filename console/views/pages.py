@@ -22,9 +22,9 @@ from console.forms import (
     SourceBuildForm,
 )
 from console.views.access import app_for, may_act, may_manage, rack_for, require
+from console.views.feed_page import feed_context
 from console.views.timeline import build_timeline
 from notifications.activity import activity
-from notifications.catalogue import EVENT_TYPES
 from notifications.history import history, is_read
 from racks import permissions
 from racks.caps import over_cap_report
@@ -35,7 +35,6 @@ from racks.membership import MembershipError, create_organization
 from racks.models import App, Generation, Organization, Rack, Role
 
 TIMELINE_LENGTH = 100
-STATUSES = ("success", "start", "error", "skipped", "cancel")
 
 
 def formation_units(rack: Rack) -> tuple[str, str]:
@@ -43,30 +42,6 @@ def formation_units(rack: Rack) -> tuple[str, str]:
     if rack.generation == Generation.V3:
         return "millicores", "MiB"
     return "CPU units", "MB"
-
-
-FILTERS = ("rack", "app", "event_type", "status", "unread")
-
-
-def _feed_context(request: HttpRequest, **fixed: object) -> dict[str, object]:
-    """The feed's filters, chosen as the query string says (shareable, kept on reload)."""
-    racks = list(permissions.visible_racks(request.user).order_by("organization__name", "name"))
-    several = len({r.organization_id for r in racks}) > 1
-    return {
-        "racks": racks,
-        # Items name their organization only for a reader of several (feed.js).
-        "rack_organizations": {r.pk: r.organization.name for r in racks} if several else {},
-        "event_types": [(t.key, t.title) for t in EVENT_TYPES],
-        "statuses": STATUSES,
-        "fixed": fixed,
-        "chosen": {name: request.GET.get(name, "")[:100] for name in FILTERS},
-    }
-
-
-@login_required
-@require_GET
-def feed(request: HttpRequest) -> HttpResponse:
-    return render(request, "console/feed.html", _feed_context(request))
 
 
 @login_required
@@ -149,7 +124,7 @@ def rack_page(request: HttpRequest, rack: Rack, role: Role, *,
         "signing_key_form": SigningKeyForm(),
     }
     forms.update(_refused(forms, refused))
-    context = _feed_context(request, rack=rack.pk)
+    context = feed_context(request, rack)
     context.update({
         "rack": rack, "may_act": may_act(role), "may_manage": may_manage(role),
         "ingest_url": request.build_absolute_uri(rack.ingest_path) if may_act(role) else "",
@@ -160,7 +135,8 @@ def rack_page(request: HttpRequest, rack: Rack, role: Role, *,
         "activity": activity(rack),
         **forms,
     })
-    return render(request, "console/rack.html", context, status=400 if refused else 200)
+    return render(request, "console/rack.html", context,
+                  status=400 if refused or context["page"].refused else 200)
 
 
 def _refused(forms: dict[str, Form], refused: Form | None) -> dict[str, Form]:

@@ -1,15 +1,20 @@
 """The feed API: a user's notifications, newest first, and their read state; and a
 rack's history, which every member of its organization reads whatever their feed holds."""
 
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
 import django_filters
 from django import forms
 from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Q, QuerySet
-from django.http import Http404
+from django.http import Http404, HttpRequest
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import generics, mixins, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -29,6 +34,7 @@ from notifications.api.serializers import (
 from notifications.catalogue import EVENT_TYPES
 from notifications.history import HISTORY_COLUMNS, history, history_item
 from notifications.models import FeedEntry, Notification
+from racks.models import Rack
 from racks.permissions import rack_for
 
 # The feed's filters speak of the catalogue's event types, as the settings page does.
@@ -132,10 +138,10 @@ class NotificationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
     def get_queryset(self) -> QuerySet[FeedEntry]:
         if getattr(self, "swagger_fake_view", False):  # the schema generator has no user
             return FeedEntry.objects.none()
-        entries = FeedEntry.objects.filter(user=self.request.user)
         if self.action == "list":
-            return entries.values("notification_id", "read")
-        return entries.select_related("notification__rack")
+            return feed_rows(self.request.user)
+        return FeedEntry.objects.filter(user=self.request.user).select_related(
+            "notification__rack")
 
     def list(self, request: Request) -> Response:
         with metrics.timed("feed"):
@@ -205,6 +211,11 @@ class NotificationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
 
 
 
+def feed_rows(user: AbstractBaseUser) -> QuerySet[FeedEntry]:
+    """The user's feed as the list reads it: entry rows, made items by feed.page_items."""
+    return FeedEntry.objects.filter(user=user).values("notification_id", "read")
+
+
 # A rack's history
 
 
@@ -251,8 +262,54 @@ class RackHistoryView(generics.ListAPIView):
         if getattr(self, "swagger_fake_view", False):  # the schema generator has no user
             return Notification.objects.none()
         rack, _ = rack_for(self.request.user, self.kwargs["rack_id"])
-        return history(rack, self.request.user).values(*HISTORY_COLUMNS)
+        return history_rows(rack, self.request.user)
 
     def list(self, request: Request, rack_id: int) -> Response:
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
         return self.get_paginated_response([history_item(row) for row in page])
+
+
+def history_rows(rack: Rack, user: AbstractBaseUser) -> QuerySet[Notification]:
+    """The rack's history as the list reads it: rows made items by history_item."""
+    return history(rack, user).values(*HISTORY_COLUMNS)
+
+
+# The same pages for the console's own pages
+
+
+@dataclass(frozen=True)
+class ShownPage:
+    """One page of a feed or a rack's history, as the API would answer the query string."""
+
+    items: list[dict[str, Any]]
+    # The query string of the next page (its `cursor` and the filters), or "".
+    older: str = ""
+    # Why the filters cannot be read, for the person who typed them; "" when they can.
+    refused: str = ""
+
+    @property
+    def cursor(self) -> str:
+        return parse_qs(self.older).get("cursor", [""])[0]
+
+
+def shown_page(request: HttpRequest, rack: Rack | None = None) -> ShownPage:
+    """The page of the user's feed (of `rack`'s history) that `request`'s query string
+    asks for: the filters, pages and items of the API's list, so a page rendered by the
+    server shows what the API shows. Raises Http404 for a cursor that cannot be read."""
+    if rack is None:
+        filters: django_filters.FilterSet = FeedFilter(request.GET, queryset=feed_rows(
+            request.user))
+        pages: Pages = FeedPages()
+    else:
+        filters = HistoryFilter(request.GET, queryset=history_rows(rack, request.user))
+        pages = HistoryPages()
+    if not filters.is_valid():
+        return ShownPage([], refused=" ".join(
+            f"{name}: {' '.join(problems)}" for name, problems in filters.errors.items()))
+    try:
+        rows = pages.paginate_queryset(filters.qs, Request(request))
+    except NotFound:
+        raise Http404("That page of the notifications cannot be read.") from None
+    items = feed.page_items(rows) if rack is None else [history_item(row) for row in rows]
+    following = pages.get_next_link()
+    return ShownPage(items, older=urlsplit(following).query if following else "")

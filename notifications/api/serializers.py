@@ -36,6 +36,10 @@ class NotificationItemSerializer(serializers.Serializer):
     source = serializers.ChoiceField(
         choices=Source.choices,
         help_text="`console`: caused by an action in the console; `rack`: sent by the rack.")
+    actor = serializers.CharField(
+        allow_blank=True,
+        help_text="Who caused it: the username of the console user who acted, or the "
+                  "`data.actor` a v3 rack sends; empty when unknown.")
     occurred_at = serializers.DateTimeField()
     created_at = serializers.DateTimeField()
     read = serializers.BooleanField()

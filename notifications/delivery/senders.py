@@ -80,7 +80,7 @@ def delivery_item(delivery: Delivery) -> dict[str, Any]:
         "action": "webhook:test", "status": "success", "severity": Severity.SUCCESS.value,
         "event_type": "webhook:test", "rack_id": None, "rack__name": "rack-console",
         "app": "", "data": {"endpoint": delivery.endpoint_id},
-        "source": Source.CONSOLE.value, "occurred_at": now, "created_at": now,
+        "source": Source.CONSOLE.value, "actor": "", "occurred_at": now, "created_at": now,
     }, read=False)
 
 

@@ -1,19 +1,30 @@
-// The feed: pages from the REST API (newest first, cursor "next" for infinite scroll),
-// new notifications from the live connection, filters, and read/unread marks.
-// On a rack's page the pages are the rack's history (data-list): everything that
+// The feed: its first page is rendered by the server (it reads without JavaScript); this
+// script takes it over and adds pages from the REST API (newest first, cursor "next" for
+// infinite scroll), new notifications from the live connection, filters, and read/unread
+// marks. On a rack's page the pages are the rack's history (data-list): everything that
 // happened on it, with read/unread marks on what is in the reader's own feed.
+// Item markup is the server's partial, cloned from its <template>; every URL comes from
+// the page ({% url %}), with placeholders where an item's ids go.
 // Messages are text from racks: they are only ever set with textContent.
 (function () {
   "use strict";
 
   var root = document.querySelector("[data-feed]");
   if (!root) { return; }
-  var api = root.dataset.api;
-  // The mark-on-open view's URL with 0 for the id ({% url %} in the template).
-  var openUrl = root.dataset.openUrl;
+  var urls = {
+    feed: root.dataset.api,
+    read: root.dataset.readUrl,
+    unread: root.dataset.unreadUrl,
+    readAll: root.dataset.readAllUrl,
+    unreadAmong: root.dataset.unreadAmongUrl,
+    unreadCount: root.dataset.unreadCountUrl,
+  };
+  var template = root.querySelector("[data-item-template]");
+  var dayTemplate = root.querySelector("[data-day-template]");
+  var placeholder = template.dataset;
   var undo = root.querySelector("[data-undo]");
   var undoIds = null;
-  var pages = root.dataset.list || api;
+  var pages = root.dataset.list || urls.feed;
   var list = root.querySelector("[data-items]");
   var end = root.querySelector("[data-feed-end]");
   var note = root.querySelector("[data-feed-note]");
@@ -61,14 +72,29 @@
     return wanted;
   }
 
-  function query() {
+  function query(cursor) {
     var params = new URLSearchParams(currentFilters());
+    if (cursor) { params.set("cursor", cursor); }
     var text = params.toString();
     return pages + (text ? "?" + text : "");
   }
 
+  // A URL of the page's with the placeholders in `values` replaced: each is a whole part
+  // of the path or the fragment, so nothing else in it can match.
+  function fill(href, values) {
+    return href.split(/([/#-])/).map(function (part) {
+      return Object.prototype.hasOwnProperty.call(values, part) ? values[part] : part;
+    }).join("");
+  }
+
+  function withId(href, id) {
+    var values = {};
+    values[placeholder.idPlaceholder] = String(id);
+    return fill(href, values);
+  }
+
   function refreshBadge() {
-    request("GET", api + "unread-count/").then(function (body) {
+    request("GET", urls.unreadCount).then(function (body) {
       if (live && typeof body.count === "number") { live.setBadge(body.count); }
     }).catch(function () { /* the socket keeps the badge right when it is up */ });
   }
@@ -82,83 +108,94 @@
   // One relative-time rule for every page (live.js), ticking every <time class="ago">.
   var ago = live.ago;
 
-  function link(href, text, className) {
-    var a = document.createElement("a");
-    a.href = href;
-    a.textContent = text;
-    if (className) { a.className = className; }
-    return a;
-  }
-
-  function objectLink(item) {
-    var id = item.data && typeof item.data.id === "string" ? item.data.id : "";
-    if (!item.app || !/^[BR][A-Z]{10}$/.test(id)) { return null; }
-    var appPage = "/racks/" + item.rack + "/apps/" + encodeURIComponent(item.app) + "/";
-    if (id[0] === "B") { return link(appPage + "builds/" + id + "/", "build " + id, "object"); }
-    return link(appPage + "#release-" + id, "release " + id, "object");
-  }
-
-  // Severity in words and a sign as well as the border's colour.
-  var SEVERITY = {error: "✕ Error", success: "✓ Success", info: "● Info"};
-  var SOURCE = {console: "from the console", rack: "from the rack"};
   // Rack id → organization name, given only when the reader has several organizations.
   var organizations = {};
   var orgData = document.getElementById("rack-organizations");
   if (orgData) { organizations = JSON.parse(orgData.textContent); }
 
-  function span(text, className) {
-    var element = document.createElement("span");
-    element.className = className;
-    element.textContent = text;
-    return element;
+  // Of the template's alternatives (one per severity, source or kind of object), keep
+  // the item's own; none when it has none of them.
+  function keepOnly(li, selector, key, value) {
+    li.querySelectorAll(selector).forEach(function (element) {
+      if (element.dataset[key] !== value) { element.remove(); }
+    });
+    return li.querySelector(selector);
   }
 
+  function removeUnless(element, wanted) {
+    if (!wanted) { element.remove(); }
+    return wanted;
+  }
+
+  // An item that came later (an API page, the live socket): the server's partial, filled.
   function render(item) {
-    var li = document.createElement("li");
-    li.className = "item sev-" + (item.severity || "info");
+    var li = template.content.firstElementChild.cloneNode(true);
+    // Severity in words and a sign as well as the border's colour; an unknown one as info.
+    var levels = Array.prototype.map.call(li.querySelectorAll(".severity"), function (element) {
+      return element.dataset.severity;
+    });
+    var level = levels.indexOf(item.severity) === -1 ? "info" : item.severity;
+    keepOnly(li, ".severity", "severity", level);
+    li.className = "item sev-" + level;
     li.dataset.id = String(item.id);
     li.dataset.rack = String(item.rack);
-    li.dataset.day = dayOf(new Date(item.created_at));
+    var message = li.querySelector("a.message");
+    message.href = withId(message.getAttribute("href"), item.id);
+    message.textContent = item.message;
 
-    // Opening it goes through the server, which marks it read and redirects.
-    var message = link(openUrl.replace("/0/", "/" + item.id + "/"), item.message, "message");
-    message.addEventListener("click", function () {
-      if (li.dataset.read === "false") { setRead(li, true); }
-    });
-    li.appendChild(message);
-
-    var meta = document.createElement("div");
-    meta.className = "meta";
+    var values = {};
+    values[placeholder.rackPlaceholder] = String(item.rack);
+    values[placeholder.appPlaceholder] = encodeURIComponent(item.app);
     var when = new Date(item.created_at);
-    var time = document.createElement("time");
-    time.className = "ago";
+    var time = li.querySelector("time");
     time.dateTime = item.created_at;
     time.title = when.toLocaleString() + " (" + item.created_at + ")";
     time.textContent = ago(when) + " · " + live.exact(when);
-    meta.appendChild(span(SEVERITY[item.severity] || SEVERITY.info, "severity"));
-    meta.appendChild(time);
-    if (organizations[item.rack]) {
-      meta.appendChild(span(organizations[item.rack], "organization"));
+    var organization = li.querySelector(".organization");
+    if (removeUnless(organization, organizations[item.rack])) {
+      organization.querySelector("bdi").textContent = organizations[item.rack];
     }
-    meta.appendChild(link("/racks/" + item.rack + "/", item.rack_name || "rack", "rack"));
-    if (item.app) {
-      meta.appendChild(link("/racks/" + item.rack + "/apps/" + encodeURIComponent(item.app) + "/",
-                            item.app, "app"));
+    var rack = li.querySelector("a.rack");
+    rack.href = fill(rack.getAttribute("href"), values);
+    rack.textContent = item.rack_name || "rack";
+    // As the server links them: only a name the app page's URL can hold.
+    var app = li.querySelector("a.app");
+    var linked = removeUnless(app, item.app && /^[-a-zA-Z0-9_]+$/.test(item.app));
+    if (linked) {
+      app.href = fill(app.getAttribute("href"), values);
+      app.textContent = item.app;
     }
-    var object = objectLink(item);
-    if (object) { meta.appendChild(object); }
-    if (SOURCE[item.source]) { meta.appendChild(span(SOURCE[item.source], "source")); }
+    var id = item.data && typeof item.data.id === "string" ? item.data.id : "";
+    var kind = linked && /^[BR][A-Z]{10}$/.test(id) ? (id[0] === "B" ? "build" : "release") : "";
+    var object = keepOnly(li, "a.object", "object", kind);
+    if (object) {
+      var held = placeholder[kind + "Placeholder"];
+      values[held] = id;
+      object.href = fill(object.getAttribute("href"), values);
+      object.textContent = object.textContent.replace(held, id);
+    }
+    keepOnly(li, ".source", "source", item.source);
+    var actor = li.querySelector(".actor");
+    if (removeUnless(actor, item.actor)) { actor.querySelector("bdi").textContent = item.actor; }
     // Only what is in the reader's feed can be marked (history has items that are not).
-    if (item.in_feed !== false) {
-      var toggle = document.createElement("button");
-      toggle.type = "button";
-      toggle.className = "link toggle-read";
-      toggle.addEventListener("click", function () { toggleRead(li); });
-      meta.appendChild(toggle);
-    }
-    li.appendChild(meta);
+    removeUnless(li.querySelector(".toggle-read"), item.in_feed !== false);
+    adopt(li);
     setRead(li, item.read);
     return li;
+  }
+
+  // An item's behaviour, whether the server rendered it or `render` did.
+  function adopt(li) {
+    li.dataset.day = dayOf(new Date(li.querySelector("time").dateTime));
+    // Opening it goes through the server, which marks it read and redirects.
+    li.querySelector("a.message").addEventListener("click", function () {
+      if (li.dataset.read === "false") { setRead(li, true); }
+    });
+    var toggle = li.querySelector(".toggle-read");
+    if (toggle) {
+      toggle.hidden = false;
+      toggle.addEventListener("click", function () { toggleRead(li); });
+    }
   }
 
   function setRead(li, read) {
@@ -185,9 +222,8 @@
     var last = null;
     list.querySelectorAll("li.item").forEach(function (li) {
       if (li.dataset.day !== last) {
-        var heading = document.createElement("li");
-        heading.className = "day";
-        heading.appendChild(span(li.dataset.day, "day-name"));
+        var heading = dayTemplate.content.firstElementChild.cloneNode(true);
+        heading.querySelector(".day-name").textContent = li.dataset.day;
         list.insertBefore(heading, li);
         last = li.dataset.day;
       }
@@ -307,7 +343,7 @@
 
   function toggleRead(li) {
     var read = li.dataset.read !== "true";
-    request("POST", api + li.dataset.id + (read ? "/read/" : "/unread/")).then(function () {
+    request("POST", withId(read ? urls.read : urls.unread, li.dataset.id)).then(function () {
       if (read) { markedRead(li); } else { setRead(li, false); }
       refreshBadge();
     }).catch(function (err) { say("Could not mark it: " + err.message); });
@@ -323,11 +359,13 @@
 
   // Marks what the page shows: its rack, its filters (not "Unread only": that is what
   // is being marked).
-  root.querySelector("[data-mark-all-read]").addEventListener("click", function () {
+  var markAll = root.querySelector("[data-mark-all-read]");
+  markAll.hidden = false;
+  markAll.addEventListener("click", function () {
     var wanted = currentFilters();
     delete wanted.unread;
     var params = new URLSearchParams(wanted).toString();
-    request("POST", api + "read-all/" + (params ? "?" + params : "")).then(function (body) {
+    request("POST", urls.readAll + (params ? "?" + params : "")).then(function (body) {
       var marked = new Set(body.ids || []);
       shown.forEach(function (li, id) {
         if (body.ids === null || marked.has(id)) { markedRead(li); }
@@ -339,7 +377,7 @@
 
   undo.querySelector("[data-undo-button]").addEventListener("click", function () {
     if (!undoIds) { return; }
-    request("POST", api + "unread/", {ids: undoIds}).then(function () {
+    request("POST", urls.unreadAmong, {ids: undoIds}).then(function () {
       undoIds = null;
       undo.hidden = true;
       refreshBadge();
@@ -378,5 +416,24 @@
     });
   }
 
-  reload();
+  // --- taking over the server's page -------------------------------------------------
+  // Its items stay as they are (nothing is shown twice or redrawn); the next page is the
+  // API's, from the server's cursor. A later page of the server's (its "Older" link
+  // followed) starts over at the first, where live items belong.
+  function takeOver() {
+    list.querySelectorAll("li.item").forEach(function (li) {
+      adopt(li);
+      var id = Number(li.dataset.id);
+      shown.set(id, li);
+      if (live) { live.hold(id); }
+    });
+    markDays();
+    var older = end.querySelector("[data-older]");
+    next = older ? query(older.dataset.cursor) : null;
+    applied = query();
+    showEnd();
+    maybeMore();
+  }
+
+  if (new URLSearchParams(window.location.search).has("cursor")) { reload(); } else { takeOver(); }
 })();

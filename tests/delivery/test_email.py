@@ -23,7 +23,7 @@ def test_a_failed_build_is_emailed_to_each_member(celery_worker, smtp, owner, me
                                                   rack, emit, settings):
     settings.CONSOLE_URL = "https://console.example.com"
     notification = emit("build:create", "error", id="BABCDEFGHIJ", app="web",
-                        message="tests failed")
+                        message="tests failed", actor="alice")
     wait_for(lambda: len(smtp.messages) == 3, timeout=20)
     assert sorted(m["To"] for m in smtp.messages) == sorted(
         u.email for u in (owner, member, viewer))
@@ -33,9 +33,10 @@ def test_a_failed_build_is_emailed_to_each_member(celery_worker, smtp, owner, me
     # It names the build, links to its logs, says why it failed, and fills in the id.
     link = f"https://console.example.com/racks/{rack.pk}/apps/web/builds/BABCDEFGHIJ/"
     assert "Run convox builds info BABCDEFGHIJ to view build logs" in text
-    assert "Build: BABCDEFGHIJ\r\nWhy: tests failed" in text
+    assert "Build: BABCDEFGHIJ\r\nWhy: tests failed\r\nBy: alice" in text
     assert "See the build and its logs in Rack Console: " + link in text
     assert "<th align=\"left\" style=\"padding-right:1em\">Why</th><td>tests failed</td>" in html
+    assert "<th align=\"left\" style=\"padding-right:1em\">By</th><td><bdi>alice</bdi></td>" in html
     assert "Run convox builds info BABCDEFGHIJ to view build logs" in html
     for part in (text, html):
         assert "[production] Build BABCDEFGHIJ failed for app web" in part

@@ -28,7 +28,7 @@ def test_a_failed_build_reaches_a_members_webhook_signed(celery_worker, member, 
     endpoint, secret = create_endpoint(member, url=receiver.url, events=["build:failed"])
     receiver.secrets = [secret]
     notification = emit("build:create", "error", id="BABCDEFGHIJ", app="web",
-                        message="tests failed")
+                        message="tests failed", actor="alice")
     [delivery] = _settled(endpoint)
     assert delivery.status == DeliveryStatus.DELIVERED
     assert delivery.attempts == 1 and delivery.last_status_code == 200
@@ -37,6 +37,7 @@ def test_a_failed_build_reaches_a_members_webhook_signed(celery_worker, member, 
     assert body["type"] == "build:create"
     assert body["data"]["id"] == notification.pk
     assert body["data"]["message"] == "[production] Build BABCDEFGHIJ failed for app web"
+    assert body["data"]["actor"] == "alice"
     assert body["timestamp"] == body["data"]["occurred_at"]
     [request] = receiver.requests
     assert request.headers["webhook-id"] == delivery.webhook_id

@@ -63,8 +63,8 @@ def test_the_timeline_says_each_items_severity_in_words_not_only_colour(rack, cl
     rack_event(rack, "build:create", "error", app="web", id=BUILDS[0])
     html = client_for("member").get(f"/racks/{rack.pk}/apps/web/").content.decode()
     failed = html[html.index(f"Build {BUILDS[0]} failed") - 300:]
-    assert '<span class="severity">✕ Error</span>' in failed[:400]
-    assert '<span class="severity">✓ Success</span>' in html  # the app created
+    assert '<span class="severity" data-severity="error">✕ Error</span>' in failed[:400]
+    assert '<span class="severity" data-severity="success">✓ Success</span>' in html
 
 
 @pytest.mark.parametrize("role", ROLES)

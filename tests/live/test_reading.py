@@ -4,7 +4,7 @@ without JavaScript (console.views.reading)."""
 import pytest
 
 from notifications.envelope import Envelope
-from notifications.models import FeedEntry
+from notifications.models import FeedEntry, Notification
 from notifications.pipeline import record_event
 from racks.local import LocalRack
 
@@ -55,8 +55,12 @@ def test_an_outsider_and_a_stranger_cannot_open_it(client_for, outsider, rack):
     assert client_for("outsider").post(f"/notifications/{notification.pk}/open/").status_code == 405
 
 
-def test_the_feed_page_names_the_open_view_for_its_script(client_for, member, rack):
+def test_the_feed_page_links_each_item_and_its_template_to_the_open_view(client_for, member,
+                                                                        rack):
     LocalRack().create_app(rack, "shop")
+    created = Notification.objects.get(action="app:create")
     page = client_for("member").get("/").content.decode()
-    assert 'data-open-url="/notifications/0/open/"' in page
+    assert f'<a class="message" href="/notifications/{created.pk}/open/">' in page
+    template = page[page.index("<template data-item-template"):]
+    assert '<a class="message" href="/notifications/0/open/">' in template
     assert 'data-api="/api/v1/notifications/"' in page
