@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_GET
 
+from console.converters import BuildIdConverter, NameConverter, ReleaseIdConverter
 from notifications.api.feed import shown_page
 from notifications.catalogue import EVENT_TYPES, Severity
 from notifications.models import Source
@@ -36,8 +37,10 @@ PLACEHOLDER_RACK = 0
 PLACEHOLDER_APP = "APPNAME"
 PLACEHOLDER_BUILD = "BXXXXXXXXXX"
 PLACEHOLDER_RELEASE = "RXXXXXXXXXX"
-# A build's or release's id, which the item links to (as the build page's URL takes it).
-OBJECT_ID = re.compile(r"[BR][A-Z]{10}")
+# What the pages' URLs take for an app's name and a build's or release's id: an item links
+# to what they take, here and in feed.js, which reads these from the item <template>.
+PATTERNS = {"app": NameConverter.regex, "build": BuildIdConverter.regex,
+            "release": ReleaseIdConverter.regex}
 
 
 @dataclass(frozen=True)
@@ -70,8 +73,9 @@ def shown_item(item: dict[str, Any], organizations: dict[int, str]) -> ShownItem
     app_url = _reversed("app", rack, app) if app else ""
     object_id = item["data"].get("id", "") if isinstance(item["data"], dict) else ""
     kind, object_url = "", ""
-    if app_url and isinstance(object_id, str) and OBJECT_ID.fullmatch(object_id):
-        kind = "build" if object_id[0] == "B" else "release"
+    kinds = [k for k in ("build", "release") if re.fullmatch(PATTERNS[k], str(object_id))]
+    if app_url and kinds:
+        kind = kinds[0]
         object_url = (_reversed("build", rack, app, object_id) if kind == "build"
                       else f"{app_url}#release-{object_id}")
     created = parse_datetime(item["created_at"]) or timezone.now()
@@ -100,6 +104,7 @@ def feed_context(request: HttpRequest, rack: Rack | None = None) -> dict[str, ob
                         if not (rack and name == "rack")),
         "severities": Severity.values,
         "sources": SOURCES,
+        "patterns": PATTERNS,
         "placeholder": {"rack": PLACEHOLDER_RACK, "app": PLACEHOLDER_APP,
                         "build": PLACEHOLDER_BUILD, "release": PLACEHOLDER_RELEASE},
     }

@@ -122,6 +122,12 @@
     return li.querySelector(selector);
   }
 
+  // Whether the page a link goes to takes this value in its URL: the pattern is the URL
+  // converter's, given by the server (console.views.feed_page.PATTERNS).
+  function takes(link, value) {
+    return new RegExp("^(?:" + link.dataset.pattern + ")$").test(value);
+  }
+
   function removeUnless(element, wanted) {
     if (!wanted) { element.remove(); }
     return wanted;
@@ -160,13 +166,16 @@
     rack.textContent = item.rack_name || "rack";
     // As the server links them: only a name the app page's URL can hold.
     var app = li.querySelector("a.app");
-    var linked = removeUnless(app, item.app && /^[-a-zA-Z0-9_]+$/.test(item.app));
+    var linked = removeUnless(app, item.app && takes(app, item.app));
     if (linked) {
       app.href = fill(app.getAttribute("href"), values);
       app.textContent = item.app;
     }
     var id = item.data && typeof item.data.id === "string" ? item.data.id : "";
-    var kind = linked && /^[BR][A-Z]{10}$/.test(id) ? (id[0] === "B" ? "build" : "release") : "";
+    var kind = "";
+    li.querySelectorAll("a.object").forEach(function (link) {
+      if (linked && !kind && takes(link, id)) { kind = link.dataset.object; }
+    });
     var object = keepOnly(li, "a.object", "object", kind);
     if (object) {
       var held = placeholder[kind + "Placeholder"];
