@@ -14,11 +14,13 @@ import secrets
 from celery import current_app
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from console.encryption import InvalidToken, decrypt
 from racks.driver import RackError, check_name, check_room_on
 from racks.env import check_env
 from racks.models import (
+    RACK_ID_RE,
     App,
     Build,
     BuildStatus,
@@ -126,7 +128,9 @@ class ConvoxRack:
             check_env(env)
         except ValueError as problem:
             raise RackError(str(problem)) from None
-        made = api_for(app.rack).create(f"/apps/{app.name}/releases", {"env": env_text(env)})
+        api = api_for(app.rack)
+        _check_env_is_known(api, app)
+        made = api.create(f"/apps/{app.name}/releases", {"env": env_text(env)})
         release_id = made.get("id", "") if isinstance(made, dict) else ""
         if not isinstance(release_id, str) or not release_id.startswith("R"):
             raise RackError("The rack accepted the environment but did not say the release.")
@@ -220,6 +224,49 @@ class ConvoxRack:
             raise
         rack.status = "updating"
         rack.save(update_fields=["status"])
+
+
+def rack_env(api: RackAPI, app: App) -> tuple[str, dict[str, str]] | None:
+    """The app's latest release on the rack and its environment, or None when it has no
+    release. Read as the fact sheet says: the list with limit=1, then the release itself
+    when the list leaves env empty (a v2 rack's list always does)."""
+    rows = api.read(f"/apps/{app.name}/releases", query={"limit": "1"})
+    latest = rows[0] if isinstance(rows, list) and rows and isinstance(rows[0], dict) else {}
+    release_id = latest.get("id")
+    if not isinstance(release_id, str) or not RACK_ID_RE.match(release_id) or \
+            not release_id.startswith("R"):
+        return None
+    env = latest.get("env")
+    if not isinstance(env, str) or not env:
+        row = api.read(f"/apps/{app.name}/releases/{release_id}")
+        env = row.get("env") if isinstance(row, dict) else None
+    if not isinstance(env, str):
+        raise RackError(f"{app.rack.name} did not say the environment of {app.name}: "
+                        "nothing was changed.")
+    return release_id, parse_env(env)
+
+
+def _check_env_is_known(api: RackAPI, app: App) -> None:
+    """Refuse to replace an environment the console does not know.
+
+    Setting an environment replaces the rack's whole environment with the one given,
+    which was edited from the one the console shows. If that is not the rack's (changed
+    on the rack, or not read yet), saving it would drop variables nobody saw: the rack's
+    is recorded instead, for the person to start again from it."""
+    known = app.releases.order_by("-created_at").first()
+    on_rack = rack_env(api, app)
+    if (on_rack[1] if on_rack else {}) == (known.env if known else {}):
+        return
+    if on_rack is not None and not Release.objects.filter(pk=on_rack[0]).exclude(
+            app=app).exists():
+        Release.objects.update_or_create(id=on_rack[0], app=app, defaults={"env": on_rack[1]})
+        if known is not None and known.pk != on_rack[0]:
+            # The rack's release is the latest: the page starts from it from now on.
+            Release.objects.filter(pk=on_rack[0]).update(created_at=timezone.now())
+    raise RackError(f"The environment of {app.name} on {app.rack.name} is not the one "
+                    "this console showed (it was changed on the rack, or not read yet), "
+                    "and saving replaces all of it: nothing was changed. Reload the page "
+                    "to start from the rack's environment.")
 
 
 def _object_url(body: bytes) -> str:
