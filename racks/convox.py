@@ -33,6 +33,7 @@ from racks.models import (
     ResourceType,
 )
 from racks.rack_api import RackAPI
+from racks.rack_update import changes_asked
 from racks.releases import make_release_active
 
 # Racks older than this have neither the objects upload nor releases with env.
@@ -206,15 +207,8 @@ class ConvoxRack:
         if rack.generation == Generation.V3:
             raise RackError("A v3 rack cannot be updated through its API (it answers 501): "
                             "run convox rack update with the CLI.")
-        form = {}
-        if version is not None and version != rack.version:
-            form["version"] = version
-        if count is not None and count != rack.instance_count:
-            form["count"] = str(count)
-        if instance_type is not None and instance_type != rack.instance_type:
-            form["type"] = instance_type
-        if not form:
-            return
+        form = {name: str(value) for name, value in changes_asked(
+            rack, version=version, count=count, instance_type=instance_type).items()}
         try:
             api_for(rack).act("PUT", "/system", form)
         except RackError as refused:

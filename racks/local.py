@@ -21,6 +21,7 @@ from racks.models import (
     ResourceType,
     new_object_id,
 )
+from racks.rack_update import changes_asked
 from racks.releases import make_release_active
 from racks.tasks import finish_rolling_deploy, run_build
 from racks.text import without_bidi_controls
@@ -122,25 +123,18 @@ class LocalRack:
 
     def update_rack(self, rack: Rack, *, version: str | None = None, count: int | None = None,
                     instance_type: str | None = None) -> None:
-        changed: dict[str, str] = {}
-        if version is not None and version != rack.version:
-            if not isinstance(version, str) or not 0 < len(version) <= VERSION_MAX:
-                raise RackError(f"A rack version is 1 to {VERSION_MAX} characters.")
-            changed["version"] = version
-        if count is not None and count != rack.instance_count:
-            if isinstance(count, bool) or not isinstance(count, int) or \
-                    not 1 <= count <= INSTANCE_COUNT_MAX:
-                raise RackError(f"A rack runs between 1 and {INSTANCE_COUNT_MAX} instances.")
-            changed["count"] = str(count)
-        if instance_type is not None and instance_type != rack.instance_type:
-            if not isinstance(instance_type, str) or not 0 < len(instance_type) <= 40:
-                raise RackError("An instance type is 1 to 40 characters, e.g. t3.small.")
-            changed["type"] = instance_type
-        if not changed:
-            return
+        changed = changes_asked(rack, version=version, count=count,
+                                instance_type=instance_type)
+        if "version" in changed and not 0 < len(str(changed["version"])) <= VERSION_MAX:
+            raise RackError(f"A rack version is 1 to {VERSION_MAX} characters.")
+        if "count" in changed and (isinstance(count, bool) or not isinstance(count, int) or
+                                   not 1 <= count <= INSTANCE_COUNT_MAX):
+            raise RackError(f"A rack runs between 1 and {INSTANCE_COUNT_MAX} instances.")
+        if "type" in changed and not 0 < len(str(changed["type"])) <= 40:
+            raise RackError("An instance type is 1 to 40 characters, e.g. t3.small.")
         fields = {"version": "version", "count": "instance_count", "type": "instance_type"}
         with transaction.atomic():
             for key, value in changed.items():
                 setattr(rack, fields[key], int(value) if key == "count" else value)
             rack.save(update_fields=[fields[key] for key in changed])
-            emit(rack, "rack:update", changed)
+            emit(rack, "rack:update", {key: str(value) for key, value in changed.items()})
