@@ -19,6 +19,7 @@ from django.utils import timezone
 from console.encryption import InvalidToken, decrypt
 from racks.driver import RackError, check_name, check_room_on
 from racks.env import check_env
+from racks.events import app_progressed
 from racks.models import (
     RACK_ID_RE,
     App,
@@ -172,6 +173,7 @@ class ConvoxRack:
         api_for(app.rack).act("PUT", f"/apps/{app.name}/services/{process}", form)
         sizes = {k: int(v) for k, v in form.items()}
         Formation.objects.update_or_create(app=app, process=process, defaults=sizes)
+        app_progressed(app)
 
     def create_resource(self, rack: Rack, name: str, type: str) -> Resource:
         check_name("The resource", name)

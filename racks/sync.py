@@ -18,6 +18,7 @@ import logging
 import random
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -28,7 +29,7 @@ from django.utils.dateparse import parse_datetime
 from racks.caps import forget_over_cap, has_room, note_over_cap
 from racks.convox import api_for, parse_env
 from racks.driver import RackError
-from racks.events import build_progressed, emit
+from racks.events import app_progressed, build_progressed, emit
 from racks.models import (
     NAME_RE,
     RACK_ID_RE,
@@ -151,6 +152,7 @@ def _apply_apps(rack: Rack, per_app: dict[str, dict[str, Any]]) -> None:
                 note_over_cap(rack, Capped.APPS, name)
                 continue
             app = App.objects.create(rack=rack, name=name)
+        before = _shown_state(app)
         status = read["app"].get("status")
         if isinstance(status, str) and status[:20] != app.status:
             app.status = status[:20]
@@ -159,6 +161,17 @@ def _apply_apps(rack: Rack, per_app: dict[str, dict[str, Any]]) -> None:
         _apply_releases(app, read["releases"], read["app"].get("release"),
                         read.get("latest"), read.get("latest_env"))
         _apply_services(app, read["services"])
+        if _shown_state(app) != before:
+            transaction.on_commit(partial(app_progressed, app))
+
+
+def _shown_state(app: App) -> tuple[object, ...]:
+    """What the app page shows live of an app besides its builds: its status, formation
+    and live release."""
+    return (app.status,
+            tuple(app.formation.order_by("process").values_list("process", "count", "cpu",
+                                                                 "memory")),
+            app.releases.filter(active=True).values_list("pk", flat=True).first())
 
 
 def _row_by_row(what: str, rows: list[dict[str, Any]],
@@ -389,11 +402,20 @@ def follow_promote_step(release_id: str) -> float | None:
     row = api_for(app.rack).read(f"/apps/{app.name}")
     status = row.get("status") if isinstance(row, dict) else ""
     live = row.get("release") if isinstance(row, dict) else ""
-    if isinstance(status, str) and status[:20] != app.status:
+    changed = isinstance(status, str) and status[:20] != app.status
+    if changed:
         App.objects.filter(pk=app.pk).update(status=status[:20])
+        app.status = status[:20]
+    wait = _promote_outcome(release, status, live)
+    if changed:  # after the live release is settled, so the page reads both at once
+        app_progressed(app)
+    return wait
+
+
+def _promote_outcome(release: Release, status: object, live: object) -> float | None:
     if status == "running" or status == "rollback":
         if live != release.id:  # the CLI's rule: a different release means it failed
-            previous = Release.objects.filter(pk=live or "", app=app).first()
+            previous = Release.objects.filter(pk=live or "", app=release.app).first()
             if previous is not None:
                 make_release_active(previous)
             else:

@@ -102,7 +102,7 @@
     } else if (message.type === "resync") {
       emit("resync", null);
     } else if (message.type === "build" || message.type === "app" ||
-               message.type === "watching") {
+               message.type === "app_state" || message.type === "watching") {
       emit(message.type, message);
     }
   }
