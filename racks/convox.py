@@ -75,7 +75,8 @@ class ConvoxRack:
     def create_app(self, rack: Rack, name: str) -> App:
         check_name("The app", name)
         if rack.apps.filter(name=name).exists():
-            raise RackError(f"An app named {name} already exists on {rack.name}.")
+            raise RackError(f"An app named {name} already exists on {rack.name}.",
+                            field="name")
         with transaction.atomic():  # refuse before the rack makes it, not after
             check_room_on(rack, Capped.APPS)
         # As `convox apps create <name>` sends it: the rack's own default generation.
@@ -129,7 +130,7 @@ class ConvoxRack:
         try:
             check_env(env)
         except ValueError as problem:
-            raise RackError(str(problem)) from None
+            raise RackError(str(problem), field="env") from None
         api = api_for(app.rack)
         _check_env_is_known(api, app)
         made = api.create(f"/apps/{app.name}/releases", {"env": env_text(env)})
@@ -161,14 +162,15 @@ class ConvoxRack:
 
     def scale(self, app: App, process: str, count: int, *, cpu: int | None = None,
               memory: int | None = None) -> None:
-        check_name("The process", process)
+        check_name("The process", process, field="process")
         form: dict[str, str] = {}
         for what, value, most in (("count", count, SCALE_COUNT_MAX), ("cpu", cpu, SIZE_MAX),
                                   ("memory", memory, SIZE_MAX)):
             if value is None:
                 continue
             if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= most:
-                raise RackError(f"A service's {what} is a whole number from 0 to {most}.")
+                raise RackError(f"A service's {what} is a whole number from 0 to {most}.",
+                                field=what)
             form[what] = str(value)
         api_for(app.rack).act("PUT", f"/apps/{app.name}/services/{process}", form)
         sizes = {k: int(v) for k, v in form.items()}
@@ -178,15 +180,17 @@ class ConvoxRack:
     def create_resource(self, rack: Rack, name: str, type: str) -> Resource:
         check_name("The resource", name)
         if type not in ResourceType.values:
-            raise RackError("A resource type is one of " + ", ".join(ResourceType.values) + ".")
+            raise RackError("A resource type is one of " + ", ".join(ResourceType.values) + ".",
+                            field="type")
         if rack.generation == Generation.V3 and type != ResourceType.WEBHOOK:
             raise RackError("A v3 rack has webhook resources only: its databases are "
-                            "resources of an app, declared in convox.yml.")
+                            "resources of an app, declared in convox.yml.", field="type")
         if type == ResourceType.WEBHOOK:
             raise RackError("A webhook resource needs its URL: create it with the CLI "
-                            "(convox rack resources create webhook Url=...).")
+                            "(convox rack resources create webhook Url=...).", field="type")
         if rack.resources.filter(name=name).exists():
-            raise RackError(f"A resource named {name} already exists on {rack.name}.")
+            raise RackError(f"A resource named {name} already exists on {rack.name}.",
+                            field="name")
         with transaction.atomic():  # refuse before the rack makes it, not after
             check_room_on(rack, Capped.RESOURCES)
         api_for(rack).create("/resources", {"kind": type, "name": name})
@@ -262,7 +266,7 @@ def _check_env_is_known(api: RackAPI, app: App) -> None:
     raise RackError(f"The environment of {app.name} on {app.rack.name} is not the one "
                     "this console showed (it was changed on the rack, or not read yet), "
                     "and saving replaces all of it: nothing was changed. Reload the page "
-                    "to start from the rack's environment.")
+                    "to start from the rack's environment.", field="env")
 
 
 def _object_url(body: bytes) -> str:

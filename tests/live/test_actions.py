@@ -132,14 +132,14 @@ def form_errors(html: str) -> str:
 
 
 @pytest.mark.parametrize("url_tail,data,field_id,message", [
-    ("apps/", {"name": "demo"}, None, "An app named demo already exists on production."),
-    ("apps/", {"name": "Bad Name"}, None, "The app name must be lower-case"),
+    ("apps/", {"name": "demo"}, "app-name", "An app named demo already exists on production."),
+    ("apps/", {"name": "Bad Name"}, "app-name", "The app name must be lower-case"),
     ("apps/", {}, "app-name", "This field is required."),
     ("apps/demo/scale/", {"process": "web", "count": "2"}, None,
      "demo has no live release yet: promote one before scaling."),
     ("apps/demo/scale/", {"process": "web", "count": "5000"}, "scale-count",
      "Ensure this value"),
-    ("apps/demo/scale/", {"process": "web", "count": "500"}, None,
+    ("apps/demo/scale/", {"process": "web", "count": "500"}, "scale-count",
      "A process runs between 0 and 100 copies."),
     ("apps/demo/env/", {"env": "no equals sign"}, "env-env", "Line 1 is not NAME=value."),
     ("resources/", {"name": "db", "type": "oracle"}, "resource-type", "Select a valid choice."),

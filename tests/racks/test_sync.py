@@ -13,6 +13,7 @@ from racks.connect import connect_rack
 from racks.drivers import driver_for
 from racks.models import App, Build, Formation, Rack, Release, Resource
 from tests.helpers import wait_for
+from tests.live.test_actions import error_beside
 from tests.racks.test_convox_driver import tarball
 
 
@@ -173,7 +174,8 @@ def test_saving_an_environment_the_console_does_not_know_replaces_nothing(
     client = client_for("member")
     refused = client.post(f"/racks/{connected.pk}/apps/shop/env/", {"env": "SECRET=3"})
     assert refused.status_code == 400
-    assert "not the one this console showed" in refused.content.decode()
+    assert "not the one this console showed" in error_beside(refused.content.decode(), "env-env")
+    assert "SECRET=3" in refused.content.decode()  # what was typed is kept
     assert len(fake.releases) == made
     # Reloaded, the page starts from the rack's environment, and saving keeps OTHER.
     assert env_on_page(client, connected, "shop") == "OTHER=2\nSECRET=1"
