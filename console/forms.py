@@ -91,10 +91,13 @@ class SigningKeyForm(forms.Form):
                   "comma-separated. Empty: events need no signature.")
 
 
-class SourceBuildForm(forms.Form):
-    source = forms.FileField(label="Source (.tgz)",
-                             help_text="A tarball of the app's directory, with convox.yml.")
-    description = forms.CharField(max_length=200, required=False)
+class SourceBuildForm(PageForm):
+    id_prefix = "source"
+    source = forms.FileField(
+        label="Source (.tgz)", help_text="A tarball of the app's directory, with convox.yml.",
+        widget=forms.ClearableFileInput(attrs={"accept": ".tgz,.tar.gz,application/gzip"}))
+    description = forms.CharField(max_length=200, required=False,
+                                  label="Build description (optional)")
 
 
 class AppForm(PageForm):

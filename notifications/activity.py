@@ -16,6 +16,7 @@ DAYS = 30
 DEPLOYED = "release:deployed"
 # The chart's drawing: bars of BAR wide in a box of CHART_WIDTH x CHART_HEIGHT.
 BAR, GAP, CHART_HEIGHT = 10, 4, 80
+MARK_ROW = 12  # a row of the marks under the bars
 CHART_WIDTH = DAYS * (BAR + GAP)
 SEVERITIES = (Severity.ERROR, Severity.INFO, Severity.SUCCESS)  # bottom up
 
@@ -55,6 +56,21 @@ class Activity:
     @property
     def total(self) -> int:
         return sum(d.total for d in self.days)
+
+    @property
+    def drawn_height(self) -> int:
+        """The bars and, below them, a row of marks: two rows when a day has both a
+        deploy (▲) and a failure (✕), each mark on its own."""
+        both = any(d.deploys and d.failures for d in self.days)
+        return self.height + 2 + MARK_ROW * (2 if both else 1)
+
+    @property
+    def first_mark_y(self) -> int:
+        return self.height + MARK_ROW
+
+    @property
+    def second_mark_y(self) -> int:
+        return self.height + 2 * MARK_ROW
 
 
 def activity(rack: Rack, app: str | None = None) -> Activity:

@@ -67,12 +67,16 @@ class Notification(models.Model):
 
     @property
     def meaning(self) -> str:
-        return BY_KEY[self.event_type].meaning
+        """What the event type means, as every channel says it: the seed's text names a
+        build as "<id>", which becomes this event's own id when it has one."""
+        meaning = BY_KEY[self.event_type].meaning
+        return meaning.replace("<id>", self.object_id) if self.object_id else meaning
 
     @property
     def object_id(self) -> str:
         """The build or release id the event names, if any."""
-        return self.data.get("id", "") if isinstance(self.data, dict) else ""
+        found = self.data.get("id", "") if isinstance(self.data, dict) else ""
+        return found if isinstance(found, str) else ""  # rack data: any JSON
 
 
 class FeedEntry(models.Model):

@@ -22,7 +22,7 @@ from notifications.models import (
     Preference,
     WebhookEndpoint,
 )
-from racks.models import Membership
+from racks.models import Membership, Rack
 
 # A preference rule as the choice reads it: (event_type, rack_id, app, channels).
 Rule = tuple[str, int | None, str, Iterable[str]]
@@ -45,6 +45,14 @@ def usable_channels(user: AbstractBaseUser) -> frozenset[str]:
     if WebhookEndpoint.objects.filter(user=user, enabled=True).exists():
         return frozenset(Channel.values)
     return frozenset(Channel.values) - {Channel.WEBHOOK.value}
+
+
+def override_problem(rack: Rack, app: str) -> str | None:
+    """Why a rule for `app` on `rack` cannot be saved, or None: it must name an app the
+    rack has (anything else would never apply). The settings page and the API both ask."""
+    if app and not rack.apps.filter(name=app).exists():
+        return f"{rack.name} has no app named {app}."
+    return None
 
 
 def _rank(event_type: str, rack_id: int | None, app: str) -> int:

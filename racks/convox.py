@@ -15,11 +15,14 @@ from collections.abc import AsyncIterator, Iterator
 from celery import current_app
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from console.encryption import InvalidToken, decrypt
 from racks.driver import RackError, Source, check_name, check_room_on
 from racks.env import check_env
+from racks.events import app_progressed
 from racks.models import (
+    RACK_ID_RE,
     App,
     Build,
     BuildStatus,
@@ -32,6 +35,7 @@ from racks.models import (
     ResourceType,
 )
 from racks.rack_api import RackAPI
+from racks.rack_update import changes_asked
 from racks.releases import make_release_active
 
 # Racks older than this have neither the objects upload nor releases with env.
@@ -72,7 +76,8 @@ class ConvoxRack:
     def create_app(self, rack: Rack, name: str) -> App:
         check_name("The app", name)
         if rack.apps.filter(name=name).exists():
-            raise RackError(f"An app named {name} already exists on {rack.name}.")
+            raise RackError(f"An app named {name} already exists on {rack.name}.",
+                            field="name")
         with transaction.atomic():  # refuse before the rack makes it, not after
             check_room_on(rack, Capped.APPS)
         # As `convox apps create <name>` sends it: the rack's own default generation.
@@ -99,11 +104,12 @@ class ConvoxRack:
                 source.size > settings.SOURCE_UPLOAD_MAX_BYTES:
             raise source_too_large()
         if len(description) > 200:
-            raise RackError("A build description is at most 200 characters.")
+            raise RackError("A build description is at most 200 characters.",
+                            field="description")
         first = next(source.chunks, b"") if source is not None else b""
         if not first:
             raise RackError("A build on a Convox rack starts from the app's source as a "
-                            ".tgz tarball: upload one.")
+                            ".tgz tarball: upload one.", field="source")
         api = api_for(app.rack)
         # The CLI's upload: the tarball as an object of the app, then a build of its URL.
         uploaded = api.call("POST", f"/apps/{app.name}/objects/tmp/{secrets.token_hex(16)}.tgz",
@@ -128,8 +134,10 @@ class ConvoxRack:
         try:
             check_env(env)
         except ValueError as problem:
-            raise RackError(str(problem)) from None
-        made = api_for(app.rack).create(f"/apps/{app.name}/releases", {"env": env_text(env)})
+            raise RackError(str(problem), field="env") from None
+        api = api_for(app.rack)
+        _check_env_is_known(api, app)
+        made = api.create(f"/apps/{app.name}/releases", {"env": env_text(env)})
         release_id = made.get("id", "") if isinstance(made, dict) else ""
         if not isinstance(release_id, str) or not release_id.startswith("R"):
             raise RackError("The rack accepted the environment but did not say the release.")
@@ -158,31 +166,35 @@ class ConvoxRack:
 
     def scale(self, app: App, process: str, count: int, *, cpu: int | None = None,
               memory: int | None = None) -> None:
-        check_name("The process", process)
+        check_name("The process", process, field="process")
         form: dict[str, str] = {}
         for what, value, most in (("count", count, SCALE_COUNT_MAX), ("cpu", cpu, SIZE_MAX),
                                   ("memory", memory, SIZE_MAX)):
             if value is None:
                 continue
             if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= most:
-                raise RackError(f"A service's {what} is a whole number from 0 to {most}.")
+                raise RackError(f"A service's {what} is a whole number from 0 to {most}.",
+                                field=what)
             form[what] = str(value)
         api_for(app.rack).act("PUT", f"/apps/{app.name}/services/{process}", form)
         sizes = {k: int(v) for k, v in form.items()}
         Formation.objects.update_or_create(app=app, process=process, defaults=sizes)
+        app_progressed(app)
 
     def create_resource(self, rack: Rack, name: str, type: str) -> Resource:
         check_name("The resource", name)
         if type not in ResourceType.values:
-            raise RackError("A resource type is one of " + ", ".join(ResourceType.values) + ".")
+            raise RackError("A resource type is one of " + ", ".join(ResourceType.values) + ".",
+                            field="type")
         if rack.generation == Generation.V3 and type != ResourceType.WEBHOOK:
             raise RackError("A v3 rack has webhook resources only: its databases are "
-                            "resources of an app, declared in convox.yml.")
+                            "resources of an app, declared in convox.yml.", field="type")
         if type == ResourceType.WEBHOOK:
             raise RackError("A webhook resource needs its URL: create it with the CLI "
-                            "(convox rack resources create webhook Url=...).")
+                            "(convox rack resources create webhook Url=...).", field="type")
         if rack.resources.filter(name=name).exists():
-            raise RackError(f"A resource named {name} already exists on {rack.name}.")
+            raise RackError(f"A resource named {name} already exists on {rack.name}.",
+                            field="name")
         with transaction.atomic():  # refuse before the rack makes it, not after
             check_room_on(rack, Capped.RESOURCES)
         api_for(rack).create("/resources", {"kind": type, "name": name})
@@ -205,15 +217,8 @@ class ConvoxRack:
         if rack.generation == Generation.V3:
             raise RackError("A v3 rack cannot be updated through its API (it answers 501): "
                             "run convox rack update with the CLI.")
-        form = {}
-        if version is not None and version != rack.version:
-            form["version"] = version
-        if count is not None and count != rack.instance_count:
-            form["count"] = str(count)
-        if instance_type is not None and instance_type != rack.instance_type:
-            form["type"] = instance_type
-        if not form:
-            return
+        form = {name: str(value) for name, value in changes_asked(
+            rack, version=version, count=count, instance_type=instance_type).items()}
         try:
             api_for(rack).act("PUT", "/system", form)
         except RackError as refused:
@@ -227,7 +232,7 @@ class ConvoxRack:
 
 def source_too_large() -> RackError:
     return RackError(f"The source is larger than SOURCE_UPLOAD_MAX_BYTES "
-                     f"({settings.SOURCE_UPLOAD_MAX_BYTES} bytes).")
+                     f"({settings.SOURCE_UPLOAD_MAX_BYTES} bytes).", field="source")
 
 
 async def _forwarded(first: bytes, rest: Iterator[bytes]) -> AsyncIterator[bytes]:
@@ -241,6 +246,49 @@ async def _forwarded(first: bytes, rest: Iterator[bytes]) -> AsyncIterator[bytes
             raise source_too_large()
         yield chunk
         chunk = next(rest, b"")
+
+
+def rack_env(api: RackAPI, app: App) -> tuple[str, dict[str, str]] | None:
+    """The app's latest release on the rack and its environment, or None when it has no
+    release. Read as the fact sheet says: the list with limit=1, then the release itself
+    when the list leaves env empty (a v2 rack's list always does)."""
+    rows = api.read(f"/apps/{app.name}/releases", query={"limit": "1"})
+    latest = rows[0] if isinstance(rows, list) and rows and isinstance(rows[0], dict) else {}
+    release_id = latest.get("id")
+    if not isinstance(release_id, str) or not RACK_ID_RE.match(release_id) or \
+            not release_id.startswith("R"):
+        return None
+    env = latest.get("env")
+    if not isinstance(env, str) or not env:
+        row = api.read(f"/apps/{app.name}/releases/{release_id}")
+        env = row.get("env") if isinstance(row, dict) else None
+    if not isinstance(env, str):
+        raise RackError(f"{app.rack.name} did not say the environment of {app.name}: "
+                        "nothing was changed.")
+    return release_id, parse_env(env)
+
+
+def _check_env_is_known(api: RackAPI, app: App) -> None:
+    """Refuse to replace an environment the console does not know.
+
+    Setting an environment replaces the rack's whole environment with the one given,
+    which was edited from the one the console shows. If that is not the rack's (changed
+    on the rack, or not read yet), saving it would drop variables nobody saw: the rack's
+    is recorded instead, for the person to start again from it."""
+    known = app.releases.order_by("-created_at").first()
+    on_rack = rack_env(api, app)
+    if (on_rack[1] if on_rack else {}) == (known.env if known else {}):
+        return
+    if on_rack is not None and not Release.objects.filter(pk=on_rack[0]).exclude(
+            app=app).exists():
+        Release.objects.update_or_create(id=on_rack[0], app=app, defaults={"env": on_rack[1]})
+        if known is not None and known.pk != on_rack[0]:
+            # The rack's release is the latest: the page starts from it from now on.
+            Release.objects.filter(pk=on_rack[0]).update(created_at=timezone.now())
+    raise RackError(f"The environment of {app.name} on {app.rack.name} is not the one "
+                    "this console showed (it was changed on the rack, or not read yet), "
+                    "and saving replaces all of it: nothing was changed. Reload the page "
+                    "to start from the rack's environment.", field="env")
 
 
 def _object_url(body: bytes) -> str:

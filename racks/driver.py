@@ -15,7 +15,15 @@ from racks.models import NAME_RE, App, Build, Capped, Rack, Release, Resource
 
 
 class RackError(Exception):
-    """The rack refused the operation; the text is for the person who asked."""
+    """The rack refused the operation; the text is for the person who asked.
+
+    `field` names the part of the operation it concerns when it concerns one (name,
+    process, count, cpu, memory, env, description, type, version, instance_type), so a
+    form shows it beside that field."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 # How much of an uploaded source is read, and sent on, at a time.
@@ -55,11 +63,11 @@ class RackDriver(Protocol):
                     instance_type: str | None = None) -> None: ...
 
 
-def check_name(what: str, name: str) -> None:
+def check_name(what: str, name: str, field: str = "name") -> None:
     """Refuse a name the console cannot model, in the words every driver uses."""
     if not isinstance(name, str) or not NAME_RE.match(name):
         raise RackError(f"{what} name must be lower-case letters, digits and dashes, "
-                        "starting with a letter (at most 63 characters).")
+                        "starting with a letter (at most 63 characters).", field=field)
 
 
 def check_room_on(rack: Rack, kind: Capped) -> None:

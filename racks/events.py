@@ -2,7 +2,8 @@
 
 Their events go through the notifications pipeline (`emit`), the one way `racks` reaches
 into `notifications` besides the intake and membership; a build's progress is announced
-with the `build_changed` signal (racks.signals), which the live feed listens to.
+with the `build_changed` signal, and a change of an app's status or formation with
+`app_changed` (racks.signals), which the live feed listens to.
 """
 
 import uuid
@@ -15,8 +16,8 @@ from django.utils import timezone
 from notifications.envelope import Envelope
 from notifications.models import Source
 from notifications.pipeline import Recorded, record_event
-from racks.models import Build, Rack
-from racks.signals import build_changed
+from racks.models import App, Build, Rack
+from racks.signals import app_changed, build_changed
 
 # Who is acting: a request's user (console.middleware.ActingUser sets it once per
 # request), or the user who started the work a Celery task finishes (`acting_as`).
@@ -67,3 +68,8 @@ def emit(rack: Rack, action: str, data: dict[str, str], status: str = "success",
 def build_progressed(build: Build, appended_logs: str = "") -> None:
     """Tell whoever watches the build (its page, its app's page) how it goes."""
     build_changed.send(sender=Build, build=build, appended_logs=appended_logs)
+
+
+def app_progressed(app: App) -> None:
+    """Tell the pages that show an app that its status or formation changed."""
+    app_changed.send(sender=App, app=app)

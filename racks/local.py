@@ -21,6 +21,7 @@ from racks.models import (
     ResourceType,
     new_object_id,
 )
+from racks.rack_update import changes_asked
 from racks.releases import make_release_active
 from racks.tasks import finish_rolling_deploy, run_build
 from racks.text import without_bidi_controls
@@ -38,7 +39,8 @@ class LocalRack:
                 with transaction.atomic():
                     app = App.objects.create(rack=rack, name=name)
             except IntegrityError:
-                raise RackError(f"An app named {name} already exists on {rack.name}.") from None
+                raise RackError(f"An app named {name} already exists on {rack.name}.",
+                                field="name") from None
             emit(rack, "app:create", {"app": name, "name": name})
         return app
 
@@ -52,7 +54,8 @@ class LocalRack:
                     source: Source | None = None) -> Build:
         description = without_bidi_controls(description)
         if len(description) > 200:
-            raise RackError("A build description is at most 200 characters.")
+            raise RackError("A build description is at most 200 characters.",
+                            field="description")
         with transaction.atomic():
             build = Build.objects.create(id=new_object_id("B"), app=app,
                                          description=description, should_fail=fail)
@@ -67,7 +70,7 @@ class LocalRack:
         try:
             check_env(env)  # callers check it first; this keeps the driver's own data sound
         except ValueError as problem:
-            raise RackError(str(problem)) from None
+            raise RackError(str(problem), field="env") from None
         with transaction.atomic():
             latest = app.releases.order_by("-created_at").first()
             release = Release.objects.create(
@@ -90,9 +93,9 @@ class LocalRack:
 
     def scale(self, app: App, process: str, count: int, *, cpu: int | None = None,
               memory: int | None = None) -> None:
-        check_name("The process", process)
+        check_name("The process", process, field="process")
         if not isinstance(count, int) or isinstance(count, bool) or not 0 <= count <= 100:
-            raise RackError("A process runs between 0 and 100 copies.")
+            raise RackError("A process runs between 0 and 100 copies.", field="count")
         release = app.active_release
         if release is None:
             raise RackError(f"{app.name} has no live release yet: promote one before scaling.")
@@ -105,15 +108,16 @@ class LocalRack:
     def create_resource(self, rack: Rack, name: str, type: str) -> Resource:
         check_name("The resource", name)
         if type not in ResourceType.values:
-            raise RackError("A resource type is one of " + ", ".join(ResourceType.values) + ".")
+            raise RackError("A resource type is one of " + ", ".join(ResourceType.values) + ".",
+                            field="type")
         with transaction.atomic():
             check_room_on(rack, Capped.RESOURCES)
             try:
                 with transaction.atomic():
                     resource = Resource.objects.create(rack=rack, name=name, type=type)
             except IntegrityError:
-                raise RackError(
-                    f"A resource named {name} already exists on {rack.name}.") from None
+                raise RackError(f"A resource named {name} already exists on {rack.name}.",
+                                field="name") from None
             emit(rack, "resource:create", {"name": name, "type": type})
         return resource
 
@@ -125,25 +129,21 @@ class LocalRack:
 
     def update_rack(self, rack: Rack, *, version: str | None = None, count: int | None = None,
                     instance_type: str | None = None) -> None:
-        changed: dict[str, str] = {}
-        if version is not None and version != rack.version:
-            if not isinstance(version, str) or not 0 < len(version) <= VERSION_MAX:
-                raise RackError(f"A rack version is 1 to {VERSION_MAX} characters.")
-            changed["version"] = version
-        if count is not None and count != rack.instance_count:
-            if isinstance(count, bool) or not isinstance(count, int) or \
-                    not 1 <= count <= INSTANCE_COUNT_MAX:
-                raise RackError(f"A rack runs between 1 and {INSTANCE_COUNT_MAX} instances.")
-            changed["count"] = str(count)
-        if instance_type is not None and instance_type != rack.instance_type:
-            if not isinstance(instance_type, str) or not 0 < len(instance_type) <= 40:
-                raise RackError("An instance type is 1 to 40 characters, e.g. t3.small.")
-            changed["type"] = instance_type
-        if not changed:
-            return
+        changed = changes_asked(rack, version=version, count=count,
+                                instance_type=instance_type)
+        if "version" in changed and not 0 < len(str(changed["version"])) <= VERSION_MAX:
+            raise RackError(f"A rack version is 1 to {VERSION_MAX} characters.",
+                            field="version")
+        if "count" in changed and (isinstance(count, bool) or not isinstance(count, int) or
+                                   not 1 <= count <= INSTANCE_COUNT_MAX):
+            raise RackError(f"A rack runs between 1 and {INSTANCE_COUNT_MAX} instances.",
+                            field="count")
+        if "type" in changed and not 0 < len(str(changed["type"])) <= 40:
+            raise RackError("An instance type is 1 to 40 characters, e.g. t3.small.",
+                            field="instance_type")
         fields = {"version": "version", "count": "instance_count", "type": "instance_type"}
         with transaction.atomic():
             for key, value in changed.items():
                 setattr(rack, fields[key], int(value) if key == "count" else value)
             rack.save(update_fields=[fields[key] for key in changed])
-            emit(rack, "rack:update", changed)
+            emit(rack, "rack:update", {key: str(value) for key, value in changed.items()})

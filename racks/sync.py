@@ -19,19 +19,21 @@ streams them from the rack's logs websocket into the build and out to its watche
 import logging
 import random
 import time
+from collections.abc import Callable
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from racks.caps import forget_over_cap, has_room, note_over_cap
 from racks.convox import api_for, parse_env
 from racks.driver import RackError
-from racks.events import build_progressed, emit
+from racks.events import app_progressed, build_progressed, emit
 from racks.models import (
     NAME_RE,
     RACK_ID_RE,
@@ -94,11 +96,42 @@ def sync_rack(rack: Rack) -> None:
     lists = [_rows(rows) for rows in api.read_many(reads)]
     per_app = {name: {"app": app, **dict(zip(APP_LISTS, lists[3 * n:3 * n + 3], strict=True))}
                for n, (name, app) in enumerate(named.items())}
+    _read_latest_envs(api, per_app)
     resources = _rows(resources)
     with transaction.atomic():
         _apply_system(rack, system if isinstance(system, dict) else {})
         _apply_apps(rack, per_app)
         _apply_resources(rack, resources)
+
+
+def _release_id(row: dict[str, Any]) -> str | None:
+    release_id = row.get("id")
+    if isinstance(release_id, str) and RACK_ID_RE.match(release_id) and \
+            release_id.startswith("R"):
+        return release_id
+    return None
+
+
+def _read_latest_envs(api: RackAPI, per_app: dict[str, dict[str, Any]]) -> None:
+    """Give each app's latest release its environment, as `latest_env`: the page's form
+    starts from it, and saving the form replaces the rack's whole environment. A v2
+    rack's list leaves `env` empty, so when the list shows none the release itself is
+    read (the fact sheet's way: list, then GET)."""
+    unread: list[tuple[str, str]] = []
+    for name, read in per_app.items():
+        latest = next((row for row in read["releases"] if _release_id(row)), None)
+        read["latest"] = _release_id(latest) if latest else None
+        env = latest.get("env") if latest else None
+        if isinstance(env, str) and env:
+            read["latest_env"] = parse_env(env)
+        elif latest is not None:
+            unread.append((name, read["latest"]))
+    rows = api.read_many([(f"/apps/{name}/releases/{release_id}", None)
+                          for name, release_id in unread])
+    for (name, _), row in zip(unread, rows, strict=True):
+        env = row.get("env") if isinstance(row, dict) else None
+        if isinstance(env, str):
+            per_app[name]["latest_env"] = parse_env(env)
 
 
 def _apply_system(rack: Rack, system: dict[str, Any]) -> None:
@@ -128,42 +161,78 @@ def _apply_apps(rack: Rack, per_app: dict[str, dict[str, Any]]) -> None:
                 note_over_cap(rack, Capped.APPS, name)
                 continue
             app = App.objects.create(rack=rack, name=name)
+        before = _shown_state(app)
         status = read["app"].get("status")
         if isinstance(status, str) and status[:20] != app.status:
             app.status = status[:20]
             app.save(update_fields=["status"])
         _apply_builds(app, read["builds"])
-        _apply_releases(app, read["releases"], read["app"].get("release"))
+        _apply_releases(app, read["releases"], read["app"].get("release"),
+                        read.get("latest"), read.get("latest_env"))
         _apply_services(app, read["services"])
+        if _shown_state(app) != before:
+            transaction.on_commit(partial(app_progressed, app))
+
+
+def _shown_state(app: App) -> tuple[object, ...]:
+    """What the app page shows live of an app besides its builds: its status, formation
+    and live release."""
+    return (app.status,
+            tuple(app.formation.order_by("process").values_list("process", "count", "cpu",
+                                                                 "memory")),
+            app.releases.filter(active=True).values_list("pk", flat=True).first())
+
+
+def _row_by_row(what: str, rows: list[dict[str, Any]],
+                apply: Callable[[dict[str, Any]], None]) -> None:
+    """Apply each row in its own savepoint: one row the model refuses (an id already
+    another app's, say) is logged and skipped, and the rest of the sync goes on."""
+    for row in rows:
+        try:
+            with transaction.atomic():
+                apply(row)
+        except DatabaseError:
+            log.exception("sync skipped a %s the model refused: %.40r", what, row.get("id"))
 
 
 def _apply_builds(app: App, builds: list[dict[str, Any]]) -> None:
-    for row in builds:
+    def apply(row: dict[str, Any]) -> None:
         build_id = row.get("id", "")
         if not isinstance(build_id, str) or not RACK_ID_RE.match(build_id) or \
                 not build_id.startswith("B"):
-            continue
+            return
         status = row.get("status")
         Build.objects.update_or_create(id=build_id, app=app, defaults={
             "status": status if status in BuildStatus.values else BuildStatus.CREATED,
             "description": row.get("description", "")[:200]
             if isinstance(row.get("description"), str) else "",
             "started_at": _time(row.get("started")), "ended_at": _time(row.get("ended"))})
+    _row_by_row("build", builds, apply)
 
 
-def _apply_releases(app: App, releases: list[dict[str, Any]], live: object) -> None:
-    for row in releases:
-        release_id = row.get("id", "")
-        if not isinstance(release_id, str) or not RACK_ID_RE.match(release_id) or \
-                not release_id.startswith("R"):
-            continue
+def _apply_releases(app: App, releases: list[dict[str, Any]], live: object,
+                    latest: str | None, latest_env: dict[str, str] | None) -> None:
+    def apply(row: dict[str, Any]) -> None:
+        release_id = _release_id(row)
+        if release_id is None or Release.objects.filter(pk=release_id).exclude(
+                app=app).exists():
+            return
         build = Build.objects.filter(pk=row.get("build") or "", app=app).first()
         defaults: dict[str, Any] = {"build": build}
         env = row.get("env")
-        if isinstance(env, str) and env:  # a v2 list leaves env empty: keep what is known
+        if release_id == latest and latest_env is not None:
+            defaults["env"] = latest_env
+        elif isinstance(env, str) and env:  # a v2 list leaves env empty: keep what is known
             defaults["env"] = parse_env(env)
-        if not Release.objects.filter(pk=release_id).exclude(app=app).exists():
-            Release.objects.update_or_create(id=release_id, app=app, defaults=defaults)
+        release, made = Release.objects.update_or_create(id=release_id, app=app,
+                                                         defaults=defaults)
+        created = _time(row.get("created"))
+        if made and created is not None:
+            # The app page takes the newest release's environment as the current one: a
+            # release first seen now is dated as the rack dated it, not by this sync.
+            Release.objects.filter(pk=release.pk).update(created_at=created)
+    # Oldest first, so that even undated releases keep the rack's order.
+    _row_by_row("release", list(reversed(releases)), apply)
     if isinstance(live, str) and live:
         release = Release.objects.filter(pk=live, app=app).first()
         if release is not None and not release.active:
@@ -217,7 +286,8 @@ def backoff_seconds(failures: int) -> float:
 
 def run_sync(rack_id: int) -> None:
     """Sync one rack and write down how it went; tell its members when it stops or
-    starts answering again."""
+    starts answering again. A sync that fails for a reason of the console's own is
+    counted and logged as one the rack failed, so it is retried with backoff, not lost."""
     rack = Rack.objects.filter(pk=rack_id, driver="convox").first()
     if rack is None:
         return
@@ -225,6 +295,10 @@ def run_sync(rack_id: int) -> None:
         sync_rack(rack)
     except RackError as failed:
         sync_failed(rack, str(failed))
+    except Exception as failed:  # whatever it is, the schedule goes on
+        log.exception("sync of rack %s failed in the console", rack.pk)
+        sync_failed(rack, f"The console could not apply what the rack said "
+                          f"({type(failed).__name__}); the sync is tried again later.")
     else:
         sync_succeeded(rack)
 
@@ -416,11 +490,20 @@ def follow_promote_step(release_id: str) -> float | None:
     row = api_for(app.rack).read(f"/apps/{app.name}")
     status = row.get("status") if isinstance(row, dict) else ""
     live = row.get("release") if isinstance(row, dict) else ""
-    if isinstance(status, str) and status[:20] != app.status:
+    changed = isinstance(status, str) and status[:20] != app.status
+    if changed:
         App.objects.filter(pk=app.pk).update(status=status[:20])
+        app.status = status[:20]
+    wait = _promote_outcome(release, status, live)
+    if changed:  # after the live release is settled, so the page reads both at once
+        app_progressed(app)
+    return wait
+
+
+def _promote_outcome(release: Release, status: object, live: object) -> float | None:
     if status == "running" or status == "rollback":
         if live != release.id:  # the CLI's rule: a different release means it failed
-            previous = Release.objects.filter(pk=live or "", app=app).first()
+            previous = Release.objects.filter(pk=live or "", app=release.app).first()
             if previous is not None:
                 make_release_active(previous)
             else:

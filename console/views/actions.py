@@ -43,7 +43,9 @@ def _run(request: HttpRequest, form: Form, back: str,
         try:
             done = act(form.cleaned_data)
         except RackError as refused:
-            form.add_error(None, str(refused))
+            # Beside the field the refusal concerns, when the form has it.
+            form.add_error(refused.field if refused.field in form.fields else None,
+                           str(refused))
         else:
             messages.success(request, done)
             return redirect(back)

@@ -37,6 +37,7 @@ from notifications.preferences import (
     Rule,
     chosen_channels,
     clear_preference,
+    override_problem,
     remove_override,
     set_email_digest,
     set_preference,
@@ -72,9 +73,9 @@ class OverrideForm(forms.Form):
     def clean(self) -> dict:
         data = super().clean()
         rack, app = data.get("rack"), (data.get("app") or "").strip()
-        # An override names an app the rack has: anything else would never apply.
-        if rack is not None and app and not rack.apps.filter(name=app).exists():
-            self.add_error("app", f"{rack.name} has no app named {app}.")
+        problem = override_problem(rack, app) if rack is not None else None
+        if problem:
+            self.add_error("app", problem)
         if set(data.get("channels") or ()) - self.usable:
             self.add_error("channels", "You have no enabled webhook: add one first, or "
                                        "untick Webhook.")

@@ -13,6 +13,7 @@ from notifications.catalogue import EVENT_TYPES, Channel
 from notifications.models import DigestWindow, EmailDigest, Preference
 from notifications.preferences import (
     default_channels,
+    override_problem,
     replace_preferences,
     set_email_digest,
     usable_channels,
@@ -69,6 +70,9 @@ class PreferencesSerializer(serializers.Serializer):
                     raise serializers.ValidationError(
                         f"There is no rack {rule['rack']} in your organizations.")
                 rule["rack"] = racks[rule["rack"]]
+                problem = override_problem(rule["rack"], rule["app"])
+                if problem:
+                    raise serializers.ValidationError(problem)
             scope = (rule["event_type"], rule["rack"] and rule["rack"].pk, rule["app"])
             if scope in seen:
                 raise serializers.ValidationError(

@@ -47,12 +47,11 @@ def _send(to: str, subject: str, template: str, context: dict) -> None:
 
 def _entry(notification: Notification) -> dict:
     kind = BY_KEY[notification.event_type]
-    object_id = notification.object_id if isinstance(notification.object_id, str) else ""
+    object_id = notification.object_id
     data = notification.data if isinstance(notification.data, dict) else {}
     reason = data.get("message", "") if notification.severity == "error" else ""
     return {"notification": notification, "title": kind.title,
-            # The seed's text says "<id>": the reader gets the build's own.
-            "meaning": kind.meaning.replace("<id>", object_id) if object_id else kind.meaning,
+            "meaning": notification.meaning,
             "object": kind.object if object_id else "", "object_id": object_id,
             "reason": reason if isinstance(reason, str) else "",
             "severity": notification.severity, "link": notification_link(notification)}

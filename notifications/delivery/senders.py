@@ -173,9 +173,10 @@ def _slack_escape(text: str, limit: int = SLACK_TEXT_MAX) -> str:
     return "".join(pieces)
 
 
-def _meaning(item: dict[str, Any]) -> str:
-    kind = BY_KEY.get(item["event_type"])
-    return kind.meaning if kind else "A test event sent from the webhook's settings."
+def _meaning(delivery: Delivery) -> str:
+    if delivery.notification is None:
+        return "A test event sent from the webhook's settings."
+    return delivery.notification.meaning
 
 
 def _link(delivery: Delivery) -> str:
@@ -188,7 +189,7 @@ class SlackSender(WebhookSender):
 
     def body(self, delivery: Delivery, item: dict[str, Any]) -> dict[str, Any]:
         message = _slack_escape(item["message"])
-        context = f"{_slack_escape(_meaning(item))} <{_link(delivery)}|Open in Rack Console>"
+        context = f"{_slack_escape(_meaning(delivery))} <{_link(delivery)}|Open in Rack Console>"
         return {
             "text": message,
             "blocks": [
@@ -206,7 +207,7 @@ class DiscordSender(WebhookSender):
         kind = BY_KEY.get(item["event_type"])
         embed: dict[str, Any] = {
             "title": (kind.title if kind else "Test event")[:256],
-            "description": _meaning(item)[:DISCORD_DESCRIPTION_MAX],
+            "description": _meaning(delivery)[:DISCORD_DESCRIPTION_MAX],
             "url": _link(delivery),
             "color": _DISCORD_COLOURS.get(item["severity"], _DISCORD_COLOURS[Severity.INFO]),
             "timestamp": _timestamp(item),

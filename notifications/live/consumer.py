@@ -335,5 +335,9 @@ class NotificationConsumer(AsyncJsonWebsocketConsumer):
         """A watched app has a new notification: its page refreshes its timeline."""
         await self.send_json({"type": "app", "notification": event["notification"]})
 
+    async def feed_app_state(self, event: dict[str, Any]) -> None:
+        """A watched app's status or formation changed: its page re-reads them."""
+        await self.send_json({"type": "app_state", "status": event["status"]})
+
     async def feed_disconnect(self, event: dict[str, Any]) -> None:
         await self.close(code=event.get("code", CLOSE_RECONNECT))

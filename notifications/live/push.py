@@ -10,7 +10,7 @@ Pages that show one object (a build, an app) watch it: their socket joins that o
 group (`build_group`, `app_group`), not the organization's fan-out, and
 `broadcast_build` sends a build's status and the logs it gained to its group and its
 app's group; `broadcast_notification` pings the app's group so the app page refreshes its
-timeline.
+timeline, and `broadcast_app` so it refreshes the app's status and formation.
 
 What is sent is decided elsewhere (the unread count in notifications.unread); how a
 synchronous caller reaches the layer is notifications.live.layer.
@@ -25,7 +25,7 @@ from console import tracing
 from notifications.items import notification_item
 from notifications.live import layer
 from notifications.models import Notification
-from racks.models import Build
+from racks.models import App, Build
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +108,17 @@ def broadcast_build(build: Build, appended_logs: str = "") -> None:
         except Exception:
             # The build is stored; a page opened or reloaded later shows it.
             log.exception("live update of build %s failed", build.id)
+
+
+def broadcast_app(app: App) -> None:
+    """Tell the pages watching an app that its status or formation changed: they re-read
+    those parts (a change a rack reports without a notification, found by a sync or a
+    promote followed)."""
+    try:
+        layer.send(app_group(app.rack_id, app.name),
+                   {"type": "feed.app_state", "status": app.status})
+    except Exception:
+        log.exception("live update of app %s failed", app.pk)
 
 
 def broadcast_unread_count(user_id: int, count: int, counted: list[int]) -> None:

@@ -173,7 +173,8 @@ class RackDetailView(RackViewBase):
                    summary="Change a rack's signing keys or parameters (owners and admins)",
                    tags=["racks"],
                    description="`version`, `count` and `instance_type` go to the rack, which "
-                               "reports a rack:update event.")
+                               "reports a rack:update event; when they are all what the "
+                               "rack has, nothing is asked and the answer is a 400.")
     def patch(self, request: Request, rack_id: int) -> Response:
         given = RackUpdateSerializer(data=request.data)
         given.is_valid(raise_exception=True)

@@ -4,7 +4,6 @@
 // holds are dropped, so nothing is missing and nothing is shown twice. A page that shows
 // one build or app names it in a data-watch element: the socket watches it each time it
 // (re)connects, and its "build" and "app" messages go to the page's script (watch.js).
-// Relative times ("5 minutes ago", <time class="ago">) tick on every page.
 (function () {
   "use strict";
 
@@ -102,7 +101,7 @@
     } else if (message.type === "resync") {
       emit("resync", null);
     } else if (message.type === "build" || message.type === "app" ||
-               message.type === "watching") {
+               message.type === "app_state" || message.type === "watching") {
       emit(message.type, message);
     }
   }
@@ -160,36 +159,8 @@
     if (question && !window.confirm(question)) { event.preventDefault(); }
   });
 
-  // --- relative times ----------------------------------------------------------------
-  var UNITS = [["year", 31536000], ["month", 2592000], ["week", 604800], ["day", 86400],
-               ["hour", 3600], ["minute", 60]];
-
-  function ago(when) {
-    var seconds = Math.max(0, (Date.now() - when.getTime()) / 1000);
-    for (var i = 0; i < UNITS.length; i++) {
-      var n = Math.floor(seconds / UNITS[i][1]);
-      if (n >= 1) { return n + " " + UNITS[i][0] + (n === 1 ? "" : "s") + " ago"; }
-    }
-    return "just now";
-  }
-
-  // The exact time in the reader's own time zone, the zone named ("1 Dec 2026, 19:03
-  // CET"): shown beside the relative time, not in a tooltip, for keyboard and touch.
-  var EXACT = new Intl.DateTimeFormat(undefined, {
-    year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit",
-    timeZoneName: "short"});
-
-  function exact(when) { return EXACT.format(when); }
-
-  function tick() {
-    document.querySelectorAll("time.ago").forEach(function (time) {
-      var when = new Date(time.dateTime);
-      if (isNaN(when.getTime())) { return; }
-      time.textContent = ago(when) + " · " + exact(when);
-    });
-  }
-  tick();
-  window.setInterval(tick, 30000);
+  // Relative and exact times are times.js's, loaded before this on every page.
+  var times = window.ConsoleTimes;
 
   window.ConsoleLive = {
     on: function (type, fn) { (listeners[type] = listeners[type] || []).push(fn); },
@@ -199,9 +170,9 @@
       resumeFrom = Math.max(resumeFrom, id);
     },
     setBadge: setBadge,
-    ago: ago,
-    exact: exact,
-    tick: tick,
+    ago: times.ago,
+    exact: times.exact,
+    tick: times.tick,
     // For tests: drop the connection as a network cut would.
     drop: function () { if (socket) { socket.close(); } },
   };

@@ -105,10 +105,15 @@
     // A build's end makes a release (or not): the releases say which is live.
     if (before !== message.build.status) { refresh(["releases"]); }
   });
-  live.on("app", function () { refresh(["releases", "timeline", "activity"]); });
+  live.on("app", function () {
+    refresh(["status", "formation", "releases", "timeline", "activity"]);
+  });
+  // The app's status or formation changed with no notification (a sync, a promote
+  // followed on a connected rack).
+  live.on("app_state", function () { refresh(["status", "formation", "releases"]); });
   // What happened between the page's making and the watch (a build that ended
   // meanwhile), or while the socket was away.
   live.on("watching", function () {
-    refresh(["builds", "releases", "timeline", "activity"]);
+    refresh(["status", "formation", "builds", "releases", "timeline", "activity"]);
   });
 })();

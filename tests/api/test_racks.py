@@ -130,6 +130,18 @@ def test_changing_version_count_and_type_goes_through_the_rack(owner, rack, clie
                                     "instance type t3.large")
 
 
+@pytest.mark.parametrize("role", ROLES)
+def test_an_update_that_changes_nothing_is_refused(people, client_for, rack, role):
+    response = client_for(role).patch(f"/api/v1/racks/{rack.pk}/", {
+        "version": "3.24.6", "count": 3, "instance_type": "t3.small"}, format="json")
+    assert response.status_code == {**MANAGERS, "owner": 400, "admin": 400}[role]
+    if role in ("owner", "admin"):
+        assert response.json()["error"] == ("Nothing to update: the version, count and "
+                                            "instance type are what the rack has.")
+    assert not Notification.objects.exists()
+    assert Rack.objects.get(pk=rack.pk).status == rack.status
+
+
 @pytest.mark.parametrize("body", [{"count": 0}, {"count": 1001}, {"count": "many"},
                                   {"version": ""}, {"version": "v" * 41},
                                   {"instance_type": "x" * 41}])

@@ -11,6 +11,9 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
+from racks.events import app_progressed
+from racks.local import LocalRack
+from racks.models import App, Formation
 from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.browser
@@ -271,3 +274,21 @@ def test_a_viewer_sees_the_rack_but_no_buttons_and_a_member_starts_a_failing_bui
     assert not errors and not watcher_errors
     page.context.close()
     watcher.context.close()
+
+
+def test_the_app_page_shows_a_new_status_and_formation_without_a_reload(
+        browser, web_server, viewer, rack):
+    app = LocalRack().create_app(rack, "shop")
+    base = web_server()
+    page, errors = logged_in_page(browser, base, "victor")
+    page.goto(f"/racks/{rack.pk}/apps/shop/")
+    expect(page.locator("[data-live-part=formation]")).to_contain_text("Nothing scaled yet.")
+    # What a sync of a connected rack finds, told as it tells it (racks.events).
+    App.objects.filter(pk=app.pk).update(status="updating")
+    Formation.objects.create(app=app, process="web", count=4)
+    app.status = "updating"
+    app_progressed(app)
+    expect(page.locator("[data-app-status]")).to_have_text("updating")
+    expect(page.locator("[data-live-part=formation]")).to_contain_text("web: 4 ×")
+    assert not errors, errors
+    page.context.close()

@@ -15,6 +15,7 @@ from notifications.models import (
     Preference,
     WebhookEndpoint,
 )
+from racks.models import App
 from tests.delivery.conftest import ROLES
 
 # -- Preferences ----------------------------------------------------------------------------
@@ -23,6 +24,7 @@ from tests.delivery.conftest import ROLES
 def test_each_role_reads_and_replaces_their_preferences(client_for, rack, role):
     client = client_for(role)
     create_endpoint(client.user, url="http://127.0.0.1:9/h", events=["*"])
+    App.objects.create(rack=rack, name="noisy")
     answer = client.get("/api/v1/preferences/")
     assert answer.status_code == 200
     body = answer.json()
@@ -56,6 +58,15 @@ def test_an_outsider_cannot_name_another_organizations_rack(client_for, outsider
         {"event_type": "*", "rack": rack.pk, "channels": []}]}, format="json")
     assert answer.status_code == 400
     assert f"no rack {rack.pk} in your organizations" in str(answer.json())
+    assert not Preference.objects.exists()
+
+
+def test_an_override_for_an_app_the_rack_does_not_have_is_refused(client_for, member, rack):
+    answer = client_for(member).put("/api/v1/preferences/", {"preferences": [
+        {"event_type": "*", "rack": rack.pk, "app": "ghost", "channels": ["email"]}]},
+        format="json")
+    assert answer.status_code == 400
+    assert answer.json() == {"preferences": ["production has no app named ghost."]}
     assert not Preference.objects.exists()
 
 

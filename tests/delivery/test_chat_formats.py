@@ -112,3 +112,13 @@ def test_discord_never_parses_mentions(sent):
     [(_, _, _, body)] = sent()
     assert body["allowed_mentions"] == {"parse": []}
     assert "@everyone" in body["content"]  # shown as text; Discord pings nobody
+
+
+@pytest.mark.parametrize("format", [WebhookFormat.SLACK, WebhookFormat.DISCORD])
+def test_a_failed_build_names_its_own_id_where_the_seed_says_id(sent, format):
+    deliver(format, "build:create", "error", id="BABCDEFGHIJ", app="web")
+    [(_, _, _, body)] = sent()
+    text = (body["blocks"][1]["elements"][0]["text"] if format == WebhookFormat.SLACK
+            else body["embeds"][0]["description"])
+    assert "Run convox builds info BABCDEFGHIJ to view build logs." in text
+    assert "id&gt;" not in text and "<id>" not in text

@@ -130,7 +130,8 @@ def test_resources_are_created_and_deleted(rack):
 def test_updating_the_rack_reports_only_what_changed(rack):
     local = driver_for(rack)
     local.update_rack(rack, version="20171214220445", count=5, instance_type="t2.small")
-    local.update_rack(rack, count=5)  # nothing changed: no event
+    with pytest.raises(RackError, match="Nothing to update"):
+        local.update_rack(rack, count=5)  # nothing changed: refused, no event
     local.update_rack(rack, count=3)
     assert messages(rack) == [
         "[production] Updating rack to: version 20171214220445, count 5, instance type t2.small",

@@ -92,6 +92,28 @@ def test_managers_update_the_rack(client_for, who, rack):
         "[production] Updating rack to: version 3.25.0, count 5, instance type t3.large")
 
 
+@pytest.mark.parametrize("who", ["owner", "admin"])
+def test_the_update_form_sent_as_it_came_is_refused(client_for, who, rack):
+    client = client_for(who)
+    form = client.get(f"/racks/{rack.pk}/").context["update_form"]
+    sent = {name: form[name].value() for name in ("version", "count", "instance_type")}
+    assert sent == {"version": "3.24.6", "count": 3, "instance_type": "t3.small"}
+    response = client.post(f"/racks/{rack.pk}/update/", sent)
+    assert response.status_code == 400
+    assert form_errors(response.content.decode()) == (
+        "Nothing to update: the version, count and instance type are what the rack has.")
+    assert not messages_of(response)
+    assert not Notification.objects.exists()
+
+
+@pytest.mark.parametrize("who", ["member", "viewer"])
+def test_members_and_viewers_may_not_update_the_rack_even_to_the_same(client_for, who, rack):
+    response = client_for(who).post(f"/racks/{rack.pk}/update/", {
+        "version": "3.24.6", "count": "3", "instance_type": "t3.small"})
+    assert response.status_code == 403
+    assert not Notification.objects.exists()
+
+
 def test_a_member_may_not_update_the_rack(client_for, member, rack):
     response = client_for("member").post(f"/racks/{rack.pk}/update/", {"count": "5"})
     assert response.status_code == 403 and b"Only owners and admins" in response.content
@@ -110,14 +132,14 @@ def form_errors(html: str) -> str:
 
 
 @pytest.mark.parametrize("url_tail,data,field_id,message", [
-    ("apps/", {"name": "demo"}, None, "An app named demo already exists on production."),
-    ("apps/", {"name": "Bad Name"}, None, "The app name must be lower-case"),
+    ("apps/", {"name": "demo"}, "app-name", "An app named demo already exists on production."),
+    ("apps/", {"name": "Bad Name"}, "app-name", "The app name must be lower-case"),
     ("apps/", {}, "app-name", "This field is required."),
     ("apps/demo/scale/", {"process": "web", "count": "2"}, None,
      "demo has no live release yet: promote one before scaling."),
     ("apps/demo/scale/", {"process": "web", "count": "5000"}, "scale-count",
      "Ensure this value"),
-    ("apps/demo/scale/", {"process": "web", "count": "500"}, None,
+    ("apps/demo/scale/", {"process": "web", "count": "500"}, "scale-count",
      "A process runs between 0 and 100 copies."),
     ("apps/demo/env/", {"env": "no equals sign"}, "env-env", "Line 1 is not NAME=value."),
     ("resources/", {"name": "db", "type": "oracle"}, "resource-type", "Select a valid choice."),

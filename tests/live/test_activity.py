@@ -50,3 +50,14 @@ def test_the_app_page_draws_it_with_a_table_alternative(client_for, viewer, rack
     assert "<summary>Activity as a table</summary>" in html
     rack_page = client_for("viewer").get(f"/racks/{rack.pk}/").content.decode()
     assert 'data-live-part="activity"' in rack_page
+
+
+def test_a_day_with_a_deploy_and_a_failure_shows_both_marks(client_for, viewer, rack):
+    LocalRack().create_app(rack, "web")
+    rack_event(rack, "build:create", "error", app="web", id="BAAAAAAAAAA")
+    rack_event(rack, "release:promote", "success", app="web", id="RAAAAAAAAAA")
+    html = client_for("viewer").get(f"/racks/{rack.pk}/apps/web/").content.decode()
+    marks = re.findall(r'<text class="mark (\w+)" x="(\d+)" y="(\d+)">', html)
+    assert [(kind, y) for kind, _, y in marks] == [("deploy", "92"), ("failure", "104")]
+    assert marks[0][1] == marks[1][1]  # the same day
+    assert 'viewBox="0 0 420 106"' in html

@@ -4,8 +4,9 @@ build from a tarball, promote (with force after a confirmation) and scale, viewe
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from racks.models import App, Rack
+from racks.models import App, Build, Rack
 from tests.helpers import wait_for
+from tests.live.test_actions import error_beside
 from tests.racks.test_convox_driver import tarball
 
 
@@ -90,6 +91,20 @@ def test_a_member_builds_from_a_tarball_promotes_and_scales(client_for, fake, co
     assert flashes(response)[0] == ("success", "Scaled web to 120.")
     units = b"millicores" if fake.generation == 3 else b"CPU units"
     assert units in response.content
+
+
+def test_a_refused_source_build_keeps_its_description_beside_its_error(client_for, fake,
+                                                                        connected, member):
+    App.objects.create(rack=connected, name="web")
+    long = "a description past the limit " * 7
+    response = client_for("member").post(
+        f"/uploads/racks/{connected.pk}/apps/web/builds/",
+        {"source": SimpleUploadedFile("src.tgz", tarball()), "description": long})
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert error_beside(html, "source-description").startswith("Ensure this value has at most")
+    assert f'value="{long}"' in html
+    assert not Build.objects.exists()
 
 
 def test_a_viewer_sees_a_connected_rack_but_cannot_build(client_for, fake, connected, viewer):

@@ -13,6 +13,7 @@ from racks.connect import connect_rack
 from racks.drivers import driver_for
 from racks.models import App, Build, Formation, Rack, Release, Resource
 from tests.helpers import wait_for
+from tests.live.test_actions import error_beside
 from tests.racks.test_convox_driver import tarball
 
 
@@ -138,8 +139,73 @@ def test_the_racks_own_events_arrive_through_its_webhook(
 
 def test_the_apps_status_is_what_the_rack_last_said(fake, connected, client_for, member):
     fake.create_app({"name": "shop"})
+    wait_for(lambda: fake.apps["shop"]["status"] == "running")  # created, then it updates
     fake.apps["shop"]["status"] = "updating"
     sync.run_sync(connected.pk)
     assert App.objects.get(name="shop").status == "updating"
     page = client_for("member").get(f"/racks/{connected.pk}/apps/shop/")
     assert b"data-app-status" in page.content and b"updating" in page.content
+
+
+def env_on_page(client, rack, app: str) -> str:
+    page = client.get(f"/racks/{rack.pk}/apps/{app}/")
+    assert page.status_code == 200
+    return page.context["env_form"]["env"].value()
+
+
+def test_a_sync_reads_the_environment_the_rack_has(fake, connected, client_for, member):
+    fake.create_app({"name": "shop"})
+    fake.create_release("shop", {"env": "OLD=0\n"})
+    latest = fake.create_release("shop", {"env": "OTHER=2\nSECRET=1\n"})
+    sync.run_sync(connected.pk)
+    # A v2 rack's release list leaves env empty: the sync reads the latest release itself.
+    assert Release.objects.get(pk=latest["id"]).env == {"OTHER": "2", "SECRET": "1"}
+    assert env_on_page(client_for("member"), connected, "shop") == "OTHER=2\nSECRET=1"
+
+
+def test_saving_an_environment_the_console_does_not_know_replaces_nothing(
+        fake, connected, client_for, member):
+    fake.create_app({"name": "shop"})
+    fake.create_release("shop", {"env": "SECRET=1\n"})
+    sync.run_sync(connected.pk)
+    # Set on the rack, and its webhook lost: the console still shows SECRET alone.
+    fake.create_release("shop", {"env": "OTHER=2\nSECRET=1\n"})
+    made = len(fake.releases)
+    client = client_for("member")
+    refused = client.post(f"/racks/{connected.pk}/apps/shop/env/", {"env": "SECRET=3"})
+    assert refused.status_code == 400
+    assert "not the one this console showed" in error_beside(refused.content.decode(), "env-env")
+    assert "SECRET=3" in refused.content.decode()  # what was typed is kept
+    assert len(fake.releases) == made
+    # Reloaded, the page starts from the rack's environment, and saving keeps OTHER.
+    assert env_on_page(client, connected, "shop") == "OTHER=2\nSECRET=1"
+    saved = client.post(f"/racks/{connected.pk}/apps/shop/env/", {"env": "OTHER=2\nSECRET=3"})
+    assert saved.status_code == 302
+    latest = max(fake.releases.values(), key=lambda r: r["serial"])
+    assert latest["env"] == "OTHER=2\nSECRET=3\n"
+
+
+def test_one_row_the_model_refuses_does_not_stop_the_sync(fake, connected, org, owner):
+    fake.create_app({"name": "shop"})
+    fake.upload("shop", "tmp/src.tgz", tarball())
+    build = fake.create_build("shop", {"url": "object://shop/tmp/src.tgz"})
+    wait_for(lambda: build["status"] == "complete")
+    # The same build id already belongs to another app of the console.
+    other = App.objects.create(rack=connected, name="other")
+    fake.create_app({"name": "other"})
+    Build.objects.create(id=build["id"], app=other)
+    sync.run_sync(connected.pk)
+    connected.refresh_from_db()
+    assert connected.sync_failures == 0
+    assert Release.objects.filter(pk=build["release"], app__name="shop").exists()
+    assert Build.objects.get(pk=build["id"]).app == other
+
+
+def test_a_sync_that_fails_in_the_console_is_counted(fake, connected, monkeypatch):
+    def broken(rack, resources):
+        raise ValueError("a bug")
+    monkeypatch.setattr(sync, "_apply_resources", broken)
+    sync.run_sync(connected.pk)
+    connected.refresh_from_db()
+    assert connected.sync_failures == 1
+    assert "could not apply what the rack said (ValueError)" in connected.unreachable_error

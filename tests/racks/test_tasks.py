@@ -29,8 +29,10 @@ def test_beat_syncs_the_racks_that_are_due(real, celery_worker):
     Rack.objects.filter(pk=rack.pk).update(next_sync_at=timezone.now() - timedelta(1),
                                            synced_at=None)
     sync_due_racks.delay()
-    wait_for(lambda: rack.apps.filter(name="lost").exists(), what="the rack was synced")
-    assert Rack.objects.get(pk=rack.pk).synced_at is not None
+    wait_for(lambda: rack.apps.filter(name="lost").exists(), what="the rack was modelled")
+    # Written down once what the sync read is committed and its watchers told.
+    wait_for(lambda: Rack.objects.get(pk=rack.pk).synced_at is not None,
+             what="the sync was written down")
 
 
 def test_a_build_and_a_failed_promote_are_followed_by_tasks(real, celery_worker):
