@@ -223,6 +223,10 @@ class FakeRack:
         self._timers.append(timer)
         timer.start()
 
+    def settled(self) -> bool:
+        """Whether everything the rack started has finished (no work is waiting its turn)."""
+        return not any(timer.is_alive() for timer in self._timers)
+
     # Events
 
     def webhooks(self) -> list[str]:

@@ -107,7 +107,7 @@ def test_promote_with_force_and_scale_with_sizes(member, client_for, fake, conne
     from racks.drivers import driver_for
 
     app = driver_for(connected).create_app(connected, "web")
-    wait_for(lambda: fake.apps["web"]["status"] == "running")
+    wait_for(fake.settled, what="the rack finished what it started")
     build = driver_for(connected).start_build(app, source=tarball_source())
     wait_for(lambda: sync.follow_build_step(build.id) is None)
     release = app.releases.get()
@@ -116,7 +116,7 @@ def test_promote_with_force_and_scale_with_sizes(member, client_for, fake, conne
     assert client.post(base + f"releases/{release.id}/promote/", {"force": True},
                        format="json").status_code == 200
     assert fake.requests[-1].form == {"force": "true"}
-    wait_for(lambda: fake.apps["web"]["status"] == "running")
+    wait_for(fake.settled, what="the rack finished what it started")
     scaled = client.post(base + "scale/", {"process": "web", "count": 150, "cpu": 512,
                                            "memory": 2048}, format="json")
     assert scaled.status_code == 200

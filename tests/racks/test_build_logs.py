@@ -25,7 +25,7 @@ from tests.racks.test_convox_driver import tarball, tarball_source
 @pytest.fixture
 def app(fake, connected) -> App:
     made = driver_for(connected).create_app(connected, "web")
-    wait_for(lambda: fake.apps["web"]["status"] == "running")
+    wait_for(fake.settled, what="the rack finished what it started")
     return made
 
 

@@ -37,7 +37,7 @@ def tarball_source() -> Source:
 @pytest.fixture
 def app(fake, connected) -> App:
     made = driver_for(connected).create_app(connected, "web")
-    wait_for(lambda: fake.apps["web"]["status"] == "running")
+    wait_for(fake.settled, what="the rack finished what it started")
     return made
 
 

@@ -10,7 +10,7 @@ from racks.drivers import driver_for
 from racks.models import App
 from tests.helpers import wait_for
 from tests.live.test_consumer import _close_worker_connections, open_socket  # noqa: F401
-from tests.racks.test_convox_driver import tarball
+from tests.racks.test_convox_driver import tarball_source
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -32,7 +32,8 @@ async def next_of(socket, kind: str) -> dict:
 
 async def test_a_watcher_hears_a_status_a_sync_found(fake, connected, member):
     fake.create_app({"name": "shop"})
-    wait_for(lambda: fake.apps["shop"]["status"] == "running")
+    # Settled: a v3 app runs at once, and its creation ends (running again) a moment later.
+    wait_for(fake.settled, what="the app's creation finished on the rack")
     await sync_to_async(sync.run_sync)(connected.pk)
     socket = await watching(member, connected, "shop")
     fake.apps["shop"]["status"] = "updating"  # and the rack's webhook was lost
@@ -47,8 +48,8 @@ async def test_a_watcher_hears_a_status_a_sync_found(fake, connected, member):
 async def test_a_watcher_hears_a_scale_and_a_promote_followed(fake, connected, member):
     def released() -> str:
         app = driver_for(connected).create_app(connected, "web")
-        wait_for(lambda: fake.apps["web"]["status"] == "running")
-        build = driver_for(connected).start_build(app, source=tarball())
+        wait_for(fake.settled, what="the rack finished what it started")
+        build = driver_for(connected).start_build(app, source=tarball_source())
         wait_for(lambda: sync.follow_build_step(build.id) is None, what="the build ended")
         return app.releases.get().id
     release_id = await sync_to_async(released)()

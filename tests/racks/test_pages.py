@@ -71,7 +71,7 @@ def test_a_member_builds_from_a_tarball_promotes_and_scales(client_for, fake, co
 
     client = client_for("member")
     client.post(f"/racks/{connected.pk}/apps/", {"name": "web"})
-    wait_for(lambda: fake.apps["web"]["status"] == "running")
+    wait_for(fake.settled, what="the rack finished what it started")
     page = client.get(f"/racks/{connected.pk}/apps/web/")
     assert b"data-source-build" in page.content
     response = client.post(f"/uploads/racks/{connected.pk}/apps/web/builds/",
@@ -85,7 +85,7 @@ def test_a_member_builds_from_a_tarball_promotes_and_scales(client_for, fake, co
                            {"force": "true"}, follow=True)
     assert flashes(response)[0][0] == "success"
     assert fake.requests[-1].form == {"force": "true"}
-    wait_for(lambda: fake.apps["web"]["status"] == "running")
+    wait_for(fake.settled, what="the rack finished what it started")
     response = client.post(f"/racks/{connected.pk}/apps/web/scale/",
                            {"process": "web", "count": "120", "cpu": "500"}, follow=True)
     assert flashes(response)[0] == ("success", "Scaled web to 120.")

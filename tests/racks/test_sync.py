@@ -26,7 +26,7 @@ def test_a_sync_models_what_the_rack_did_without_telling(fake, connected):
     # The rack's webhooks were lost: the console hears nothing of these.
     fake.resources.clear()
     fake.create_app({"name": "shop"})
-    wait_for(lambda: fake.apps["shop"]["status"] == "running")
+    wait_for(fake.settled, what="the rack finished what it started")
     fake.upload("shop", "tmp/src.tgz", tarball())
     build = fake.create_build("shop", {"url": "object://shop/tmp/src.tgz"})
     wait_for(lambda: build["status"] == "complete")
@@ -139,7 +139,7 @@ def test_the_racks_own_events_arrive_through_its_webhook(
 
 def test_the_apps_status_is_what_the_rack_last_said(fake, connected, client_for, member):
     fake.create_app({"name": "shop"})
-    wait_for(lambda: fake.apps["shop"]["status"] == "running")  # created, then it updates
+    wait_for(fake.settled, what="the rack finished what it started")  # created, then it updates
     fake.apps["shop"]["status"] = "updating"
     sync.run_sync(connected.pk)
     assert App.objects.get(name="shop").status == "updating"

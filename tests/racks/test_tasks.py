@@ -38,7 +38,7 @@ def test_beat_syncs_the_racks_that_are_due(real, celery_worker):
 def test_a_build_and_a_failed_promote_are_followed_by_tasks(real, celery_worker):
     fake, rack = real
     app = driver_for(rack).create_app(rack, "web")
-    wait_for(lambda: fake.apps["web"]["status"] == "running")
+    wait_for(fake.settled, what="the rack finished what it started")
     build = driver_for(rack).start_build(app, source=tarball_source())
     wait_for(lambda: Release.objects.filter(build_id=build.id).exists(),
              what="the build was followed to its release")
