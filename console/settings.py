@@ -402,7 +402,10 @@ SPECTACULAR_SETTINGS = {
     "then the same message with the logs added on each change; "
     "`{\"type\": \"watch\", \"app\": \"<rack id>/<name>\"}` answers "
     "`{\"type\": \"watching\"}`, then the app's `build` messages and "
-    "`{\"type\": \"app\", \"notification\": <id>}` on new activity. A watch needs "
+    "`{\"type\": \"app\", \"notification\": <id>}` on new activity; "
+    "`{\"type\": \"watch\", \"rack\": <rack id>}` answers "
+    "`{\"type\": \"watching\"}`, then `{\"type\": \"rack\", \"notification\": <id>}` "
+    "on each new notification of the rack. A watch needs "
     "membership of the rack's organization (else an `error`), and counts in the socket's "
     "limits: one request at a time, one of each kind a second, 10 objects a socket.",
     "VERSION": "1.0.0",
