@@ -23,6 +23,7 @@ from notifications.api.feed import shown_page
 from notifications.catalogue import EVENT_TYPES, Severity
 from notifications.models import Source
 from racks import permissions
+from racks.labels import organization_labels, rack_labels
 from racks.models import Rack
 
 STATUSES = ("success", "start", "error", "skipped", "cancel")
@@ -89,10 +90,13 @@ def feed_context(request: HttpRequest, rack: Rack | None = None) -> dict[str, ob
     racks = list(permissions.visible_racks(request.user).order_by("organization__name", "name"))
     several = len({r.organization_id for r in racks}) > 1
     # Items name their organization only for a reader of several.
-    organizations = {r.pk: r.organization.name for r in racks} if several else {}
+    named = organization_labels({r.organization_id: r.organization for r in racks}.values())
+    organizations = {r.pk: named[r.organization_id] for r in racks} if several else {}
+    labels = rack_labels(racks)
     page = shown_page(request, rack)
     return {
         "racks": racks,
+        "rack_choices": [(r.pk, labels[r.pk]) for r in racks],
         "rack_organizations": organizations,
         "event_types": [(t.key, t.title) for t in EVENT_TYPES],
         "statuses": STATUSES,
