@@ -21,6 +21,7 @@ from django.views.decorators.http import require_GET
 from console.converters import BuildIdConverter, NameConverter, ReleaseIdConverter
 from notifications.api.feed import shown_page
 from notifications.catalogue import EVENT_TYPES, Severity
+from notifications.feed import undo_max
 from notifications.models import Source
 from racks import permissions
 from racks.labels import organization_labels, rack_labels
@@ -107,6 +108,7 @@ def feed_context(request: HttpRequest, rack: Rack | None = None) -> dict[str, ob
         "filtered": any(request.GET.get(name) for name in FILTERS
                         if not (rack and name == "rack")),
         "severities": Severity.values,
+        "undo_max": undo_max(),
         "sources": SOURCES,
         "patterns": PATTERNS,
         "placeholder": {"rack": PLACEHOLDER_RACK, "app": PLACEHOLDER_APP,

@@ -361,26 +361,45 @@
   function offerUndo(ids) {
     undoIds = ids;
     undo.querySelector("[data-undo-text]").textContent =
-      "Marked " + ids.length + " notification" + (ids.length === 1 ? "" : "s") + " read.";
+      "Marked " + plural(ids.length) + " read.";
     undo.querySelector("[data-undo-button]").hidden = ids.length === 0;
     undo.hidden = false;
   }
 
+  // Past this many, a mark-all-read cannot be undone (its answer does not list them).
+  var undoMax = Number(root.dataset.undoMax);
+
+  function plural(n) { return n.toLocaleString() + " notification" + (n === 1 ? "" : "s"); }
+
+  function tooManyToUndo(marked) {
+    undoIds = null;
+    undo.querySelector("[data-undo-text]").textContent =
+      "Marked " + plural(marked) + " read; too many to undo.";
+    undo.querySelector("[data-undo-button]").hidden = true;
+    undo.hidden = false;
+  }
+
   // Marks what the page shows: its rack, its filters (not "Unread only": that is what
-  // is being marked).
+  // is being marked). More than can be undone is asked first.
   var markAll = root.querySelector("[data-mark-all-read]");
   markAll.hidden = false;
   markAll.addEventListener("click", function () {
     var wanted = currentFilters();
     delete wanted.unread;
     var params = new URLSearchParams(wanted).toString();
-    request("POST", urls.readAll + (params ? "?" + params : "")).then(function (body) {
-      var marked = new Set(body.ids || []);
-      shown.forEach(function (li, id) {
-        if (body.ids === null || marked.has(id)) { markedRead(li); }
+    var shownFilters = params ? "?" + params : "";
+    request("GET", urls.unreadCount + shownFilters).then(function (body) {
+      if (body.count > undoMax && !window.confirm(
+          "Mark " + plural(body.count) + " read? More than " + undoMax.toLocaleString() +
+          " cannot be undone.")) { return; }
+      return request("POST", urls.readAll + shownFilters).then(function (body) {
+        var marked = new Set(body.ids || []);
+        shown.forEach(function (li, id) {
+          if (body.ids === null || marked.has(id)) { markedRead(li); }
+        });
+        if (body.ids) { offerUndo(body.ids); } else { tooManyToUndo(body.marked); }
+        refreshBadge();
       });
-      if (body.ids) { offerUndo(body.ids); }
-      refreshBadge();
     }).catch(function (err) { say("Could not mark all read: " + err.message); });
   });
 
