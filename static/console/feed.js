@@ -155,7 +155,6 @@
     var when = new Date(item.created_at);
     var time = li.querySelector("time");
     time.dateTime = item.created_at;
-    time.title = when.toLocaleString() + " (" + item.created_at + ")";
     time.textContent = ago(when) + " · " + live.exact(when);
     var organization = li.querySelector(".organization");
     if (removeUnless(organization, organizations[item.rack])) {
@@ -195,7 +194,11 @@
 
   // An item's behaviour, whether the server rendered it or `render` did.
   function adopt(li) {
-    li.dataset.day = dayOf(new Date(li.querySelector("time").dateTime));
+    var time = li.querySelector("time");
+    var when = new Date(time.dateTime);
+    li.dataset.day = dayOf(when);
+    // The server's item says UTC; the reader's zone from here on (its text: live.js).
+    time.title = when.toLocaleString() + " (" + time.dateTime + ")";
     // Opening it goes through the server, which marks it read and redirects.
     li.querySelector("a.message").addEventListener("click", function () {
       if (li.dataset.read === "false") { setRead(li, true); }
@@ -225,6 +228,12 @@
 
   function dayOf(when) { return DAY.format(when); }
 
+  // The same day as a <time>'s datetime, also in the reader's time zone.
+  function isoDay(when) {
+    var pad = function (n) { return String(n).padStart(2, "0"); };
+    return when.getFullYear() + "-" + pad(when.getMonth() + 1) + "-" + pad(when.getDate());
+  }
+
   // A heading before the first item of each day (in the reader's time zone).
   function markDays() {
     list.querySelectorAll("li.day").forEach(function (heading) { heading.remove(); });
@@ -232,7 +241,9 @@
     list.querySelectorAll("li.item").forEach(function (li) {
       if (li.dataset.day !== last) {
         var heading = dayTemplate.content.firstElementChild.cloneNode(true);
-        heading.querySelector(".day-name").textContent = li.dataset.day;
+        var name = heading.querySelector(".day-name");
+        name.textContent = li.dataset.day;
+        name.dateTime = isoDay(new Date(li.querySelector("time").dateTime));
         list.insertBefore(heading, li);
         last = li.dataset.day;
       }
