@@ -87,10 +87,15 @@
     var old = document.querySelector(selector);
     var replacement = fresh.querySelector(selector);
     if (!old || !replacement) { return; }
-    // Builds someone opened stay open.
-    old.querySelectorAll("details[open]").forEach(function (details) {
+    // Builds someone opened stay open; so do other disclosures (the activity's table),
+    // which are the same in number and order.
+    old.querySelectorAll("details[open][data-build-id]").forEach(function (details) {
       var same = replacement.querySelector('[data-build-id="' + details.dataset.buildId + '"]');
       if (same) { same.open = true; }
+    });
+    var others = replacement.querySelectorAll("details:not([data-build-id])");
+    old.querySelectorAll("details:not([data-build-id])").forEach(function (details, n) {
+      if (details.open && others[n]) { others[n].open = true; }
     });
     old.replaceWith(document.adoptNode(replacement));
   }
