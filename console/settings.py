@@ -289,6 +289,9 @@ METRICS_TOKEN = env("METRICS_TOKEN", default="")
 # deliveries, and finished deliveries with their attempt logs, are deleted past these ages,
 # RETENTION_BATCH_SIZE rows a transaction, for at most RETENTION_PRUNE_SECONDS a run.
 NOTIFICATION_RETENTION_DAYS = env.int("NOTIFICATION_RETENTION_DAYS", default=90)
+# A "mark all read" of at most this many notifications can be undone (its answer lists
+# them); the feed asks before marking more.
+MARK_ALL_READ_UNDO_MAX = env.int("MARK_ALL_READ_UNDO_MAX", default=2000)
 DELIVERY_LOG_RETENTION_DAYS = env.int("DELIVERY_LOG_RETENTION_DAYS", default=30)
 RETENTION_BATCH_SIZE = env.int("RETENTION_BATCH_SIZE", default=100)
 RETENTION_PRUNE_SECONDS = env.float("RETENTION_PRUNE_SECONDS", default=50.0)
@@ -404,7 +407,10 @@ SPECTACULAR_SETTINGS = {
     "`{\"type\": \"watching\"}`, then the app's `build` messages and "
     "`{\"type\": \"app\", \"notification\": <id>}` on new activity, "
     "`{\"type\": \"app_state\", \"status\": \"<status>\"}` when its status or formation "
-    "changes without one. A watch needs "
+    "changes without one; "
+    "`{\"type\": \"watch\", \"rack\": <rack id>}` answers "
+    "`{\"type\": \"watching\"}`, then `{\"type\": \"rack\", \"notification\": <id>}` "
+    "on each new notification of the rack. A watch needs "
     "membership of the rack's organization (else an `error`), and counts in the socket's "
     "limits: one request at a time, one of each kind a second, 10 objects a socket.",
     "VERSION": "1.0.0",

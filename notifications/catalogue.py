@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 
 from django.db import models
 
+from racks.text import without_bidi_controls
+
 
 class Severity(models.TextChoices):
     SUCCESS = "success"
@@ -233,7 +235,14 @@ def _generic_line(action: str, status: str, data: Data) -> str:
 
 
 def render_message(rack_name: str, action: str, status: str, data: Data) -> str:
-    """The notification's line, as the seed words it: `[rack] Created app example`."""
+    """The notification's line, as the seed words it: `[rack] Created app example`.
+
+    The rack's words in it lose their bidirectional controls: one in an app's name would
+    reverse the rest of the line wherever it is shown (the feed, emails, chat, desktop
+    alerts)."""
+    rack_name = without_bidi_controls(rack_name)
+    data = {key: without_bidi_controls(value) if isinstance(value, str) else value
+            for key, value in data.items()}
     kind = event_type_for(action, status)
     body = kind.render(data) if kind.pairs else _generic_line(action, status, data)
     return f"[{rack_name}] {body}"

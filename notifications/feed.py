@@ -7,6 +7,7 @@ A change tells the user's open browsers their new unread count once it commits
 from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -36,9 +37,12 @@ def mark_unread(entry: FeedEntry) -> None:
     entry.read = False
 
 
-# A mark-all-read of at most this many entries can be undone: its answer lists them.
-UNDO_MAX = 2000
 _CHUNK = 5000
+
+
+def undo_max() -> int:
+    """A mark-all-read of at most this many entries can be undone: its answer lists them."""
+    return settings.MARK_ALL_READ_UNDO_MAX
 
 
 def mark_read_among(user_id: int, entries: QuerySet[FeedEntry]) -> list[int]:
@@ -60,7 +64,7 @@ def mark_unread_among(user_id: int, notification_ids: list[int]) -> int:
     """Undo a mark-all-read: these notifications of the user's feed are unread again.
     Answers how many entries changed."""
     changed = FeedEntry.objects.filter(user_id=user_id, read=True,
-                                       notification_id__in=notification_ids[:UNDO_MAX]
+                                       notification_id__in=notification_ids[:undo_max()]
                                        ).update(read=False)
     if changed:
         _tell_browsers(user_id)

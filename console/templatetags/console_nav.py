@@ -7,6 +7,7 @@ from django.http import HttpRequest
 
 from notifications.models import FeedEntry
 from racks.invitations import pending_for
+from racks.labels import repeated_names
 from racks.models import Organization
 
 register = template.Library()
@@ -20,9 +21,9 @@ def nav_organizations(context: template.Context) -> list[Organization]:
     organizations = list(Organization.objects.filter(memberships__user=request.user)
                          .order_by("name", "slug"))
     # Two organizations of one name are told apart by their slugs in the switcher.
-    names = [o.name.casefold() for o in organizations]
+    repeated = repeated_names(organizations)
     for organization in organizations:
-        organization.name_repeated = names.count(organization.name.casefold()) > 1
+        organization.name_repeated = organization.pk in repeated
     return organizations
 
 

@@ -21,8 +21,10 @@ from django.views.decorators.http import require_GET
 from console.converters import BuildIdConverter, NameConverter, ReleaseIdConverter
 from notifications.api.feed import shown_page
 from notifications.catalogue import EVENT_TYPES, Severity
+from notifications.feed import undo_max
 from notifications.models import Source
 from racks import permissions
+from racks.labels import organization_labels, rack_labels
 from racks.models import Rack
 
 STATUSES = ("success", "start", "error", "skipped", "cancel")
@@ -89,10 +91,13 @@ def feed_context(request: HttpRequest, rack: Rack | None = None) -> dict[str, ob
     racks = list(permissions.visible_racks(request.user).order_by("organization__name", "name"))
     several = len({r.organization_id for r in racks}) > 1
     # Items name their organization only for a reader of several.
-    organizations = {r.pk: r.organization.name for r in racks} if several else {}
+    named = organization_labels({r.organization_id: r.organization for r in racks}.values())
+    organizations = {r.pk: named[r.organization_id] for r in racks} if several else {}
+    labels = rack_labels(racks)
     page = shown_page(request, rack)
     return {
         "racks": racks,
+        "rack_choices": [(r.pk, labels[r.pk]) for r in racks],
         "rack_organizations": organizations,
         "event_types": [(t.key, t.title) for t in EVENT_TYPES],
         "statuses": STATUSES,
@@ -103,6 +108,7 @@ def feed_context(request: HttpRequest, rack: Rack | None = None) -> dict[str, ob
         "filtered": any(request.GET.get(name) for name in FILTERS
                         if not (rack and name == "rack")),
         "severities": Severity.values,
+        "undo_max": undo_max(),
         "sources": SOURCES,
         "patterns": PATTERNS,
         "placeholder": {"rack": PLACEHOLDER_RACK, "app": PLACEHOLDER_APP,

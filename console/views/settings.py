@@ -43,6 +43,8 @@ from notifications.preferences import (
     set_preference,
     usable_channels,
 )
+from racks.labels import rack_labels
+from racks.models import App
 from racks.permissions import visible_racks
 
 LOG_LENGTH = 50
@@ -58,6 +60,8 @@ EVENT_FIELD_CHOICES = [(ANY_EVENT_TYPE, "Every event type"),
 class OverrideForm(forms.Form):
     rack = forms.ModelChoiceField(queryset=None, empty_label=None)
     app = forms.CharField(max_length=100, required=False,
+                          # The rack's apps are offered (settings/notifications.html).
+                          widget=forms.TextInput(attrs={"list": "override-apps"}),
                           help_text="An app's name on that rack; empty for the whole rack.")
     event_type = forms.ChoiceField(choices=EVENT_FIELD_CHOICES)
     channels = forms.MultipleChoiceField(choices=Channel.choices, required=False,
@@ -67,7 +71,11 @@ class OverrideForm(forms.Form):
 
     def __init__(self, *args, user, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["rack"].queryset = visible_racks(user).order_by("name")
+        racks = visible_racks(user).order_by("organization__name", "name")
+        self.fields["rack"].queryset = racks
+        # Two racks of one name (in two organizations, maybe of one name) told apart.
+        self.rack_labels = rack_labels(racks)
+        self.fields["rack"].label_from_instance = lambda rack: self.rack_labels[rack.pk]
         self.usable = usable_channels(user)
 
     def clean(self) -> dict:
@@ -181,13 +189,16 @@ def notification_settings(request: HttpRequest) -> HttpResponse:
     rows = _global_rows(user, usable)
     groups = [{"object": obj, "rows": [r for r in rows if r["kind"].object == obj]}
               for obj in OBJECTS]
+    racks = override_form.rack_labels
     overrides = [{"rule": p, "title": BY_KEY[p.event_type].title if p.event_type in BY_KEY
-                  else "Every event type",
+                  else "Every event type", "rack": racks.get(p.rack_id, p.rack.name),
                   "labels": [Channel(c).label for c in p.channels]}
                  for p in Preference.objects.filter(user=user, rack__isnull=False)
                  .select_related("rack").order_by("rack__name", "app", "event_type")]
+    apps = App.objects.filter(rack_id__in=racks).order_by("name", "rack_id")
     return render(request, "settings/notifications.html", {
         "groups": groups, "overrides": overrides, "override_form": override_form,
+        "override_apps": [(a.rack_id, a.name, racks[a.rack_id]) for a in apps],
         "digest_form": digest_form, "channels": Channel.choices,
         "webhook_usable": Channel.WEBHOOK.value in usable,
     }, status=400 if request.method == "POST" else 200)

@@ -179,15 +179,9 @@ class NotificationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
                                "the ids it marked, for an undo.")
     @action(detail=False, methods=["post"], url_path="read-all")
     def read_all(self, request: Request) -> Response:
-        entries = FeedEntry.objects.all()
-        if not FEED_FILTERS.isdisjoint(request.query_params):
-            shown = FeedFilter(request.query_params, queryset=entries)
-            if not shown.is_valid():
-                raise ValidationError(shown.errors)
-            entries = shown.qs
-        ids = feed.mark_read_among(request.user.pk, entries)
+        ids = feed.mark_read_among(request.user.pk, shown_entries(request))
         return Response({"marked": len(ids), "count": unread.unread_count(request.user.pk),
-                         "ids": ids if len(ids) <= feed.UNDO_MAX else None})
+                         "ids": ids if len(ids) <= feed.undo_max() else None})
 
     @extend_schema(request=NotificationIdsSerializer,
                    responses={200: MarkedSerializer, **errors(400, 401)},
@@ -202,12 +196,30 @@ class NotificationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
         changed = feed.mark_unread_among(request.user.pk, asked.validated_data["ids"])
         return Response({"marked": changed, "count": unread.unread_count(request.user.pk)})
 
-    @extend_schema(responses={200: UnreadCountSerializer, **errors(401)},
+    @extend_schema(responses={200: UnreadCountSerializer, **errors(400, 401)},
                    summary="How many notifications you have not read",
-                   tags=["notifications"], filters=False)
+                   tags=["notifications"], filters=True,
+                   description="All of them, or with the list's filters (`rack`, `app`, "
+                               "`action`, `status`, `event_type`) those they match: what a "
+                               "mark-all-read with the same filters would mark.")
     @action(detail=False, methods=["get"], url_path="unread-count")
     def unread_count(self, request: Request) -> Response:
-        return Response({"count": unread.unread_count(request.user.pk)})
+        if FEED_FILTERS.isdisjoint(request.query_params):
+            return Response({"count": unread.unread_count(request.user.pk)})
+        entries = shown_entries(request).filter(user_id=request.user.pk, read=False)
+        return Response({"count": entries.count()})
+
+
+def shown_entries(request: Request) -> QuerySet[FeedEntry]:
+    """Every feed's entries, or those the request's list filters match (a 400 for filters
+    that cannot be read); the caller narrows them to its user's."""
+    entries = FeedEntry.objects.all()
+    if FEED_FILTERS.isdisjoint(request.query_params):
+        return entries
+    shown = FeedFilter(request.query_params, queryset=entries)
+    if not shown.is_valid():
+        raise ValidationError(shown.errors)
+    return shown.qs
 
 
 

@@ -3,11 +3,11 @@ dict as notifications.items builds) and the event types a rule or a webhook may 
 
 from typing import Any
 
+from django.conf import settings
 from rest_framework import serializers
 
 from console.bounds import DB_INT_MAX
 from notifications.catalogue import EVENT_TYPES, Severity
-from notifications.feed import UNDO_MAX
 from notifications.items import notification_item
 from notifications.models import ANY_EVENT_TYPE, FeedEntry, Source
 
@@ -68,10 +68,11 @@ class MarkedAmongSerializer(MarkedSerializer):
     ids = serializers.ListField(
         child=serializers.IntegerField(), allow_null=True,
         help_text=f"The notifications it marked, to undo it (`POST "
-                  f"/api/v1/notifications/unread/`); null when more than {UNDO_MAX}.")
+                  f"/api/v1/notifications/unread/`); null when more than "
+                  f"{settings.MARK_ALL_READ_UNDO_MAX} (the setting MARK_ALL_READ_UNDO_MAX).")
 
 
 class NotificationIdsSerializer(serializers.Serializer):
     ids = serializers.ListField(
         child=serializers.IntegerField(min_value=1, max_value=DB_INT_MAX),
-        max_length=UNDO_MAX, help_text="Notification ids of your feed.")
+        max_length=settings.MARK_ALL_READ_UNDO_MAX, help_text="Notification ids of your feed.")

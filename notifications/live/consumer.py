@@ -4,9 +4,9 @@ The consumer joins its user group (unread counts, "reconnect") and registers wit
 process' fan-out for each of its user's organizations (notifications.live.fanout). A
 notification message reaches every socket of the organization once; each socket forwards
 it only if its user's feed holds it (the message lists those users; see
-notifications.live.push). A page that shows one build or app sends `watch` and its socket
-joins that object's group (live.build_group, live.app_group) once the user is found to
-see it. What a client may send it is bounded: messages of at most 4 KiB
+notifications.live.push). A page that shows one build, app or rack sends `watch` and its
+socket joins that object's group (live.build_group, live.app_group, live.rack_group) once
+the user is found to see it. What a client may send it is bounded: messages of at most 4 KiB
 (console.server), one request at a time, at most one of each kind a second, at most
 `MAX_WATCHED` objects watched (notifications.live.limits).
 """
@@ -84,8 +84,9 @@ exact_unread = database_sync_to_async(unread_state)
 # What the client may send, said back when it sends something else.
 MESSAGES_HELP = ('Send {"type": "resume", "after": <notification id>}, or '
                  '{"type": "watch", "build": "<build id>"} or '
-                 '{"type": "watch", "app": "<rack id>/<app name>"}.')
-NOT_WATCHABLE = "There is no such build or app that you may see."
+                 '{"type": "watch", "app": "<rack id>/<app name>"} or '
+                 '{"type": "watch", "rack": <rack id>}.')
+NOT_WATCHABLE = "There is no such build, app or rack that you may see."
 
 
 @database_sync_to_async
@@ -101,15 +102,27 @@ def may_see_app(user: Any, rack_id: int, name: str) -> bool:
     return permissions.visible_racks(user).filter(pk=rack_id, apps__name=name).exists()
 
 
+@database_sync_to_async
+def may_see_rack(user: Any, rack_id: int) -> bool:
+    return permissions.visible_racks(user).filter(pk=rack_id).exists()
+
+
 def watch_target(content: dict[str, Any]) -> tuple[str, str] | None:
-    """("build", id) or ("app", "<rack id>/<name>") from a well-formed watch message."""
-    build, app = content.get("build"), content.get("app")
-    if isinstance(build, str) and app is None and 0 < len(build) <= 20:
+    """("build", id), ("app", "<rack id>/<name>") or ("rack", "<rack id>") from a
+    well-formed watch message."""
+    targets = {key: content.get(key) for key in ("build", "app", "rack")}
+    named = [key for key, value in targets.items() if value is not None]
+    if len(named) != 1:
+        return None
+    build, app, rack = targets["build"], targets["app"], targets["rack"]
+    if isinstance(build, str) and 0 < len(build) <= 20:
         return "build", build
-    if isinstance(app, str) and build is None and 0 < len(app) <= 130:
+    if isinstance(app, str) and 0 < len(app) <= 130:
         rack_id, _, name = app.partition("/")
         if rack_id.isascii() and rack_id.isdigit() and is_db_int(int(rack_id)) and name:
             return "app", app
+    if is_db_int(rack) and rack > 0:
+        return "rack", str(rack)
     return None
 
 
@@ -244,7 +257,7 @@ class NotificationConsumer(AsyncJsonWebsocketConsumer):
             await self.refuse(MESSAGES_HELP)
             return
         if len(self.joined) - self.joined_at_connect >= MAX_WATCHED:
-            await self.refuse(f"A socket watches at most {MAX_WATCHED} builds or apps.")
+            await self.refuse(f"A socket watches at most {MAX_WATCHED} builds, apps or racks.")
             return
         refusal = self.limits.admit("watch")
         if refusal is not None:
@@ -256,7 +269,8 @@ class NotificationConsumer(AsyncJsonWebsocketConsumer):
             self.limits.done()
 
     async def watch(self, kind: str, key: str) -> None:
-        """Join the build's or app's group if the user sees it, and say where it stands.
+        """Join the build's, app's or rack's group if the user sees it, and say where it
+        stands.
 
         The group is joined before the build is read: an update sent in between is
         both in the snapshot and sent after it, and the page drops logs it already shows.
@@ -271,6 +285,13 @@ class NotificationConsumer(AsyncJsonWebsocketConsumer):
                 return
             await self.send_json({"type": "build", "build": live.build_summary(build),
                                   "logs": build.logs, "snapshot": True})
+            return
+        if kind == "rack":
+            if not await may_see_rack(self.user, int(key)):
+                await self.refuse(NOT_WATCHABLE)
+                return
+            await self.join(live.rack_group(int(key)))
+            await self.send_json({"type": "watching", "rack": int(key)})
             return
         rack_id, _, name = key.partition("/")
         if not await may_see_app(self.user, int(rack_id), name):
@@ -338,6 +359,10 @@ class NotificationConsumer(AsyncJsonWebsocketConsumer):
     async def feed_app_state(self, event: dict[str, Any]) -> None:
         """A watched app's status or formation changed: its page re-reads them."""
         await self.send_json({"type": "app_state", "status": event["status"]})
+
+    async def feed_rack(self, event: dict[str, Any]) -> None:
+        """A watched rack has a new notification: its page redraws its activity."""
+        await self.send_json({"type": "rack", "notification": event["notification"]})
 
     async def feed_disconnect(self, event: dict[str, Any]) -> None:
         await self.close(code=event.get("code", CLOSE_RECONNECT))

@@ -1,8 +1,8 @@
 """How much one websocket may ask of its server: the limits every client message counts in.
 
 Each socket holds one `SocketLimits`. A message that makes the server work (a `resume`
-reads the database and may send back 500 notifications; a `watch` checks a build's or an
-app's permission and joins its group) is started only through `admit()`: at most one at
+reads the database and may send back 500 notifications; a `watch` checks a build's, an
+app's or a rack's permission and joins its group) is started only through `admit()`: at most one at
 a time per socket, and at most one of each kind a second (a page sends its resume and its
 watch together when it connects). A socket watches at most `MAX_WATCHED` objects. A
 message the server refuses, for those limits or because it cannot be read, is counted
@@ -21,7 +21,7 @@ CLOSE_FLOODING = 1008  # policy violation (RFC 6455)
 MIN_INTERVAL_SECONDS = 1.0
 MAX_REFUSALS = 10
 REFUSAL_WINDOW_SECONDS = 10.0
-# A page watches one build or app; a socket holding more than this is not a page's.
+# A page watches one build, app or rack; a socket holding more than this is not a page's.
 MAX_WATCHED = 10
 
 

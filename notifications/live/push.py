@@ -6,11 +6,12 @@ carries the item and the users whose feed holds it, and each process hands it to
 users' sockets. Each user has a group (their unread count, closing their sockets), and
 so has each API token.
 
-Pages that show one object (a build, an app) watch it: their socket joins that object's
-group (`build_group`, `app_group`), not the organization's fan-out, and
-`broadcast_build` sends a build's status and the logs it gained to its group and its
-app's group; `broadcast_notification` pings the app's group so the app page refreshes its
-timeline, and `broadcast_app` so it refreshes the app's status and formation.
+Pages that show one object (a build, an app, a rack) watch it: their socket joins that
+object's group (`build_group`, `app_group`, `rack_group`), not the organization's
+fan-out, and `broadcast_build` sends a build's status and the logs it gained to its group
+and its app's group; `broadcast_notification` pings the app's and the rack's groups so
+their pages refresh their timeline and activity, and `broadcast_app` the app's group so
+its page refreshes the app's status and formation.
 
 What is sent is decided elsewhere (the unread count in notifications.unread); how a
 synchronous caller reaches the layer is notifications.live.layer.
@@ -53,6 +54,11 @@ def build_group(build_id: str) -> str:
 _GROUP_SAFE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,63}$")
 
 
+def rack_group(rack_id: int) -> str:
+    """The sockets of the pages that show one rack."""
+    return f"rack.{rack_id}"
+
+
 def app_group(rack_id: int, name: str) -> str:
     """The sockets of the pages that show one app."""
     if not _GROUP_SAFE_NAME.match(name):
@@ -62,21 +68,22 @@ def app_group(rack_id: int, name: str) -> str:
 
 def broadcast_notification(notification: Notification, users: list[int]) -> None:
     """Push a committed notification to every browser of `users`, the users whose feed
-    holds it (the pipeline passes those it put it in the feed of)."""
-    if not users:
-        return
-    message = {
-        "type": "feed.notification",
-        "organization": notification.rack.organization_id,
-        "item": notification_item(notification),
-        "users": users,
-        "request_id": tracing.request_id.get(),  # the push's log lines carry it
-    }
+    holds it (the pipeline passes those it put it in the feed of), and tell the pages of
+    its rack and app that it happened."""
     try:
-        layer.send(org_group(notification.rack.organization_id), message)
+        if users:
+            layer.send(org_group(notification.rack.organization_id), {
+                "type": "feed.notification",
+                "organization": notification.rack.organization_id,
+                "item": notification_item(notification),
+                "users": users,
+                "request_id": tracing.request_id.get(),  # the push's log lines carry it
+            })
+        # The rack's and the app's pages show their history and activity, which hold it
+        # even when no reader's feed does: they are told to refresh them.
+        layer.send(rack_group(notification.rack_id),
+                   {"type": "feed.rack", "notification": notification.pk})
         if notification.app:
-            # The app's page shows the app's history, which holds it even for readers
-            # whose feed does not: it is told to refresh its timeline.
             layer.send(app_group(notification.rack_id, notification.app),
                        {"type": "feed.app", "notification": notification.pk})
     except Exception:

@@ -155,7 +155,6 @@
     var when = new Date(item.created_at);
     var time = li.querySelector("time");
     time.dateTime = item.created_at;
-    time.title = when.toLocaleString() + " (" + item.created_at + ")";
     time.textContent = ago(when) + " · " + live.exact(when);
     var organization = li.querySelector(".organization");
     if (removeUnless(organization, organizations[item.rack])) {
@@ -195,7 +194,11 @@
 
   // An item's behaviour, whether the server rendered it or `render` did.
   function adopt(li) {
-    li.dataset.day = dayOf(new Date(li.querySelector("time").dateTime));
+    var time = li.querySelector("time");
+    var when = new Date(time.dateTime);
+    li.dataset.day = dayOf(when);
+    // The server's item says UTC; the reader's zone from here on (its text: live.js).
+    time.title = when.toLocaleString() + " (" + time.dateTime + ")";
     // Opening it goes through the server, which marks it read and redirects.
     li.querySelector("a.message").addEventListener("click", function () {
       if (li.dataset.read === "false") { setRead(li, true); }
@@ -225,6 +228,12 @@
 
   function dayOf(when) { return DAY.format(when); }
 
+  // The same day as a <time>'s datetime, also in the reader's time zone.
+  function isoDay(when) {
+    var pad = function (n) { return String(n).padStart(2, "0"); };
+    return when.getFullYear() + "-" + pad(when.getMonth() + 1) + "-" + pad(when.getDate());
+  }
+
   // A heading before the first item of each day (in the reader's time zone).
   function markDays() {
     list.querySelectorAll("li.day").forEach(function (heading) { heading.remove(); });
@@ -232,7 +241,9 @@
     list.querySelectorAll("li.item").forEach(function (li) {
       if (li.dataset.day !== last) {
         var heading = dayTemplate.content.firstElementChild.cloneNode(true);
-        heading.querySelector(".day-name").textContent = li.dataset.day;
+        var name = heading.querySelector(".day-name");
+        name.textContent = li.dataset.day;
+        name.dateTime = isoDay(new Date(li.querySelector("time").dateTime));
         list.insertBefore(heading, li);
         last = li.dataset.day;
       }
@@ -361,26 +372,45 @@
   function offerUndo(ids) {
     undoIds = ids;
     undo.querySelector("[data-undo-text]").textContent =
-      "Marked " + ids.length + " notification" + (ids.length === 1 ? "" : "s") + " read.";
+      "Marked " + plural(ids.length) + " read.";
     undo.querySelector("[data-undo-button]").hidden = ids.length === 0;
     undo.hidden = false;
   }
 
+  // Past this many, a mark-all-read cannot be undone (its answer does not list them).
+  var undoMax = Number(root.dataset.undoMax);
+
+  function plural(n) { return n.toLocaleString() + " notification" + (n === 1 ? "" : "s"); }
+
+  function tooManyToUndo(marked) {
+    undoIds = null;
+    undo.querySelector("[data-undo-text]").textContent =
+      "Marked " + plural(marked) + " read; too many to undo.";
+    undo.querySelector("[data-undo-button]").hidden = true;
+    undo.hidden = false;
+  }
+
   // Marks what the page shows: its rack, its filters (not "Unread only": that is what
-  // is being marked).
+  // is being marked). More than can be undone is asked first.
   var markAll = root.querySelector("[data-mark-all-read]");
   markAll.hidden = false;
   markAll.addEventListener("click", function () {
     var wanted = currentFilters();
     delete wanted.unread;
     var params = new URLSearchParams(wanted).toString();
-    request("POST", urls.readAll + (params ? "?" + params : "")).then(function (body) {
-      var marked = new Set(body.ids || []);
-      shown.forEach(function (li, id) {
-        if (body.ids === null || marked.has(id)) { markedRead(li); }
+    var shownFilters = params ? "?" + params : "";
+    request("GET", urls.unreadCount + shownFilters).then(function (body) {
+      if (body.count > undoMax && !window.confirm(
+          "Mark " + plural(body.count) + " read? More than " + undoMax.toLocaleString() +
+          " cannot be undone.")) { return; }
+      return request("POST", urls.readAll + shownFilters).then(function (body) {
+        var marked = new Set(body.ids || []);
+        shown.forEach(function (li, id) {
+          if (body.ids === null || marked.has(id)) { markedRead(li); }
+        });
+        if (body.ids) { offerUndo(body.ids); } else { tooManyToUndo(body.marked); }
+        refreshBadge();
       });
-      if (body.ids) { offerUndo(body.ids); }
-      refreshBadge();
     }).catch(function (err) { say("Could not mark all read: " + err.message); });
   });
 

@@ -2,8 +2,9 @@
 // alerts, and new notifications for the feed. It reconnects with backoff and, after any
 // gap, asks for what it missed ("resume") from the newest id it holds; ids it already
 // holds are dropped, so nothing is missing and nothing is shown twice. A page that shows
-// one build or app names it in a data-watch element: the socket watches it each time it
-// (re)connects, and its "build" and "app" messages go to the page's script (watch.js).
+// one build, app or rack names it in a data-watch element: the socket watches it each time
+// it (re)connects, and its "build", "app", "app_state" and "rack" messages go to the
+// page's script (watch.js).
 (function () {
   "use strict";
 
@@ -101,7 +102,8 @@
     } else if (message.type === "resync") {
       emit("resync", null);
     } else if (message.type === "build" || message.type === "app" ||
-               message.type === "app_state" || message.type === "watching") {
+               message.type === "app_state" || message.type === "rack" ||
+               message.type === "watching") {
       emit(message.type, message);
     }
   }
@@ -121,6 +123,8 @@
         socket.send(JSON.stringify({type: "watch", build: watched.dataset.watchBuild}));
       } else if (watched && watched.dataset.watchApp) {
         socket.send(JSON.stringify({type: "watch", app: watched.dataset.watchApp}));
+      } else if (watched && watched.dataset.watchRack) {
+        socket.send(JSON.stringify({type: "watch", rack: Number(watched.dataset.watchRack)}));
       }
     };
     socket.onmessage = onMessage;

@@ -1,8 +1,9 @@
-// Live build and app pages. live.js watches the page's build or app over the websocket and
-// hands its messages here: a build page sets its status and appends logs as they grow; an
-// app page does the same for the builds it lists and, when something new happens to the
-// app (a build it does not list, a notification), re-reads its own parts from the server
-// (data-live-part), so their markup exists once, in the templates.
+// Live build, app and rack pages. live.js watches the page's build, app or rack over the
+// websocket and hands its messages here: a build page sets its status and appends logs as
+// they grow; an app page does the same for the builds it lists and, when something new
+// happens to the app (a build it does not list, a notification), re-reads its own parts
+// from the server (data-live-part), so their markup exists once, in the templates; a rack
+// page re-reads its activity when the rack has a new notification.
 // Logs and names are text from racks: only ever set with textContent.
 (function () {
   "use strict";
@@ -53,7 +54,7 @@
     return;
   }
 
-  // --- an app's page -------------------------------------------------------------------
+  // --- an app's or a rack's page ----------------------------------------------------------
   var wanted = new Set();
   var timer = null;
   var lastRefresh = 0;
@@ -86,12 +87,24 @@
     var old = document.querySelector(selector);
     var replacement = fresh.querySelector(selector);
     if (!old || !replacement) { return; }
-    // Builds someone opened stay open.
-    old.querySelectorAll("details[open]").forEach(function (details) {
+    // Builds someone opened stay open; so do other disclosures (the activity's table),
+    // which are the same in number and order.
+    old.querySelectorAll("details[open][data-build-id]").forEach(function (details) {
       var same = replacement.querySelector('[data-build-id="' + details.dataset.buildId + '"]');
       if (same) { same.open = true; }
     });
+    var others = replacement.querySelectorAll("details:not([data-build-id])");
+    old.querySelectorAll("details:not([data-build-id])").forEach(function (details, n) {
+      if (details.open && others[n]) { others[n].open = true; }
+    });
     old.replaceWith(document.adoptNode(replacement));
+  }
+
+  if (page.dataset.watchRack) {
+    live.on("rack", function () { refresh(["activity"]); });
+    // What happened between the page's making and the watch, or while the socket was away.
+    live.on("watching", function () { refresh(["activity"]); });
+    return;
   }
 
   live.on("build", function (message) {

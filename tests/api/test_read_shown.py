@@ -81,3 +81,22 @@ def test_a_bad_filter_marks_nothing(member, mixed, client_for):
 def test_nobody_else_can_undo_or_mark(client_for):
     assert APIClient().post("/api/v1/notifications/unread/", {"ids": [1]},
                             format="json").status_code == 401
+
+
+def test_the_unread_count_counts_what_the_filters_match(member, rack, mixed, client_for):
+    client = client_for(member)
+    assert client.get("/api/v1/notifications/unread-count/").json() == {"count": 4}
+    counted = client.get(f"/api/v1/notifications/unread-count/?rack={rack.pk}&app=SHOP")
+    assert counted.json() == {"count": 2}
+    client.post(f"/api/v1/notifications/read-all/?rack={rack.pk}&app=shop")
+    assert client.get(f"/api/v1/notifications/unread-count/?rack={rack.pk}").json() == \
+        {"count": 1}
+    refused = client.get("/api/v1/notifications/unread-count/?rack=abc")
+    assert refused.status_code == 400 and "rack" in refused.content.decode()
+
+
+def test_more_than_can_be_undone_is_marked_with_no_ids(member, mixed, client_for, settings):
+    settings.MARK_ALL_READ_UNDO_MAX = 3
+    done = client_for(member).post("/api/v1/notifications/read-all/").json()
+    assert done == {"marked": 4, "count": 0, "ids": None}
+    assert unread_of(member) == set()

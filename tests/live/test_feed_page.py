@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from notifications.envelope import Envelope
 from notifications.pipeline import record_event
@@ -58,18 +59,21 @@ def test_an_item_on_the_page_says_what_where_who_and_when(client_for, member, ra
     html = client_for("member").get("/").content.decode()
     item = html[html.index(f'data-id="{failed.pk}"'):]
     item = item[:item.index("</li>")]
-    assert f'<a class="message" href="/notifications/{failed.pk}/open/">' \
+    assert f'<a class="message" dir="auto" href="/notifications/{failed.pk}/open/">' \
            "[production] Build BAAAAAAAAAA failed for app shop</a>" in item
     assert '<span class="severity" data-severity="error">✕ Error</span>' in item
-    assert f'<a class="rack" href="/racks/{rack.pk}/">production</a>' in item
-    assert f'<a class="app" href="/racks/{rack.pk}/apps/shop/">shop</a>' in item
+    assert f'<a class="rack" dir="auto" href="/racks/{rack.pk}/">production</a>' in item
+    assert f'<a class="app" dir="auto" href="/racks/{rack.pk}/apps/shop/">shop</a>' in item
     assert f'href="/racks/{rack.pk}/apps/shop/builds/BAAAAAAAAAA/">build BAAAAAAAAAA</a>' in item
     assert '<span class="source" data-source="rack">from the rack</span>' in item
     assert '<span class="actor">by <bdi>alice</bdi></span>' in item
     # A reader of two organizations is told whose rack it is.
     assert '<span class="organization"><bdi>Acme</bdi></span>' in item
     assert re.search(r"\d+\sminutes ago · \d+ \w+ \d{4}, \d\d:\d\d UTC</time>", item)
-    assert '<li class="day"><span class="day-name">' in html
+    # Each <time> says its moment, for the browser to write it in the reader's zone.
+    day = timezone.now().date().isoformat()
+    assert f'<li class="day"><time class="day-name" datetime="{day}">' in html
+    assert re.search(r'<time class="ago" datetime="\d{4}-\d\d-\d\dT[^"]+"', item)
 
 
 def test_filters_in_the_query_string_choose_the_items(client_for, member, rack):

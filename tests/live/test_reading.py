@@ -60,7 +60,7 @@ def test_the_feed_page_links_each_item_and_its_template_to_the_open_view(client_
     LocalRack().create_app(rack, "shop")
     created = Notification.objects.get(action="app:create")
     page = client_for("member").get("/").content.decode()
-    assert f'<a class="message" href="/notifications/{created.pk}/open/">' in page
+    assert f'<a class="message" dir="auto" href="/notifications/{created.pk}/open/">' in page
     template = page[page.index("<template data-item-template"):]
-    assert '<a class="message" href="/notifications/0/open/">' in template
+    assert '<a class="message" dir="auto" href="/notifications/0/open/">' in template
     assert 'data-api="/api/v1/notifications/"' in page
