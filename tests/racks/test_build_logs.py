@@ -22,13 +22,6 @@ from tests.live.test_watch import next_of, watch
 from tests.racks.test_convox_driver import tarball, tarball_source
 
 
-@pytest.fixture
-def app(fake, connected) -> App:
-    made = driver_for(connected).create_app(connected, "web")
-    wait_for(fake.settled, what="the rack finished what it started")
-    return made
-
-
 def held_build(fake, app) -> Build:
     """A build the rack keeps running until the test finishes it."""
     fake.hold_builds = True

@@ -34,13 +34,6 @@ def tarball_source() -> Source:
     return Source.of([tarball()], len(tarball()))
 
 
-@pytest.fixture
-def app(fake, connected) -> App:
-    made = driver_for(connected).create_app(connected, "web")
-    wait_for(fake.settled, what="the rack finished what it started")
-    return made
-
-
 def built_release(fake, app) -> Release:
     """A build from a tarball, followed until it completes, and its release."""
     build = driver_for(app.rack).start_build(app, description="first", source=tarball_source())

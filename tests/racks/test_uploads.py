@@ -3,9 +3,6 @@ temporary file the server spooled the upload to, in chunks, with its length when
 refused over SOURCE_UPLOAD_MAX_BYTES before anything is sent when its size is declared."""
 
 import os
-import signal
-import subprocess
-import sys
 import tracemalloc
 from functools import partial
 
@@ -22,6 +19,7 @@ from racks.drivers import driver_for
 from racks.models import App, Build
 from tests.browser.conftest import web_server  # noqa: F401 - a fixture
 from tests.helpers import wait_for
+from tests.racks.conftest import fake_rack_process
 from tests.racks.test_pages import flashes
 
 # Larger than what Django keeps in memory: the upload is spooled to a temporary file.
@@ -106,20 +104,9 @@ def test_a_source_of_undeclared_size_is_sent_chunked_and_stopped_at_the_cap(
 def rack_process(org, owner):
     """A fake rack in a process of its own (manage.py fake_rack), so that what it holds
     is not counted in this process's memory."""
-    env = {**os.environ, "DEBUG": "true"}
-    process = subprocess.Popen(
-        [sys.executable, "manage.py", "fake_rack", "--settle-seconds", "0.1"],
-        cwd=django_settings.BASE_DIR, stdout=subprocess.PIPE, text=True, env=env)
-    try:
-        lines = {}
-        for _ in range(3):
-            key, _, value = process.stdout.readline().strip().partition(":")
-            lines[key.strip()] = value.strip()
-        yield connect_rack(org, "apart", host=lines["host"], password=lines["password"],
+    with fake_rack_process("--settle-seconds", "0.1") as (_, printed):
+        yield connect_rack(org, "apart", host=printed["host"], password=printed["password"],
                            user=owner).rack
-    finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(15)
 
 
 def test_forwarding_a_source_does_not_hold_it_in_memory(rack_process, tmp_path, settings):
