@@ -120,6 +120,11 @@ class EnvForm(PageForm):
                           label="Environment",
                           help_text=ENV_HELP + " Saving creates a new release.",
                           max_length=ENV_MAX_VARIABLES * (ENV_MAX_NAME + ENV_MAX_VALUE + 2))
+    # The release the environment shown was read from: a save from an older page is
+    # refused rather than replacing what was saved since (racks.env.check_based_on).
+    # None when not sent (a client that sets the whole environment, knowingly).
+    based_on = forms.CharField(widget=forms.HiddenInput, required=False, max_length=20,
+                               empty_value=None)
 
     def clean_env(self) -> dict[str, str]:
         env: dict[str, str] = {}

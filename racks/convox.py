@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from console.encryption import InvalidToken, decrypt
 from racks.driver import RackError, Source, check_name, check_room_on
-from racks.env import check_env
+from racks.env import check_based_on, check_env
 from racks.events import app_progressed
 from racks.models import (
     RACK_ID_RE,
@@ -130,13 +130,14 @@ class ConvoxRack:
             transaction.on_commit(lambda: current_app.send_task(FOLLOW_BUILD, [build.id]))
         return build
 
-    def set_env(self, app: App, env: dict[str, str]) -> Release:
+    def set_env(self, app: App, env: dict[str, str], *,
+                based_on: str | None = None) -> Release:
         try:
             check_env(env)
         except ValueError as problem:
             raise RackError(str(problem), field="env") from None
         api = api_for(app.rack)
-        _check_env_is_known(api, app)
+        _check_env_is_known(api, app, based_on)
         made = api.create(f"/apps/{app.name}/releases", {"env": env_text(env)})
         release_id = made.get("id", "") if isinstance(made, dict) else ""
         if not isinstance(release_id, str) or not release_id.startswith("R"):
@@ -268,7 +269,7 @@ def rack_env(api: RackAPI, app: App) -> tuple[str, dict[str, str]] | None:
     return release_id, parse_env(env)
 
 
-def _check_env_is_known(api: RackAPI, app: App) -> None:
+def _check_env_is_known(api: RackAPI, app: App, based_on: str | None) -> None:
     """Refuse to replace an environment the console does not know.
 
     Setting an environment replaces the rack's whole environment with the one given,
@@ -277,6 +278,10 @@ def _check_env_is_known(api: RackAPI, app: App) -> None:
     is recorded instead, for the person to start again from it."""
     known = app.releases.order_by("-created_at").first()
     on_rack = rack_env(api, app)
+    try:
+        check_based_on(on_rack[0] if on_rack else "", based_on, app.name)
+    except ValueError as problem:
+        raise RackError(str(problem), field="env") from None
     if (on_rack[1] if on_rack else {}) == (known.env if known else {}):
         return
     if on_rack is not None and not Release.objects.filter(pk=on_rack[0]).exclude(

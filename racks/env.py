@@ -19,6 +19,18 @@ ENV_MAX_VARIABLES = 200
 ENV_MAX_VALUE = 10_000
 
 
+def check_based_on(latest: str, based_on: str | None, app_name: str) -> None:
+    """Refuse (ValueError) a new environment edited from a release that is no longer the
+    app's latest: saving replaces the whole environment, so what was saved in between
+    would be lost. `based_on` is the release the editor started from ("" for none);
+    None when the caller did not say (an API client that sets the whole environment)."""
+    if based_on is not None and based_on != latest:
+        raise ValueError(f"The environment of {app_name} was changed (release "
+                         f"{latest or 'none'}) since you loaded it from release "
+                         f"{based_on or 'none'}: nothing was changed. Reload the page to "
+                         "start from the new one.")
+
+
 def check_env(env: object) -> dict[str, str]:
     """Return `env` unchanged if it is a valid environment, else raise `ValueError`.
 

@@ -8,7 +8,7 @@ through the same pipeline. Slow parts (a build, a rolling deploy) run as Celery 
 from django.db import IntegrityError, transaction
 
 from racks.driver import RackError, Source, check_name, check_room_on
-from racks.env import check_env
+from racks.env import check_based_on, check_env
 from racks.events import acting_user, build_progressed, emit
 from racks.models import (
     App,
@@ -66,13 +66,19 @@ class LocalRack:
             transaction.on_commit(lambda: run_build.delay(build.id, actor))
         return build
 
-    def set_env(self, app: App, env: dict[str, str]) -> Release:
+    def set_env(self, app: App, env: dict[str, str], *,
+                based_on: str | None = None) -> Release:
         try:
             check_env(env)  # callers check it first; this keeps the driver's own data sound
         except ValueError as problem:
             raise RackError(str(problem), field="env") from None
         with transaction.atomic():
+            App.objects.select_for_update().filter(pk=app.pk).first()  # one save at a time
             latest = app.releases.order_by("-created_at").first()
+            try:
+                check_based_on(latest.id if latest else "", based_on, app.name)
+            except ValueError as problem:
+                raise RackError(str(problem), field="env") from None
             release = Release.objects.create(
                 id=new_object_id("R"), app=app, env=env,
                 build=latest.build if latest else None,

@@ -370,15 +370,23 @@ class BuildSerializer(serializers.ModelSerializer):
 class ReleaseCreateSerializer(serializers.Serializer):
     env = serializers.DictField(child=serializers.CharField(allow_blank=True),
                                 help_text="The app's whole new environment.")
+    based_on = serializers.CharField(
+        required=False, allow_blank=True, max_length=20,
+        help_text="The release the environment was edited from (\"\" for none): if the "
+                  "app's latest release is another, nothing is changed and the answer is "
+                  "400, so that a save never replaces one made in between.")
 
     def to_internal_value(self, data: Any) -> dict[str, Any]:
         if not isinstance(data, dict):
             raise serializers.ValidationError({"env": ["Send {\"env\": {...}}."]})
         if "env" not in data:
             raise serializers.ValidationError({"env": ["This field is required."]})
+        based_on = data.get("based_on")
+        if based_on is not None and (not isinstance(based_on, str) or len(based_on) > 20):
+            raise serializers.ValidationError({"based_on": ["A release id, or \"\" for none."]})
         # The rule lives in racks.env so the dashboard's form refuses the same environments.
         try:
-            return {"env": check_env(data["env"])}
+            return {"env": check_env(data["env"]), "based_on": based_on}
         except ValueError as problem:
             raise serializers.ValidationError({"env": [str(problem)]}) from None
 

@@ -134,7 +134,7 @@ def set_env(request: HttpRequest, rack_id: int, name: str) -> HttpResponse:
     require(role, app.rack.organization, doing="change environments")
 
     def act(data: dict) -> str:
-        release = driver_for(app.rack).set_env(app, data["env"])
+        release = driver_for(app.rack).set_env(app, data["env"], based_on=data["based_on"])
         return f"Created release {release.id} with the new environment."
     return _run(request, EnvForm(request.POST), _app_page(app),
                 lambda form: app_page(request, app, role, refused=form), act)

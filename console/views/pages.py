@@ -169,7 +169,8 @@ def app_page(request: HttpRequest, app: App, role: Role, *,
     if may_act(role):
         forms = {"build_form": BuildForm(), "scale_form": ScaleForm(),
                  "source_form": SourceBuildForm(),
-                 "env_form": EnvForm(initial={"env": EnvForm.as_text(env)})}
+                 "env_form": EnvForm(initial={"env": EnvForm.as_text(env),
+                                              "based_on": releases[0].id if releases else ""})}
         forms.update(_refused(forms, refused))
     return render(request, "console/app.html", {
         "app": app, "rack": app.rack, "may_act": may_act(role),

@@ -326,7 +326,8 @@ class ReleaseListView(ReleaseViewBase):
         given = ReleaseCreateSerializer(data=request.data)
         given.is_valid(raise_exception=True)
         release = on_rack(driver_for(self.rack).set_env, self.app(),
-                          given.validated_data["env"])
+                          given.validated_data["env"],
+                          based_on=given.validated_data["based_on"])
         return Response(ReleaseSerializer(release, context=self.context()).data,
                         status=status.HTTP_201_CREATED)
 

@@ -337,3 +337,22 @@ def test_a_failing_build_asked_for_through_the_api_fails(owner, rack, client_for
              timeout=20)
     failed = f"[production] Build {build['id']} failed for app demo"
     wait_for(lambda: Notification.objects.filter(message=failed).exists(), timeout=10)
+
+
+def test_an_environment_edited_from_an_older_release_is_a_clear_400(owner, rack, app,
+                                                                   client_for):
+    client = client_for(owner)
+    base = f"/api/v1/racks/{rack.pk}/apps/demo/releases/"
+    first = client.post(base, {"env": {"MODE": "fast"}, "based_on": ""}, format="json")
+    assert first.status_code == 201, first.content
+    second = client.post(base, {"env": {"MODE": "slow"}, "based_on": first.json()["id"]},
+                         format="json")
+    assert second.status_code == 201
+    stale = client.post(base, {"env": {"MODE": "mine"}, "based_on": first.json()["id"]},
+                        format="json")
+    assert stale.status_code == 400
+    assert f"was changed (release {second.json()['id']})" in stale.json()["error"]
+    assert Release.objects.count() == 2
+    for bad in (5, "R" * 21):
+        refused = client.post(base, {"env": {"MODE": "x"}, "based_on": bad}, format="json")
+        assert refused.status_code == 400 and "based_on" in refused.json()

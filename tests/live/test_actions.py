@@ -251,3 +251,26 @@ def test_the_api_refuses_what_the_rack_form_refuses(client_for, owner, rack, cha
     assert answer.status_code == 400 and list(change) == list(answer.json())
     rack.refresh_from_db()
     assert rack.version != "<b>3</b>"
+
+
+def test_a_save_from_a_page_loaded_before_another_save_replaces_nothing(
+        client_for, member, rack, demo):
+    client = client_for("member")
+    page = client.get(f"/racks/{rack.pk}/apps/demo/")
+    shown = page.context["env_form"].initial
+    assert f'name="based_on" value="{shown["based_on"]}"' in page.content.decode()
+    # Someone else saves meanwhile.
+    theirs = LocalRack().set_env(demo, {"THEIRS": "1"})
+    refused = client.post(f"/racks/{rack.pk}/apps/demo/env/",
+                          {"env": "MINE=1", "based_on": shown["based_on"]})
+    assert refused.status_code == 400
+    assert f"was changed (release {theirs.id})" in error_beside(refused.content.decode(),
+                                                                "env-env")
+    assert "MINE=1" in refused.content.decode()  # what was typed is kept
+    assert demo.releases.order_by("-created_at").first() == theirs
+    # From the reloaded page it saves.
+    again = client.get(f"/racks/{rack.pk}/apps/demo/").context["env_form"].initial
+    saved = client.post(f"/racks/{rack.pk}/apps/demo/env/",
+                        {"env": "MINE=1\nTHEIRS=1", "based_on": again["based_on"]})
+    assert saved.status_code == 302
+    assert demo.releases.order_by("-created_at").first().env == {"MINE": "1", "THEIRS": "1"}

@@ -209,3 +209,22 @@ def test_a_sync_that_fails_in_the_console_is_counted(fake, connected, monkeypatc
     connected.refresh_from_db()
     assert connected.sync_failures == 1
     assert "could not apply what the rack said (ValueError)" in connected.unreachable_error
+
+
+def test_a_save_from_a_page_read_before_a_sync_found_a_new_environment_replaces_nothing(
+        fake, connected, client_for, member):
+    fake.create_app({"name": "shop"})
+    fake.create_release("shop", {"env": "SECRET=1\n"})
+    sync.run_sync(connected.pk)
+    client = client_for("member")
+    based_on = client.get(f"/racks/{connected.pk}/apps/shop/").context["env_form"]["based_on"]
+    # Set on the rack with the CLI, and a sync reads it, while the page stays open.
+    newer = fake.create_release("shop", {"env": "OTHER=2\nSECRET=1\n"})
+    sync.run_sync(connected.pk)
+    made = len(fake.releases)
+    refused = client.post(f"/racks/{connected.pk}/apps/shop/env/",
+                          {"env": "SECRET=3", "based_on": based_on.value()})
+    assert refused.status_code == 400
+    assert f"was changed (release {newer['id']})" in error_beside(
+        refused.content.decode(), "env-env")
+    assert len(fake.releases) == made
